@@ -1,0 +1,75 @@
+/* The one description of the machine every boot path (multiboot2, UEFI) fills for the hypervisor. */
+#ifndef HV_BOOT_INFO_H
+#define HV_BOOT_INFO_H
+
+#include "hv/types.h"
+
+#define BOOT_INFO_MAGIC     0x4f464e49544f4f42ULL /* "BOOTINFO" */
+#define BOOT_MAX_MMAP       128
+#define BOOT_MAX_MODULES    16
+#define BOOT_CMDLINE_MAX    512
+#define BOOT_MOD_CMDLINE_MAX 256
+
+/* Memory range types use the E820 numbering, which multiboot2 and Linux share. */
+enum boot_mem_type {
+	MEM_USABLE       = 1,
+	MEM_RESERVED     = 2,
+	MEM_ACPI_RECLAIM = 3,
+	MEM_ACPI_NVS     = 4,
+	MEM_BAD          = 5,
+};
+
+struct boot_mem_range {
+	uint64_t base;
+	uint64_t len;
+	uint32_t type; /* enum boot_mem_type */
+	uint32_t pad;
+};
+
+struct boot_module {
+	uint64_t start; /* physical, inclusive */
+	uint64_t end;   /* physical, exclusive */
+	char cmdline[BOOT_MOD_CMDLINE_MAX];
+};
+
+enum boot_source {
+	BOOT_SRC_MULTIBOOT2 = 1,
+	BOOT_SRC_UEFI       = 2,
+};
+
+struct boot_framebuffer {
+	uint64_t addr; /* 0: none */
+	uint32_t width, height, pitch;
+	uint8_t bpp;
+	uint8_t pad[3];
+};
+
+struct boot_info {
+	uint64_t magic;  /* BOOT_INFO_MAGIC */
+	uint32_t source; /* enum boot_source */
+	uint32_t mmap_count;
+	char loader_name[64];
+	char cmdline[BOOT_CMDLINE_MAX];
+	struct boot_mem_range mmap[BOOT_MAX_MMAP]; /* sorted by base, not overlapping */
+	uint32_t module_count;
+	uint32_t pad;
+	struct boot_module modules[BOOT_MAX_MODULES];
+	uint64_t acpi_rsdp; /* physical address of the RSDP; 0 if none was found */
+	struct boot_framebuffer fb;
+};
+
+/*
+ * The image header the UEFI loader looks for in the first 32 KiB of the
+ * hypervisor's loaded image (in section .hvhdr, 16-byte aligned). The loader
+ * calls entry64(boot_info) with the SysV ABI: long mode, interrupts off, boot
+ * services exited, the image, boot_info and the low 4 GiB identity-mapped.
+ */
+#define HV_IMAGE_MAGIC 0x3147414d49564821ULL /* "!HVIMAG1" */
+struct hv_image_header {
+	uint64_t magic;
+	uint64_t entry64;     /* physical address of hv_entry64(struct boot_info *) */
+	uint64_t image_start; /* physical; the ELF's lowest loaded address */
+	uint64_t image_end;   /* physical; end of .bss, exclusive */
+};
+
+#endif

@@ -1,0 +1,19 @@
+/* Fatal stops and the one way the hypervisor ends the (emulated) machine. */
+#ifndef HV_PANIC_H
+#define HV_PANIC_H
+
+#include "hv/types.h"
+
+/* Prints the message, stops every CPU and ends the machine with failure. */
+__noreturn void panic(const char *fmt, ...) __printf(1, 2);
+
+/*
+ * Ends the machine with a status: QEMU's isa-debug-exit (port 0xf4, exit
+ * (status<<1)|1), else Bochs (magic breakpoint for 0, the 0x8900 "Shutdown"
+ * port otherwise), else halts forever with interrupts off (real hardware).
+ */
+__noreturn void machine_exit(uint8_t status);
+
+#define HV_ASSERT(c) do { if (unlikely(!(c))) panic("assertion failed: %s (%s:%d)", #c, __FILE__, __LINE__); } while (0)
+
+#endif

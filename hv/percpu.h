@@ -1,0 +1,39 @@
+/* Per-CPU state: one struct per physical CPU, reached through GS base. */
+#ifndef HV_PERCPU_H
+#define HV_PERCPU_H
+
+#include "hv/types.h"
+
+#define MAX_CPUS 64
+#define HV_STACK_SIZE (16 * 1024)
+
+struct vcpu;
+
+struct percpu {
+	struct percpu *self;   /* at offset 0: %gs:0 yields this struct */
+	uint32_t cpu_id;       /* dense index, 0 = boot CPU */
+	uint32_t apic_id;
+	bool online;
+	bool vmx_on;
+	paddr_t vmxon_region;
+	struct vcpu *vcpu;     /* the guest vCPU this CPU runs, if any */
+	uint64_t stack_top;
+	uint8_t gdt[16 * 8] __aligned(16);
+	uint8_t tss[104] __aligned(16);
+};
+
+extern struct percpu percpu_area[MAX_CPUS];
+extern uint32_t nr_cpus_online;
+
+void percpu_init_boot_cpu(void);
+
+#ifndef HV_HOST_TEST
+static inline struct percpu *this_cpu(void)
+{
+	struct percpu *p;
+	__asm__ volatile("movq %%gs:0, %0" : "=r"(p));
+	return p;
+}
+#endif
+
+#endif
