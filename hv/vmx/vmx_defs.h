@@ -1,0 +1,252 @@
+/* Architectural VMX constants: exit reasons, event-information formats, control bits (SDM Vol. 3C ch. 25-28, App. C). */
+#ifndef HV_VMX_VMX_DEFS_H
+#define HV_VMX_VMX_DEFS_H
+
+#include "hv/types.h"
+
+/* Basic exit reasons, SDM Appendix C. */
+enum vmx_exit_reason {
+	EXIT_REASON_EXCEPTION_NMI       = 0,
+	EXIT_REASON_EXTERNAL_INTERRUPT  = 1,
+	EXIT_REASON_TRIPLE_FAULT        = 2,
+	EXIT_REASON_INIT_SIGNAL         = 3,
+	EXIT_REASON_SIPI                = 4,
+	EXIT_REASON_IO_SMI              = 5,
+	EXIT_REASON_OTHER_SMI           = 6,
+	EXIT_REASON_INTERRUPT_WINDOW    = 7,
+	EXIT_REASON_NMI_WINDOW          = 8,
+	EXIT_REASON_TASK_SWITCH         = 9,
+	EXIT_REASON_CPUID               = 10,
+	EXIT_REASON_GETSEC              = 11,
+	EXIT_REASON_HLT                 = 12,
+	EXIT_REASON_INVD                = 13,
+	EXIT_REASON_INVLPG              = 14,
+	EXIT_REASON_RDPMC               = 15,
+	EXIT_REASON_RDTSC               = 16,
+	EXIT_REASON_RSM                 = 17,
+	EXIT_REASON_VMCALL              = 18,
+	EXIT_REASON_VMCLEAR             = 19,
+	EXIT_REASON_VMLAUNCH            = 20,
+	EXIT_REASON_VMPTRLD             = 21,
+	EXIT_REASON_VMPTRST             = 22,
+	EXIT_REASON_VMREAD              = 23,
+	EXIT_REASON_VMRESUME            = 24,
+	EXIT_REASON_VMWRITE             = 25,
+	EXIT_REASON_VMOFF               = 26,
+	EXIT_REASON_VMON                = 27,
+	EXIT_REASON_CR_ACCESS           = 28,
+	EXIT_REASON_DR_ACCESS           = 29,
+	EXIT_REASON_IO_INSTRUCTION      = 30,
+	EXIT_REASON_MSR_READ            = 31,
+	EXIT_REASON_MSR_WRITE           = 32,
+	EXIT_REASON_INVALID_GUEST_STATE = 33,
+	EXIT_REASON_MSR_LOAD_FAIL       = 34,
+	EXIT_REASON_MWAIT               = 36,
+	EXIT_REASON_MONITOR_TRAP_FLAG   = 37,
+	EXIT_REASON_MONITOR             = 39,
+	EXIT_REASON_PAUSE               = 40,
+	EXIT_REASON_MCE_DURING_VMENTRY  = 41,
+	EXIT_REASON_TPR_BELOW_THRESHOLD = 43,
+	EXIT_REASON_APIC_ACCESS         = 44,
+	EXIT_REASON_EOI_INDUCED         = 45,
+	EXIT_REASON_GDTR_IDTR           = 46,
+	EXIT_REASON_LDTR_TR             = 47,
+	EXIT_REASON_EPT_VIOLATION       = 48,
+	EXIT_REASON_EPT_MISCONFIG       = 49,
+	EXIT_REASON_INVEPT              = 50,
+	EXIT_REASON_RDTSCP              = 51,
+	EXIT_REASON_PREEMPTION_TIMER    = 52,
+	EXIT_REASON_INVVPID             = 53,
+	EXIT_REASON_WBINVD              = 54,
+	EXIT_REASON_XSETBV              = 55,
+	EXIT_REASON_APIC_WRITE          = 56,
+	EXIT_REASON_RDRAND              = 57,
+	EXIT_REASON_INVPCID             = 58,
+	EXIT_REASON_VMFUNC              = 59,
+	EXIT_REASON_ENCLS               = 60,
+	EXIT_REASON_RDSEED              = 61,
+	EXIT_REASON_PML_FULL            = 62,
+	EXIT_REASON_XSAVES              = 63,
+	EXIT_REASON_XRSTORS             = 64,
+	EXIT_REASON_UMWAIT              = 67,
+	EXIT_REASON_TPAUSE              = 68,
+	EXIT_REASON_MAX                 = 69,
+};
+
+/* Exit-reason field bits, SDM 25.9.1. */
+#define VMX_EXIT_REASON_BASIC(r)        ((r) & 0xffff)
+#define VMX_EXIT_REASON_FAILED_ENTRY    BIT(31)
+#define VMX_EXIT_REASON_FROM_ROOT       BIT(29)
+
+/* Interruption-information format (entry, exit, IDT-vectoring), SDM 25.8.3, 25.9.2, 25.9.3. */
+#define INTR_INFO_VECTOR_MASK     0xffu
+#define INTR_INFO_TYPE_SHIFT      8
+#define INTR_INFO_TYPE_MASK       (7u << INTR_INFO_TYPE_SHIFT)
+#define INTR_INFO_DELIVER_CODE    BIT(11)
+#define INTR_INFO_NMI_UNBLOCK_IRET BIT(12) /* exit and IDT-vectoring: "NMI unblocking due to IRET" */
+#define INTR_INFO_VALID           BIT(31)
+
+enum intr_type {
+	INTR_TYPE_EXT_INTR     = 0,
+	INTR_TYPE_NMI          = 2,
+	INTR_TYPE_HW_EXCEPTION = 3,
+	INTR_TYPE_SW_INTR      = 4,
+	INTR_TYPE_PRIV_SW_EXC  = 5, /* ICEBP / INT1 */
+	INTR_TYPE_SW_EXCEPTION = 6, /* INT3, INTO */
+	INTR_TYPE_OTHER_EVENT  = 7, /* MTF (entry only) */
+};
+
+/* Exception vectors, SDM 6.3.1. */
+enum x86_vector {
+	DE_VECTOR = 0, DB_VECTOR = 1, NMI_VECTOR = 2, BP_VECTOR = 3, OF_VECTOR = 4,
+	BR_VECTOR = 5, UD_VECTOR = 6, NM_VECTOR = 7, DF_VECTOR = 8, TS_VECTOR = 10,
+	NP_VECTOR = 11, SS_VECTOR = 12, GP_VECTOR = 13, PF_VECTOR = 14, MF_VECTOR = 16,
+	AC_VECTOR = 17, MC_VECTOR = 18, XM_VECTOR = 19, VE_VECTOR = 20, CP_VECTOR = 21,
+};
+
+/* Guest interruptibility state, SDM 25.4.2 (Table 25-3). */
+#define GUEST_INTR_STATE_STI          BIT(0)
+#define GUEST_INTR_STATE_MOV_SS       BIT(1)
+#define GUEST_INTR_STATE_SMI          BIT(2)
+#define GUEST_INTR_STATE_NMI          BIT(3)
+#define GUEST_INTR_STATE_ENCLAVE      BIT(4)
+
+/* Guest activity state, SDM 25.4.2. */
+enum guest_activity {
+	GUEST_ACTIVITY_ACTIVE   = 0,
+	GUEST_ACTIVITY_HLT      = 1,
+	GUEST_ACTIVITY_SHUTDOWN = 2,
+	GUEST_ACTIVITY_WAIT_SIPI = 3,
+};
+
+/* Pending debug exceptions field, SDM 25.4.2 (Table 25-4); DR6 uses the same low bits. */
+#define PENDING_DBG_B0_B3   0xfULL
+#define PENDING_DBG_BP_ENABLED BIT(12) /* "enabled breakpoint" */
+#define PENDING_DBG_BS      BIT(14)
+#define PENDING_DBG_RTM     BIT(16)
+#define DR6_B0_B3           0xfULL
+#define DR6_BD              BIT(13)
+#define DR6_BS              BIT(14)
+#define DR6_BT              BIT(15)
+#define DR6_RTM             BIT(16)
+#define DR6_FIXED_1         0xfffe0ff0ULL
+#define DR7_GD              BIT(13)
+
+/* Pin-based controls, SDM 25.6.1. */
+#define PIN_BASED_EXT_INTR_EXITING   BIT(0)
+#define PIN_BASED_NMI_EXITING        BIT(3)
+#define PIN_BASED_VIRTUAL_NMIS       BIT(5)
+#define PIN_BASED_PREEMPTION_TIMER   BIT(6)
+#define PIN_BASED_POSTED_INTR        BIT(7)
+
+/* Primary processor-based controls, SDM 25.6.2. */
+#define CPU_BASED_INTR_WINDOW_EXITING BIT(2)
+#define CPU_BASED_USE_TSC_OFFSETTING  BIT(3)
+#define CPU_BASED_HLT_EXITING         BIT(7)
+#define CPU_BASED_INVLPG_EXITING      BIT(9)
+#define CPU_BASED_MWAIT_EXITING       BIT(10)
+#define CPU_BASED_RDPMC_EXITING       BIT(11)
+#define CPU_BASED_RDTSC_EXITING       BIT(12)
+#define CPU_BASED_CR3_LOAD_EXITING    BIT(15)
+#define CPU_BASED_CR3_STORE_EXITING   BIT(16)
+#define CPU_BASED_TERTIARY_CONTROLS   BIT(17)
+#define CPU_BASED_CR8_LOAD_EXITING    BIT(19)
+#define CPU_BASED_CR8_STORE_EXITING   BIT(20)
+#define CPU_BASED_TPR_SHADOW          BIT(21)
+#define CPU_BASED_NMI_WINDOW_EXITING  BIT(22)
+#define CPU_BASED_MOV_DR_EXITING      BIT(23)
+#define CPU_BASED_UNCOND_IO_EXITING   BIT(24)
+#define CPU_BASED_USE_IO_BITMAPS      BIT(25)
+#define CPU_BASED_MONITOR_TRAP_FLAG   BIT(27)
+#define CPU_BASED_USE_MSR_BITMAPS     BIT(28)
+#define CPU_BASED_MONITOR_EXITING     BIT(29)
+#define CPU_BASED_PAUSE_EXITING       BIT(30)
+#define CPU_BASED_ACTIVATE_SECONDARY  BIT(31)
+
+/* Secondary processor-based controls, SDM 25.6.2. */
+#define SECONDARY_VIRT_APIC_ACCESSES  BIT(0)
+#define SECONDARY_ENABLE_EPT          BIT(1)
+#define SECONDARY_DESC_TABLE_EXITING  BIT(2)
+#define SECONDARY_ENABLE_RDTSCP       BIT(3)
+#define SECONDARY_VIRT_X2APIC_MODE    BIT(4)
+#define SECONDARY_ENABLE_VPID         BIT(5)
+#define SECONDARY_WBINVD_EXITING      BIT(6)
+#define SECONDARY_UNRESTRICTED_GUEST  BIT(7)
+#define SECONDARY_APIC_REGISTER_VIRT  BIT(8)
+#define SECONDARY_VIRT_INTR_DELIVERY  BIT(9)
+#define SECONDARY_PAUSE_LOOP_EXITING  BIT(10)
+#define SECONDARY_RDRAND_EXITING      BIT(11)
+#define SECONDARY_ENABLE_INVPCID      BIT(12)
+#define SECONDARY_ENABLE_VMFUNC       BIT(13)
+#define SECONDARY_VMCS_SHADOWING      BIT(14)
+#define SECONDARY_ENCLS_EXITING       BIT(15)
+#define SECONDARY_RDSEED_EXITING      BIT(16)
+#define SECONDARY_ENABLE_PML          BIT(17)
+#define SECONDARY_EPT_VIOLATION_VE    BIT(18)
+#define SECONDARY_CONCEAL_VMX_FROM_PT BIT(19)
+#define SECONDARY_ENABLE_XSAVES       BIT(20)
+#define SECONDARY_MODE_BASED_EPT_EXEC BIT(22)
+#define SECONDARY_TSC_SCALING         BIT(25)
+#define SECONDARY_ENABLE_USR_WAIT_PAUSE BIT(26)
+
+/* VM-exit controls, SDM 25.7.1. */
+#define VM_EXIT_SAVE_DEBUG_CONTROLS   BIT(2)
+#define VM_EXIT_HOST_ADDR_SPACE_SIZE  BIT(9)
+#define VM_EXIT_LOAD_PERF_GLOBAL_CTRL BIT(12)
+#define VM_EXIT_ACK_INTR_ON_EXIT      BIT(15)
+#define VM_EXIT_SAVE_IA32_PAT         BIT(18)
+#define VM_EXIT_LOAD_IA32_PAT         BIT(19)
+#define VM_EXIT_SAVE_IA32_EFER        BIT(20)
+#define VM_EXIT_LOAD_IA32_EFER        BIT(21)
+#define VM_EXIT_SAVE_PREEMPTION_TIMER BIT(22)
+#define VM_EXIT_CLEAR_BNDCFGS         BIT(23)
+
+/* VM-entry controls, SDM 25.8.1. */
+#define VM_ENTRY_LOAD_DEBUG_CONTROLS  BIT(2)
+#define VM_ENTRY_IA32E_MODE           BIT(9)
+#define VM_ENTRY_SMM                  BIT(10)
+#define VM_ENTRY_DEACT_DUAL_MONITOR   BIT(11)
+#define VM_ENTRY_LOAD_PERF_GLOBAL_CTRL BIT(13)
+#define VM_ENTRY_LOAD_IA32_PAT        BIT(14)
+#define VM_ENTRY_LOAD_IA32_EFER       BIT(15)
+#define VM_ENTRY_LOAD_BNDCFGS         BIT(16)
+
+/* IA32_VMX_MISC bits, SDM A.6. */
+#define VMX_MISC_PREEMPTION_TIMER_RATE_MASK 0x1fULL
+#define VMX_MISC_SAVE_EFER_LMA        BIT(5)
+#define VMX_MISC_ACTIVITY_HLT         BIT(6)
+#define VMX_MISC_ACTIVITY_SHUTDOWN    BIT(7)
+#define VMX_MISC_ACTIVITY_WAIT_SIPI   BIT(8)
+#define VMX_MISC_VMWRITE_ANY_FIELD    BIT(29)
+#define VMX_MISC_ZERO_LEN_INJECTION   BIT(30)
+
+/* VM-instruction error numbers, SDM 31.4 (Table 31-1). */
+enum vm_instruction_error {
+	VMXERR_VMCALL_IN_ROOT                 = 1,
+	VMXERR_VMCLEAR_INVALID_ADDR           = 2,
+	VMXERR_VMCLEAR_VMXON_PTR              = 3,
+	VMXERR_VMLAUNCH_NONCLEAR_VMCS         = 4,
+	VMXERR_VMRESUME_NONLAUNCHED_VMCS      = 5,
+	VMXERR_VMRESUME_AFTER_VMXOFF          = 6,
+	VMXERR_ENTRY_INVALID_CONTROL_FIELD    = 7,
+	VMXERR_ENTRY_INVALID_HOST_STATE_FIELD = 8,
+	VMXERR_VMPTRLD_INVALID_ADDR           = 9,
+	VMXERR_VMPTRLD_VMXON_PTR              = 10,
+	VMXERR_VMPTRLD_INCORRECT_REVISION     = 11,
+	VMXERR_UNSUPPORTED_VMCS_COMPONENT     = 12,
+	VMXERR_VMWRITE_READ_ONLY_COMPONENT    = 13,
+	VMXERR_VMXON_IN_ROOT                  = 15,
+	VMXERR_ENTRY_INVALID_EXECUTIVE_VMCS   = 16,
+	VMXERR_ENTRY_NONLAUNCHED_EXECUTIVE_VMCS = 17,
+	VMXERR_ENTRY_EXECUTIVE_VMCS_NOT_VMXON = 18,
+	VMXERR_VMCALL_NONCLEAR_VMCS           = 19,
+	VMXERR_VMCALL_INVALID_EXIT_CONTROLS   = 20,
+	VMXERR_VMCALL_INCORRECT_MSEG_REVISION = 22,
+	VMXERR_VMXOFF_UNDER_DUAL_MONITOR      = 23,
+	VMXERR_VMCALL_INVALID_SMM_FEATURES    = 24,
+	VMXERR_ENTRY_INVALID_EXEC_CONTROLS_EXECUTIVE = 25,
+	VMXERR_ENTRY_EVENTS_BLOCKED_BY_MOV_SS = 26,
+	VMXERR_INVALID_OPERAND_INVEPT_INVVPID = 28,
+};
+
+#endif
