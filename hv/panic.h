@@ -16,4 +16,12 @@ __noreturn void machine_exit(uint8_t status);
 
 #define HV_ASSERT(c) do { if (unlikely(!(c))) panic("assertion failed: %s (%s:%d)", #c, __FILE__, __LINE__); } while (0)
 
+/* machine_exit() statuses the hypervisor itself uses (a guest's own status passes through). */
+enum hv_exit_status {
+	HV_EXIT_OK         = 0,
+	HV_EXIT_PANIC      = 0x70,
+	HV_EXIT_NO_VMX     = 0x71,
+	HV_EXIT_BAD_MODULE = 0x72,
+	HV_EXIT_GUEST_DIED = 0x73, /* triple fault, failed entry or an unhandled exit in L1 */
+};
 #endif

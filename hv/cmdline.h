@@ -1,0 +1,14 @@
+/* The hypervisor command line: "key=value" and bare "flag" words separated by spaces. */
+#ifndef HV_CMDLINE_H
+#define HV_CMDLINE_H
+
+#include "hv/types.h"
+
+/* Copies the value of "key=value" into buf (terminated); false if absent or too long. */
+bool cmdline_get_str(const char *cmdline, const char *key, char *buf, size_t size);
+/* Parses a number (decimal, 0x hex, optional K/M/G suffix); false if absent or malformed. */
+bool cmdline_get_u64(const char *cmdline, const char *key, uint64_t *val);
+/* True if the bare word "flag" (or "flag=1"/"flag=on") is present. */
+bool cmdline_has_flag(const char *cmdline, const char *flag);
+
+#endif
