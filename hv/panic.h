@@ -6,6 +6,7 @@
 
 /* Prints the message, stops every CPU and ends the machine with failure. */
 __noreturn void panic(const char *fmt, ...) __printf(1, 2);
+bool panic_in_progress(void);
 
 /*
  * Ends the machine with a status: QEMU's isa-debug-exit (port 0xf4, exit

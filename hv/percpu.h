@@ -15,6 +15,7 @@ struct percpu {
 	uint32_t apic_id;
 	bool online;
 	bool vmx_on;
+	uint32_t nmi_pending;   /* NMIs taken in root operation, owed to the guest */
 	paddr_t vmxon_region;
 	struct vcpu *vcpu;     /* the guest vCPU this CPU runs, if any */
 	uint64_t stack_top;
@@ -26,6 +27,8 @@ extern struct percpu percpu_area[MAX_CPUS];
 extern uint32_t nr_cpus_online;
 
 void percpu_init_boot_cpu(void);
+/* This CPU's index, or 0 before per-CPU state exists (usable from any trap). */
+uint32_t this_cpu_id_safe(void);
 
 #ifndef HV_HOST_TEST
 static inline struct percpu *this_cpu(void)

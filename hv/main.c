@@ -1,0 +1,100 @@
+/* The hypervisor's C entry points (multiboot2 and UEFI) and its start-up sequence. */
+#include "hv/boot_info.h"
+#include "hv/cmdline.h"
+#include "hv/console.h"
+#include "hv/mm.h"
+#include "hv/paging.h"
+#include "hv/panic.h"
+#include "hv/percpu.h"
+#include "hv/string.h"
+#include "hv/vmx/vmx.h"
+#include "boot/multiboot2.h"
+
+#define MB2_BOOTLOADER_MAGIC 0x36d76289
+
+static struct boot_info boot_info;
+
+static uint16_t serial_port_from_name(const char *name)
+{
+	static const struct { const char *name; uint16_t port; } ports[] = {
+		{ "com1", 0x3f8 }, { "com2", 0x2f8 }, { "com3", 0x3e8 }, { "com4", 0x2e8 },
+		{ "none", 0 }, { "0x3f8", 0x3f8 }, { "0x2f8", 0x2f8 }, { "0x3e8", 0x3e8 }, { "0x2e8", 0x2e8 },
+	};
+
+	for (size_t i = 0; i < ARRAY_SIZE(ports); i++)
+		if (!strcmp(name, ports[i].name))
+			return ports[i].port;
+	return 0xffff;
+}
+
+/* Console options first, so everything after them is printed where the user asked. */
+static void apply_console_options(const char *cmdline)
+{
+	char val[16];
+	uint64_t level;
+
+	if (cmdline_get_str(cmdline, "serial", val, sizeof(val))) {
+		uint16_t port = serial_port_from_name(val);
+
+		if (port == 0xffff)
+			printk("hv: serial=%s not understood (com1..com4, 0x3f8, 0x2f8, 0x3e8, 0x2e8, none); keeping COM1\n", val);
+		else
+			console_set_serial_port(port);
+	}
+	if (cmdline_get_u64(cmdline, "loglevel", &level))
+		console_set_level(level > LOG_DEBUG ? LOG_DEBUG : (enum log_level)level);
+	if (cmdline_get_str(cmdline, "e9", val, sizeof(val)))
+		console_set_e9(strcmp(val, "0") && strcmp(val, "off"));
+}
+
+__noreturn static void hv_start(void)
+{
+	apply_console_options(boot_info.cmdline);
+	printk("hv: starting; booted by %s (%s)\n", boot_info.loader_name[0] ? boot_info.loader_name : "an unnamed loader",
+	       boot_info.source == BOOT_SRC_UEFI ? "UEFI" : "multiboot2");
+	boot_info_print(&boot_info);
+	mm_init(&boot_info);
+	mm_print_state();
+	paging_map_all_ram(&boot_info);
+
+	if (vmx_cpu_init() < 0) {
+		printk("hv: this machine cannot run the hypervisor's guests; stopping\n");
+		machine_exit(HV_EXIT_NO_VMX);
+	}
+	if (boot_info.module_count == 0) {
+		printk("hv: no guest given: add a module line (GRUB: module2 /boot/guest.elf ARGS) after the hypervisor\n");
+		machine_exit(HV_EXIT_BAD_MODULE);
+	}
+	vmx_run_l1(&boot_info);
+}
+
+/* From boot/entry.S after GRUB: EAX and EBX as the Multiboot2 spec (3.3) leaves them. */
+__noreturn void hv_main_multiboot2(uint32_t magic, uint64_t mbi);
+__noreturn void hv_main_multiboot2(uint32_t magic, uint64_t mbi)
+{
+	int err;
+
+	percpu_init_boot_cpu();
+	console_init();
+	if (magic != MB2_BOOTLOADER_MAGIC) {
+		printk("hv: not started by a multiboot2 loader (EAX=%#x, expected %#x); boot hv.elf with GRUB's multiboot2 command\n",
+		       magic, MB2_BOOTLOADER_MAGIC);
+		machine_exit(HV_EXIT_PANIC);
+	}
+	err = mb2_parse((const void *)(uintptr_t)mbi, &boot_info);
+	if (err < 0)
+		panic("the multiboot2 boot information at %#llx is malformed (error %d)", (unsigned long long)mbi, err);
+	hv_start();
+}
+
+/* From boot/entry.S after our UEFI loader (boot/efi/): it filled the boot_info. */
+__noreturn void hv_main_uefi(const struct boot_info *bi);
+__noreturn void hv_main_uefi(const struct boot_info *bi)
+{
+	percpu_init_boot_cpu();
+	console_init();
+	if (!bi || bi->magic != BOOT_INFO_MAGIC)
+		panic("the UEFI loader passed no valid boot information (%p)", (const void *)bi);
+	boot_info = *bi;
+	hv_start();
+}

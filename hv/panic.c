@@ -1,0 +1,63 @@
+/* Stopping: panic() with a report, and machine_exit(), the one way the hypervisor ends the machine. */
+#include <stdarg.h>
+#include "hv/panic.h"
+#include "hv/console.h"
+#include "hv/percpu.h"
+#include "hv/traps.h"
+#include "hv/x86.h"
+
+#define QEMU_DEBUG_EXIT_PORT 0xf4
+#define BOCHS_SHUTDOWN_PORT  0x8900
+
+static volatile bool panicking;
+
+bool panic_in_progress(void)
+{
+	return panicking;
+}
+
+__noreturn static void halt_forever(void)
+{
+	for (;;) {
+		irq_disable();
+		halt();
+	}
+}
+
+__noreturn void machine_exit(uint8_t status)
+{
+	static const char shutdown[] = "Shutdown";
+
+	printk("hv: machine exit, status %#x\n", status);
+	irq_disable();
+	/* QEMU isa-debug-exit: ends QEMU with (status << 1) | 1. */
+	outb(QEMU_DEBUG_EXIT_PORT, status);
+	if (status == 0) {
+		/* Bochs magic breakpoint: with the "quit" rc line, exit code 0. */
+		__asm__ volatile("xchgw %%bx, %%bx" ::: "memory");
+	} else {
+		/* Bochs' shutdown port: exit code 1. */
+		for (const char *p = shutdown; *p; p++)
+			outb(BOCHS_SHUTDOWN_PORT, (uint8_t)*p);
+	}
+	printk("hv: system halted (no emulator exit device); reset the machine to continue\n");
+	halt_forever();
+}
+
+__noreturn void panic(const char *fmt, ...)
+{
+	va_list ap;
+
+	irq_disable();
+	if (__atomic_exchange_n(&panicking, true, __ATOMIC_SEQ_CST)) {
+		/* A second panic (or one on another CPU): the first one reports. */
+		halt_forever();
+	}
+	printk("hv: PANIC on CPU %u: ", this_cpu_id_safe());
+	va_start(ap, fmt);
+	vprintk(fmt, ap);
+	va_end(ap);
+	printk("\n");
+	print_stack_trace((uint64_t)__builtin_frame_address(0));
+	machine_exit(HV_EXIT_PANIC);
+}
