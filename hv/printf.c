@@ -51,6 +51,7 @@ static void put_num(struct fmt_out *o, const struct fmt_spec *s, uint64_t v, boo
 	char tmp[24];
 	int n = 0, prefix_len = 0, zeros, total;
 	const char *prefix = "";
+	bool is_zero = v == 0;
 
 	do {
 		tmp[n++] = digits[v % (unsigned)s->base];
@@ -64,7 +65,7 @@ static void put_num(struct fmt_out *o, const struct fmt_spec *s, uint64_t v, boo
 		prefix = "+";
 	else if (s->space)
 		prefix = " ";
-	else if (s->alt && s->base == 16)
+	else if (s->alt && s->base == 16 && !is_zero) /* C: "0x" only for a nonzero value */
 		prefix = s->upper ? "0X" : "0x";
 	else if (s->alt && s->base == 8 && !(n && tmp[n - 1] == '0'))
 		prefix = "0";
