@@ -1,0 +1,65 @@
+# Boot images: for each test guest a bare ISO (GRUB multiboot) and an under-hypervisor ISO (multiboot2 + module2), plus build/hv.iso.
+#   make images-bare   build/iso/bare-NAME.iso for every guest
+#   make images-hv     build/iso/hv-NAME.iso for every guest (needs build/hv.elf)
+#   HV_ARGS="..."      the hypervisor command line in the hv images
+include tests/guests/guests.mk
+
+ISO_DIR := $(BUILD)/iso
+HV_ARGS ?=
+GRUB_MODULES := normal multiboot2 multiboot serial terminal
+
+# With grub-efi-amd64-bin installed, grub-mkrescue without -d builds for every
+# platform under /usr/lib/grub (Debian: i386-pc and x86_64-efi), i.e. a
+# BIOS+UEFI hybrid (~4.5 MB); -d alone can name only one platform.
+ifneq ($(wildcard /usr/lib/grub/x86_64-efi/multiboot2.mod),)
+GRUB_PLATFORM_ARGS :=
+else
+GRUB_PLATFORM_ARGS := -d /usr/lib/grub/i386-pc
+endif
+MKRESCUE = grub-mkrescue $(GRUB_PLATFORM_ARGS) --install-modules="$(GRUB_MODULES)" \
+	--locales= --fonts= --themes= -o $@ $(1) >$@.log 2>&1 || { cat $@.log; exit 1; }
+
+# Per-guest command line and extra modules (the same bytes both ways).
+guest_args = test=$(1) $(or $($(1)_ARGS),)
+memmap_ARGS := alpha beta=2 "quoted words"
+memmap_MODS := tests/guests/data/module.txt
+memmap_MOD_ARGS := module-arg one two
+
+GRUB_CFG_HEAD := 'set timeout=0' 'serial --unit=0 --speed=115200' 'terminal_input serial' 'terminal_output serial'
+
+# $(1) = guest name, $(2) = staging dir: copies the guest's extra modules into the staging dir.
+copy_mods = $(if $($(1)_MODS),cp $($(1)_MODS) $(2)/boot/module.txt)
+# $(1) = guest, $(2) = module command (module or module2)
+mod_lines = $(if $($(1)_MODS),'$(2) /boot/module.txt $($(1)_MOD_ARGS)')
+
+$(ISO_DIR)/bare-%.iso: $(GUEST_DIR)/%.elf tests/images.mk $(wildcard tests/guests/data/*)
+	@rm -rf $@.d && mkdir -p $@.d/boot/grub
+	@cp $< $@.d/boot/guest.elf
+	@$(call copy_mods,$*,$@.d)
+	@printf '%s\n' $(GRUB_CFG_HEAD) \
+		'multiboot /boot/guest.elf $(subst ",\",$(call guest_args,$*))' \
+		$(call mod_lines,$*,module) 'boot' > $@.d/boot/grub/grub.cfg
+	@$(call MKRESCUE,$@.d)
+	@rm -rf $@.d $@.log
+	@echo "  ISO     $@"
+
+$(ISO_DIR)/hv-%.iso: $(GUEST_DIR)/%.elf $(BUILD)/hv.elf tests/images.mk $(wildcard tests/guests/data/*)
+	@rm -rf $@.d && mkdir -p $@.d/boot/grub
+	@cp $< $@.d/boot/guest.elf
+	@cp $(BUILD)/hv.elf $@.d/boot/hv.elf
+	@$(call copy_mods,$*,$@.d)
+	@printf '%s\n' $(GRUB_CFG_HEAD) 'multiboot2 /boot/hv.elf $(HV_ARGS)' \
+		'module2 /boot/guest.elf $(subst ",\",$(call guest_args,$*))' \
+		$(call mod_lines,$*,module2) 'boot' > $@.d/boot/grub/grub.cfg
+	@$(call MKRESCUE,$@.d)
+	@rm -rf $@.d $@.log
+	@echo "  ISO     $@"
+
+# The user-facing image: the hypervisor with the demo guest.
+$(BUILD)/hv.iso: $(ISO_DIR)/hv-hello.iso
+	cp $< $@
+
+.PHONY: images images-bare images-hv
+images-bare: $(patsubst %,$(ISO_DIR)/bare-%.iso,$(GUESTS))
+images-hv: $(patsubst %,$(ISO_DIR)/hv-%.iso,$(GUESTS)) $(BUILD)/hv.iso
+images: images-bare images-hv
