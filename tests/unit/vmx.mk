@@ -1,3 +1,5 @@
 # Host tests of VMX root's pure logic: controls, names, EPT construction, the Multiboot v1 loader.
 UNIT_TESTS += test_vmx_caps
 test_vmx_caps_SRCS := tests/unit/test_vmx_caps.c hv/vmx/vmx_caps.c hv/vmx/vmx_names.c
+UNIT_TESTS += test_ept
+test_ept_SRCS := tests/unit/test_ept.c hv/vmx/ept.c
