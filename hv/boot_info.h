@@ -56,7 +56,21 @@ struct boot_info {
 	struct boot_module modules[BOOT_MAX_MODULES];
 	uint64_t acpi_rsdp; /* physical address of the RSDP; 0 if none was found */
 	struct boot_framebuffer fb;
+	uint32_t warnings; /* BOOT_WARN_*: what a boot path had to clip or ignore */
+	uint32_t pad2;
 };
+
+/* boot_info.warnings: the boot information was usable but not as given. */
+#define BOOT_WARN_MMAP_CLIPPED    BIT(0) /* more memory ranges than BOOT_MAX_MMAP */
+#define BOOT_WARN_MODULES_CLIPPED BIT(1) /* more modules than BOOT_MAX_MODULES */
+#define BOOT_WARN_STRING_CLIPPED  BIT(2) /* a string was too long or not terminated */
+#define BOOT_WARN_BAD_TAG         BIT(3) /* an entry with impossible sizes was ignored */
+#define BOOT_WARN_TRUNCATED       BIT(4) /* the information ended early (no end marker, overrun) */
+#define BOOT_WARN_RSDP_INVALID    BIT(5) /* an ACPI RSDP failed its signature or checksum */
+#define BOOT_WARN_MMAP_FALLBACK   BIT(6) /* no memory map: built from mem_lower/mem_upper */
+
+/* Prints the boot information with printk, one "hv: " line per item, the same way for every boot path. */
+void boot_info_print(const struct boot_info *bi);
 
 /*
  * The image header the UEFI loader looks for in the first 32 KiB of the

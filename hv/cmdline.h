@@ -8,6 +8,8 @@
 bool cmdline_get_str(const char *cmdline, const char *key, char *buf, size_t size);
 /* Parses a number (decimal, 0x hex, optional K/M/G suffix); false if absent or malformed. */
 bool cmdline_get_u64(const char *cmdline, const char *key, uint64_t *val);
+/* True if a word "key" or "key=anything" is present. */
+bool cmdline_has_key(const char *cmdline, const char *key);
 /* True if the bare word "flag" (or "flag=1"/"flag=on") is present. */
 bool cmdline_has_flag(const char *cmdline, const char *flag);
 

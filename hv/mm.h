@@ -22,6 +22,7 @@ void mm_init(const struct boot_info *bi);
 paddr_t frame_alloc(void);
 paddr_t frame_alloc_contig(size_t npages, uint64_t align); /* zeroed */
 void frame_free(paddr_t pa);
+void frame_free_contig(paddr_t pa, size_t npages); /* what frame_alloc_contig returned */
 void mm_print_state(void);
 
 static inline void *phys_to_virt(paddr_t pa) { return (void *)(uintptr_t)pa; }
