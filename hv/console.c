@@ -1,6 +1,7 @@
 /* The hypervisor console: COM1 (and port 0xE9 under Bochs/QEMU), every line tagged "hv" so guest output stays separable. */
 #include <stdarg.h>
 #include "hv/console.h"
+#include "hv/spinlock.h"
 #include "hv/string.h"
 #include "hv/x86.h"
 
@@ -21,6 +22,7 @@ static uint16_t serial_port = 0x3f8;
 static bool e9_enabled;
 static bool at_line_start = true;
 static enum log_level current_level = LOG_INFO;
+static spinlock_t console_lock = SPINLOCK_INIT;
 
 static void uart_init(uint16_t base)
 {
@@ -94,12 +96,21 @@ void console_write(const char *s, size_t len)
 	}
 }
 
+/* panic() may interrupt a printk on its own CPU: its report must not wait for that lock. */
+void console_break_lock(void)
+{
+	__atomic_store_n(&console_lock.owner, console_lock.next, __ATOMIC_RELEASE);
+}
+
 void vprintk(const char *fmt, va_list ap)
 {
 	char buf[512];
 	int n = hv_vsnprintf(buf, sizeof(buf), fmt, ap);
 
+	/* One printk is one unit on the wire, whichever CPU prints. */
+	spin_lock(&console_lock);
 	console_write(buf, n < (int)sizeof(buf) ? (size_t)n : sizeof(buf) - 1);
+	spin_unlock(&console_lock);
 }
 
 void printk(const char *fmt, ...)

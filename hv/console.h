@@ -17,6 +17,7 @@ void console_set_level(enum log_level level);
 void console_set_serial_port(uint16_t port); /* 0 disables the UART */
 void console_set_e9(bool on);
 void console_write(const char *s, size_t len);
+void console_break_lock(void); /* for panic() only */
 
 /* printk prints unconditionally; hv_log filters by the current level. */
 void printk(const char *fmt, ...) __printf(1, 2);

@@ -6,6 +6,7 @@
 #include "hv/paging.h"
 #include "hv/panic.h"
 #include "hv/percpu.h"
+#include "hv/smp.h"
 #include "hv/string.h"
 #include "hv/vmx/vmx.h"
 #include "boot/multiboot2.h"
@@ -61,6 +62,8 @@ __noreturn static void hv_start(void)
 		printk("hv: this machine cannot run the hypervisor's guests; stopping\n");
 		machine_exit(HV_EXIT_NO_VMX);
 	}
+	printk("hv: CPU 0 (APIC ID %u) is in VMX root\n", this_cpu()->apic_id);
+	smp_boot_aps(&boot_info);
 	if (boot_info.module_count == 0) {
 		printk("hv: no guest given: add a module line (GRUB: module2 /boot/guest.elf ARGS) after the hypervisor\n");
 		machine_exit(HV_EXIT_BAD_MODULE);

@@ -53,6 +53,7 @@ __noreturn void panic(const char *fmt, ...)
 		/* A second panic (or one on another CPU): the first one reports. */
 		halt_forever();
 	}
+	console_break_lock();
 	printk("hv: PANIC on CPU %u: ", this_cpu_id_safe());
 	va_start(ap, fmt);
 	vprintk(fmt, ap);

@@ -18,6 +18,8 @@ struct percpu {
 	uint32_t nmi_pending;   /* NMIs taken in root operation, owed to the guest */
 	paddr_t vmxon_region;
 	struct vcpu *vcpu;     /* the guest vCPU this CPU runs, if any */
+	volatile uint32_t boot_state; /* enum ap_boot_state, written by the AP while it starts */
+	void (*volatile run_fn)(struct percpu *cpu); /* work handed to a parked AP (smp_run_on) */
 	uint64_t stack_top;
 	uint8_t gdt[16 * 8] __aligned(16);
 	uint8_t tss[104] __aligned(16);

@@ -1,0 +1,60 @@
+/* Local APIC access for the hypervisor's own IPIs (SDM ch. 11); it never changes the APIC's mode (see platform notes on Bochs). */
+#include "hv/lapic.h"
+#include "hv/mm.h"
+#include "hv/x86.h"
+
+#define APIC_BASE_X2APIC  BIT(10)
+#define APIC_BASE_ADDR    0xffffff000ULL
+#define XAPIC_ID          0x020
+#define XAPIC_ICR_LOW     0x300
+#define XAPIC_ICR_HIGH    0x310
+#define XAPIC_ICR_PENDING BIT(12)
+#define X2APIC_MSR_ID     0x802
+#define X2APIC_MSR_ICR    0x830
+#define ICR_SPIN_LIMIT    1000000
+
+static volatile uint32_t *xapic_regs;
+static bool x2apic;
+
+void lapic_init(void)
+{
+	uint64_t base = rdmsr(MSR_IA32_APIC_BASE);
+
+	x2apic = base & APIC_BASE_X2APIC;
+	xapic_regs = phys_to_virt(base & APIC_BASE_ADDR);
+}
+
+bool lapic_x2apic_mode(void)
+{
+	return x2apic;
+}
+
+static uint32_t xapic_read(uint32_t reg)
+{
+	return xapic_regs[reg / 4];
+}
+
+static void xapic_write(uint32_t reg, uint32_t val)
+{
+	xapic_regs[reg / 4] = val;
+}
+
+uint32_t lapic_id(void)
+{
+	return x2apic ? (uint32_t)rdmsr(X2APIC_MSR_ID) : xapic_read(XAPIC_ID) >> 24;
+}
+
+bool lapic_send_ipi(uint32_t dest_apic_id, uint32_t icr_low)
+{
+	if (x2apic) {
+		/* x2APIC: one MSR write, no delivery-status bit (SDM 11.12.9). */
+		wrmsr(X2APIC_MSR_ICR, ((uint64_t)dest_apic_id << 32) | icr_low);
+		return true;
+	}
+	xapic_write(XAPIC_ICR_HIGH, dest_apic_id << 24);
+	xapic_write(XAPIC_ICR_LOW, icr_low);
+	for (int i = 0; i < ICR_SPIN_LIMIT; i++)
+		if (!(xapic_read(XAPIC_ICR_LOW) & XAPIC_ICR_PENDING))
+			return true;
+	return false;
+}
