@@ -26,6 +26,11 @@ struct boot_mem_range {
 	uint32_t pad;
 };
 
+/*
+ * Modules are the guest's. Before any guest loader runs, the core moves them
+ * to the top of guest RAM below 4 GiB (hv/modules.c), because GRUB places
+ * them just above 1 MiB, where Multiboot kernels are linked.
+ */
 struct boot_module {
 	uint64_t start; /* physical, inclusive */
 	uint64_t end;   /* physical, exclusive */

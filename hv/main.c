@@ -3,6 +3,7 @@
 #include "hv/cmdline.h"
 #include "hv/console.h"
 #include "hv/mm.h"
+#include "hv/modules.h"
 #include "hv/paging.h"
 #include "hv/panic.h"
 #include "hv/percpu.h"
@@ -57,6 +58,7 @@ __noreturn static void hv_start(void)
 	mm_init(&boot_info);
 	mm_print_state();
 	paging_map_all_ram(&boot_info);
+	modules_move_high(&boot_info);
 
 	if (vmx_cpu_init() < 0) {
 		printk("hv: this machine cannot run the hypervisor's guests; stopping\n");
