@@ -21,7 +21,7 @@ MKRESCUE = grub-mkrescue $(GRUB_PLATFORM_ARGS) --install-modules="$(GRUB_MODULES
 
 # Per-guest command line and extra modules (the same bytes both ways).
 guest_args = test=$(1) $(or $($(1)_ARGS),)
-memmap_ARGS := alpha beta=2 "quoted words"
+memmap_ARGS := alpha beta=2 gamma=x,y
 memmap_MODS := tests/guests/data/module.txt
 memmap_MOD_ARGS := module-arg one two
 
@@ -37,7 +37,7 @@ $(ISO_DIR)/bare-%.iso: $(GUEST_DIR)/%.elf tests/images.mk $(wildcard tests/guest
 	@cp $< $@.d/boot/guest.elf
 	@$(call copy_mods,$*,$@.d)
 	@printf '%s\n' $(GRUB_CFG_HEAD) \
-		'multiboot /boot/guest.elf $(subst ",\",$(call guest_args,$*))' \
+		'multiboot /boot/guest.elf $(call guest_args,$*)' \
 		$(call mod_lines,$*,module) 'boot' > $@.d/boot/grub/grub.cfg
 	@$(call MKRESCUE,$@.d)
 	@rm -rf $@.d $@.log
@@ -49,7 +49,7 @@ $(ISO_DIR)/hv-%.iso: $(GUEST_DIR)/%.elf $(BUILD)/hv.elf tests/images.mk $(wildca
 	@cp $(BUILD)/hv.elf $@.d/boot/hv.elf
 	@$(call copy_mods,$*,$@.d)
 	@printf '%s\n' $(GRUB_CFG_HEAD) 'multiboot2 /boot/hv.elf $(HV_ARGS)' \
-		'module2 /boot/guest.elf $(subst ",\",$(call guest_args,$*))' \
+		'module2 /boot/guest.elf $(call guest_args,$*)' \
 		$(call mod_lines,$*,module2) 'boot' > $@.d/boot/grub/grub.cfg
 	@$(call MKRESCUE,$@.d)
 	@rm -rf $@.d $@.log

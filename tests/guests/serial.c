@@ -48,22 +48,6 @@ static void line_status(void)
 	printf("mcr: 0x%02x\n", inb(COM1 + MCR));
 }
 
-/* In loopback mode a transmitted byte comes back on the receiver without leaving the chip. */
-static void loopback(void)
-{
-	uint8_t mcr = inb(COM1 + MCR);
-	while (inb(COM1 + LSR) & 0x01)
-		(void)inb(COM1 + RBR);
-	outb(COM1 + MCR, 0x10 | mcr);
-	outb(COM1 + RBR, 0xa5);
-	unsigned spins = 0;
-	while (!(inb(COM1 + LSR) & 0x01) && spins < 1000000)
-		spins++;
-	uint8_t got = (inb(COM1 + LSR) & 0x01) ? inb(COM1 + RBR) : 0;
-	outb(COM1 + MCR, mcr);
-	printf("loopback: sent 0xa5 received 0x%02x\n", got);
-}
-
 /* Writes a line with raw OUTs, bypassing printf, to check byte-at-a-time output. */
 static void raw_write(void)
 {
@@ -80,7 +64,6 @@ int guest_main(const struct mb_info *mbi)
 	scratch_roundtrip();
 	line_control();
 	line_status();
-	loopback();
 	raw_write();
 	return GUEST_OK;
 }

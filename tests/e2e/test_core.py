@@ -1,0 +1,109 @@
+"""Issue 2's guest tests: each test guest booted bare and as L1 under the hypervisor in Bochs, then compared."""
+import re
+
+import runner
+from runner import Run, Test, guest_pair_test, guest_image, check_guest_run, body_diff, find_line, exit_code_for
+
+
+def _both_have(results, pattern):
+    """None if every run printed a guest line matching pattern, else a reason."""
+    for rname, res in results.items():
+        if not find_line(res.guest_lines, pattern):
+            return "%s: no guest line matching %r" % (rname, pattern)
+    return None
+
+
+def _memmap_extra(results):
+    why = _both_have(results, r'^cmdline: "test=memmap alpha beta=2 gamma=x,y"$')
+    why = why or _both_have(results, r'^module 0: size=\d+ fnv=[0-9a-f]{8} cmdline="module-arg one two"$')
+    if why:
+        return why
+    # The hypervisor's own memory must not be offered to the guest as RAM.
+    if not find_line(results["hv"].guest_lines, r"^~map: 0x200000-0x800000 usable: no$"):
+        return "hv: the guest's memory map still offers 0x200000-0x800000 as usable RAM"
+    return None
+
+
+def _bench_extra(results):
+    for op in ("cpuid", "out80", "in3fd"):
+        why = _both_have(results, r"^~bench op=%s min=\d+ median=\d+" % op)
+        if why:
+            return why
+    return None
+
+
+TRIPLE_IN_BOCHS = "exception with no resolution"  # Bochs' log line when the machine itself triple-faults
+
+
+def _hv_common(run, res):
+    """What every under-hypervisor run must show even when the guest dies: no hang, no host crash."""
+    if res.timed_out:
+        return "timed out: " + res.describe()
+    if not res.began:
+        return "guest never started: " + res.describe()
+    if TRIPLE_IN_BOCHS in res.bochs_log:
+        return "the machine itself triple-faulted (the hypervisor died): " + res.describe()
+    bad = find_line(res.hv_lines, runner.HV_BAD.pattern)
+    if bad:
+        return "hypervisor: %r" % bad
+    if find_line(res.guest_lines, r"^~exit device absent"):
+        return "the hypervisor did not end the machine on the port 0xf4 write"
+    return None
+
+
+def _hvmem_test():
+    runs = {"bare": Run(guest_image("bare", "hvmem")), "hv": Run(guest_image("hv", "hvmem"))}
+
+    def check(results):
+        bare, hv = results["bare"], results["hv"]
+        why = check_guest_run(runs["bare"], bare, 0)
+        if why or not find_line(bare.body, r"^hvmem: all accesses completed, 0 mismatches$"):
+            return "bare: " + (why or "accesses to 2-8 MiB did not all succeed: " + bare.describe())
+        why = _hv_common(runs["hv"], hv)
+        if why:
+            return "hv: " + why
+        done = find_line(hv.guest_lines, r"^~hvmem: 0x|^hvmem: all accesses")
+        if done:
+            return "hv: the guest reached the hypervisor's memory: %r" % done
+        if not find_line(hv.hv_lines, r"(?i)\bEPT\b") or not find_line(hv.hv_lines, r"(?i)\b(0x)?0*200000\b"):
+            return "hv: no hypervisor line reporting the EPT violation at 0x200000: " + hv.describe()
+        if hv.exit_code != exit_code_for(runs["hv"], runner.HV_EXIT_GUEST_DIED):
+            return "hv: exit code %s, expected the guest-died status: %s" % (hv.exit_code, hv.describe())
+        return None
+
+    return Test("guest-hvmem", runs, check, needs=[r.image for r in runs.values()])
+
+
+def _triplefault_test():
+    runs = {"bare": Run(guest_image("bare", "triplefault")), "hv": Run(guest_image("hv", "triplefault"))}
+
+    def check(results):
+        bare, hv = results["bare"], results["hv"]
+        if bare.timed_out or bare.exit_code != 1 or TRIPLE_IN_BOCHS not in bare.bochs_log:
+            return "bare: expected Bochs to stop on a triple fault with exit code 1: " + bare.describe()
+        if not find_line(bare.body, r"^triplefault: loading"):
+            return "bare: the guest did not get to its triple fault: " + bare.describe()
+        why = _hv_common(runs["hv"], hv)
+        if why:
+            return "hv: " + why
+        if not find_line(hv.hv_lines, r"(?i)triple"):
+            return "hv: no hypervisor line reporting the triple fault: " + hv.describe()
+        if hv.exit_code != exit_code_for(runs["hv"], runner.HV_EXIT_GUEST_DIED):
+            return "hv: exit code %s, expected the guest-died status: %s" % (hv.exit_code, hv.describe())
+        return body_diff(bare.body, hv.body)
+
+    return Test("guest-triplefault", runs, check, needs=[r.image for r in runs.values()])
+
+
+TESTS = [
+    guest_pair_test("cpuid", name="guest-cpuid"),
+    guest_pair_test("memmap", name="guest-memmap", extra_check=_memmap_extra),
+    guest_pair_test("serial", name="guest-serial"),
+    # Unknown MSRs must #GP as on hardware, not read as 0 (Bochs' default).
+    guest_pair_test("faults", name="guest-faults", ignore_bad_msrs=False),
+    guest_pair_test("msr", name="guest-msr", ignore_bad_msrs=False),
+    _hvmem_test(),
+    _triplefault_test(),
+    guest_pair_test("hello", name="guest-hello"),
+    guest_pair_test("bench", name="guest-bench", extra_check=_bench_extra),
+]
