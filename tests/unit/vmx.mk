@@ -3,3 +3,5 @@ UNIT_TESTS += test_vmx_caps
 test_vmx_caps_SRCS := tests/unit/test_vmx_caps.c hv/vmx/vmx_caps.c hv/vmx/vmx_names.c
 UNIT_TESTS += test_ept
 test_ept_SRCS := tests/unit/test_ept.c hv/vmx/ept.c
+UNIT_TESTS += test_multiboot1
+test_multiboot1_SRCS := tests/unit/test_multiboot1.c hv/vmx/multiboot1.c hv/printf.c hv/string.c
