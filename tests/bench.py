@@ -1,0 +1,52 @@
+#!/usr/bin/env python3
+"""`make bench`: boots the bench guest bare and as L1 in Bochs and prints the cost table (TSC ticks = emulated instructions)."""
+import os
+import re
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import runner  # noqa: E402
+
+OPS = (("cpuid", "CPUID (leaf 0, always exits)"),
+       ("out80", "OUT 0x80 (intercepted I/O)"),
+       ("in3fd", "IN 0x3fd (passed-through I/O)"))
+LINE = re.compile(r"^~bench op=(\w+) min=(\d+) median=(\d+) max=(\d+)")
+
+
+def measure(kind):
+    """Boots one bench image; returns ({op: median ticks}, None) or ({}, reason)."""
+    run = runner.Run(runner.guest_image(kind, "bench"), timeout=180)
+    if not os.path.exists(run.image):
+        return {}, "missing %s" % os.path.relpath(run.image, runner.ROOT)
+    res = runner.boot(run, os.path.join(runner.LOG_ROOT, "bench", kind))
+    why = runner.check_guest_run(run, res, 0, under_hv=(kind == "hv"))
+    costs = {}
+    for line in res.guest_lines:
+        m = LINE.match(line)
+        if m:
+            costs[m.group(1)] = int(m.group(3))
+    return costs, why
+
+
+def cell(costs, op):
+    return str(costs[op]) if op in costs else "n/a"
+
+
+def main():
+    bare, bare_why = measure("bare")
+    hv, hv_why = measure("hv")
+    print("%-32s %10s %12s %9s" % ("operation", "bare", "under hv", "ratio"))
+    for op, label in OPS:
+        ratio = "%.1fx" % (hv[op] / bare[op]) if op in bare and op in hv and bare[op] else "n/a"
+        print("%-32s %10s %12s %9s" % (label, cell(bare, op), cell(hv, op), ratio))
+    if "cpuid" in bare and "cpuid" in hv:
+        print("hypervisor instructions per CPUID exit: %d" % (hv["cpuid"] - bare["cpuid"]))
+    print("(median of 501 samples each, in TSC ticks; in Bochs one tick is one emulated instruction)")
+    for kind, why in (("bare", bare_why), ("hv", hv_why)):
+        if why:
+            print("bench: the %s run failed: %s" % (kind, why))
+    return 1 if bare_why or hv_why else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
