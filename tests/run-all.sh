@@ -15,12 +15,14 @@ fail() { failed=$((failed + 1)); echo "FAIL $1: $2"; }
 
 # A build step counts as a test: a broken build must fail `make test` even if nothing else notices.
 build() {
-	local name=$1; shift
+	local name=$1 rc=0; shift
 	if timeout 1200 $MAKE -j2 "$@" >"$LOGS/build-$name.log" 2>&1; then
 		pass "build-$name"
 	else
+		rc=1
 		fail "build-$name" "make $* failed: $(grep -m1 -E 'error:|undefined reference|\*\*\*' "$LOGS/build-$name.log" | cut -c1-200) (log: $LOGS/build-$name.log)"
 	fi
+	return $rc
 }
 
 # Sums cmocka's "[  PASSED  ] N test(s)." and "[  FAILED  ] N test(s), listed below:" lines of one binary.
@@ -78,8 +80,7 @@ run_e2e() {
 
 build unit unit
 build guests guests images-bare
-build hv hv
-build hv-images images-hv
+build hv hv && build hv-images images-hv
 run_units
 run_fuzz_smoke
 run_e2e
