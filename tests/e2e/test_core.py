@@ -43,7 +43,7 @@ def _hv_common(run, res):
         return "guest never started: " + res.describe()
     if TRIPLE_IN_BOCHS in res.bochs_log:
         return "the machine itself triple-faulted (the hypervisor died): " + res.describe()
-    bad = find_line(res.hv_lines, runner.HV_BAD.pattern)
+    bad = find_line(res.hv_lines, runner.HV_BAD)
     if bad:
         return "hypervisor: %r" % bad
     if find_line(res.guest_lines, r"^~exit device absent"):
