@@ -9,6 +9,11 @@ struct fmt_out {
 	size_t len; /* what would have been written, as C99 snprintf counts */
 };
 
+/* The argument list travels by pointer inside a struct, the portable way to share a va_list. */
+struct fmt_args {
+	va_list ap;
+};
+
 struct fmt_spec {
 	bool left, zero, plus, space, alt;
 	int width;
@@ -101,10 +106,10 @@ static const char *parse_flags(const char *f, struct fmt_spec *s)
 	}
 }
 
-static const char *parse_int(const char *f, int *out, va_list *ap)
+static const char *parse_int(const char *f, int *out, struct fmt_args *a)
 {
 	if (*f == '*') {
-		*out = va_arg(*ap, int);
+		*out = va_arg(a->ap, int);
 		return f + 1;
 	}
 	*out = 0;
@@ -114,28 +119,28 @@ static const char *parse_int(const char *f, int *out, va_list *ap)
 }
 
 /* Reads an integer argument of the given length modifier ('H' = hh, 'L' = ll). */
-static uint64_t fetch_arg(char len, bool is_signed, bool *neg, va_list *ap)
+static uint64_t fetch_arg(char len, bool is_signed, bool *neg, struct fmt_args *a)
 {
 	int64_t sv;
 
 	*neg = false;
 	if (!is_signed) {
 		switch (len) {
-		case 'H': return (uint8_t)va_arg(*ap, unsigned int);
-		case 'h': return (uint16_t)va_arg(*ap, unsigned int);
-		case 'l': return va_arg(*ap, unsigned long);
-		case 'L': return va_arg(*ap, unsigned long long);
-		case 'z': return va_arg(*ap, size_t);
-		default: return va_arg(*ap, unsigned int);
+		case 'H': return (uint8_t)va_arg(a->ap, unsigned int);
+		case 'h': return (uint16_t)va_arg(a->ap, unsigned int);
+		case 'l': return va_arg(a->ap, unsigned long);
+		case 'L': return va_arg(a->ap, unsigned long long);
+		case 'z': return va_arg(a->ap, size_t);
+		default: return va_arg(a->ap, unsigned int);
 		}
 	}
 	switch (len) {
-	case 'H': sv = (int8_t)va_arg(*ap, int); break;
-	case 'h': sv = (int16_t)va_arg(*ap, int); break;
-	case 'l': sv = va_arg(*ap, long); break;
-	case 'L': sv = va_arg(*ap, long long); break;
-	case 'z': sv = (int64_t)va_arg(*ap, size_t); break;
-	default: sv = va_arg(*ap, int); break;
+	case 'H': sv = (int8_t)va_arg(a->ap, int); break; /* NOLINT(bugprone-signed-char-misuse): %hhd is signed by definition */
+	case 'h': sv = (int16_t)va_arg(a->ap, int); break;
+	case 'l': sv = va_arg(a->ap, long); break;
+	case 'L': sv = va_arg(a->ap, long long); break;
+	case 'z': sv = (int64_t)va_arg(a->ap, size_t); break;
+	default: sv = va_arg(a->ap, int); break;
 	}
 	*neg = sv < 0;
 	return *neg ? (uint64_t)0 - (uint64_t)sv : (uint64_t)sv;
@@ -151,7 +156,7 @@ static const char *parse_length(const char *f, char *len)
 }
 
 /* Formats one conversion starting after '%'; returns the rest of the format. */
-static const char *format_one(struct fmt_out *o, const char *f, va_list *ap)
+static const char *format_one(struct fmt_out *o, const char *f, struct fmt_args *a)
 {
 	struct fmt_spec s = { .prec = -1, .base = 10 };
 	char len;
@@ -159,34 +164,34 @@ static const char *format_one(struct fmt_out *o, const char *f, va_list *ap)
 	uint64_t v;
 
 	f = parse_flags(f, &s);
-	f = parse_int(f, &s.width, ap);
+	f = parse_int(f, &s.width, a);
 	if (s.width < 0) {
 		s.left = true;
 		s.width = -s.width;
 	}
 	if (*f == '.')
-		f = parse_int(f + 1, &s.prec, ap);
+		f = parse_int(f + 1, &s.prec, a);
 	f = parse_length(f, &len);
 	switch (*f) {
 	case 'd': case 'i':
-		v = fetch_arg(len, true, &neg, ap);
+		v = fetch_arg(len, true, &neg, a);
 		put_num(o, &s, v, neg);
 		break;
 	case 'u': case 'x': case 'X': case 'o':
 		s.base = *f == 'u' ? 10 : *f == 'o' ? 8 : 16;
 		s.upper = *f == 'X';
-		put_num(o, &s, fetch_arg(len, false, &neg, ap), false);
+		put_num(o, &s, fetch_arg(len, false, &neg, a), false);
 		break;
 	case 'p':
 		s.base = 16;
 		s.alt = true;
-		put_num(o, &s, (uintptr_t)va_arg(*ap, void *), false);
+		put_num(o, &s, (uintptr_t)va_arg(a->ap, void *), false);
 		break;
 	case 's':
-		put_str(o, &s, va_arg(*ap, const char *));
+		put_str(o, &s, va_arg(a->ap, const char *));
 		break;
 	case 'c': {
-		char c[2] = { (char)va_arg(*ap, int), 0 };
+		char c[2] = { (char)va_arg(a->ap, int), 0 };
 		s.prec = 1;
 		put_str(o, &s, c);
 		break;
@@ -207,17 +212,17 @@ static const char *format_one(struct fmt_out *o, const char *f, va_list *ap)
 int hv_vsnprintf(char *buf, size_t size, const char *fmt, va_list ap)
 {
 	struct fmt_out o = { .buf = buf, .size = size, .len = 0 };
-	va_list aq;
+	struct fmt_args a;
 
-	va_copy(aq, ap);
+	va_copy(a.ap, ap);
 	while (*fmt) {
 		if (*fmt != '%') {
 			put(&o, *fmt++);
 			continue;
 		}
-		fmt = format_one(&o, fmt + 1, &aq);
+		fmt = format_one(&o, fmt + 1, &a);
 	}
-	va_end(aq);
+	va_end(a.ap);
 	if (size)
 		buf[o.len < size ? o.len : size - 1] = '\0';
 	return (int)o.len;

@@ -23,9 +23,14 @@ extern char ap_entry64[];
 static paddr_t tramp_pa;
 
 /* The trampoline's copy of a variable: where the AP will read it. */
+static uintptr_t tramp_offset(const char *sym)
+{
+	return (uintptr_t)sym - (uintptr_t)ap_trampoline_start;
+}
+
 static void *tramp_var(const char *sym)
 {
-	return phys_to_virt(tramp_pa + (uintptr_t)(sym - ap_trampoline_start));
+	return phys_to_virt(tramp_pa + tramp_offset(sym));
 }
 
 /* The SIPI vector addresses a 4 KiB page below 1 MiB; it must be RAM nobody else uses yet. */
@@ -43,11 +48,11 @@ static paddr_t find_trampoline_page(const struct boot_info *bi)
 
 static void prepare_trampoline(void)
 {
-	size_t size = (size_t)(ap_trampoline_end - ap_trampoline_start);
+	size_t size = tramp_offset(ap_trampoline_end);
 
 	memcpy(phys_to_virt(tramp_pa), ap_trampoline_start, size);
-	*(uint32_t *)tramp_var(ap_tr_gdt_ptr + 2) = (uint32_t)(tramp_pa + (uintptr_t)(ap_tr_gdt - ap_trampoline_start));
-	*(uint32_t *)tramp_var(ap_tr_jmp32) = (uint32_t)(tramp_pa + (uintptr_t)(ap_tr_pm32 - ap_trampoline_start));
+	*(uint32_t *)tramp_var(ap_tr_gdt_ptr + 2) = (uint32_t)(tramp_pa + tramp_offset(ap_tr_gdt));
+	*(uint32_t *)tramp_var(ap_tr_jmp32) = (uint32_t)(tramp_pa + tramp_offset(ap_tr_pm32));
 	*(uint32_t *)tramp_var(ap_tr_jmp64) = (uint32_t)(uintptr_t)ap_entry64;
 	*(uint64_t *)tramp_var(ap_tr_cr3) = read_cr3();
 	*(uint64_t *)tramp_var(ap_tr_efer) = rdmsr(MSR_IA32_EFER) & (X86_EFER_LME | X86_EFER_NXE);

@@ -1,0 +1,4 @@
+# Static analysis: make check.
+.PHONY: check
+check:
+	@scripts/check.sh
