@@ -48,7 +48,7 @@ define write_hv_cfg
 		'hypervisor=\hv.elf' 'cmdline=$(2)' 'module=$(3)' > $(1)
 endef
 
-# $(1) = image, $(2) = loader, $(3) = HV.CFG, $(4) = hypervisor ELF, $(5) = guest ELF
+# $(1) = image, $(2) = loader, $(3) = HV.CFG, $(4) = more files as SOURCE:ESP-PATH words
 define make_esp
 	@rm -f $(1).tmp
 	@dd if=/dev/zero of=$(1).tmp bs=1M count=$(ESP_MB) status=none
@@ -56,8 +56,7 @@ define make_esp
 	@mmd -i $(1).tmp ::/EFI ::/EFI/BOOT
 	@mcopy -i $(1).tmp $(2) ::/EFI/BOOT/BOOTX64.EFI
 	@mcopy -i $(1).tmp $(3) ::/EFI/BOOT/HV.CFG
-	@mcopy -i $(1).tmp $(4) ::/hv.elf
-	@mcopy -i $(1).tmp $(5) ::/guest.elf
+	@$(foreach f,$(4),mcopy -i $(1).tmp $(word 1,$(subst :, ,$(f))) ::$(word 2,$(subst :, ,$(f))) &&) true
 	@mv $(1).tmp $(1)
 	@echo "  ESP     $(1)"
 endef
@@ -70,7 +69,7 @@ $(EFI_OUT)/HV.CFG: boot/efi/efi.mk FORCE_HV_CFG
 .PHONY: FORCE_HV_CFG
 
 $(BUILD)/esp.img: $(EFI_OUT)/BOOTX64.EFI $(EFI_OUT)/HV.CFG $(BUILD)/hv.elf $(ESP_GUEST)
-	$(call make_esp,$@,$(EFI_OUT)/BOOTX64.EFI,$(EFI_OUT)/HV.CFG,$(BUILD)/hv.elf,$(ESP_GUEST))
+	$(call make_esp,$@,$(EFI_OUT)/BOOTX64.EFI,$(EFI_OUT)/HV.CFG,$(BUILD)/hv.elf:/hv.elf $(ESP_GUEST):/guest.elf)
 
 # ---- the loader alone, against a stand-in hypervisor ----------------------
 # build/efi-test/stub.elf is linked like the hypervisor (linker.ld) and only
@@ -93,8 +92,17 @@ $(EFI_TEST)/HV.CFG: boot/efi/efi.mk
 	$(call write_hv_cfg,$@,stub-args one=1,\guest.elf stub-module-args two=2)
 
 $(EFI_TEST)/esp.img: $(EFI_OUT)/BOOTX64.EFI $(EFI_TEST)/HV.CFG $(EFI_TEST)/stub.elf
-	$(call make_esp,$@,$(EFI_OUT)/BOOTX64.EFI,$(EFI_TEST)/HV.CFG,$(EFI_TEST)/stub.elf,$(EFI_TEST)/HV.CFG)
+	$(call make_esp,$@,$(EFI_OUT)/BOOTX64.EFI,$(EFI_TEST)/HV.CFG,$(EFI_TEST)/stub.elf:/hv.elf $(EFI_TEST)/HV.CFG:/guest.elf)
+
+# The error path: the real HV.CFG but no hypervisor file. The loader must say so and
+# return to the firmware, whose boot manager then reaches the UEFI shell; the shell's
+# startup.nsh powers the machine off, so the run ends cleanly instead of by timeout.
+$(EFI_TEST)/esp-nohv.img: $(EFI_OUT)/BOOTX64.EFI $(EFI_OUT)/HV.CFG $(ESP_GUEST) boot/efi/test/startup.nsh
+	$(call make_esp,$@,$(EFI_OUT)/BOOTX64.EFI,$(EFI_OUT)/HV.CFG,$(ESP_GUEST):/guest.elf boot/efi/test/startup.nsh:/startup.nsh)
 
 efi-stub-esp: $(EFI_TEST)/esp.img
+
+# The e2e test (tests/e2e/test_uefi.py) boots these; run-all.sh builds images-hv.
+images-hv: $(BUILD)/esp.img $(EFI_TEST)/esp-nohv.img
 
 -include $(EFI_STUB_OBJS:.o=.d)
