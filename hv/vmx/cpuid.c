@@ -1,0 +1,66 @@
+/* CPUID as L1 sees it: the host's answers with VMX hidden, a hypervisor leaf, and FSRM made consistent (pure). */
+#include "hv/vmx/vmx_internal.h"
+#include "hv/x86.h"
+
+#define CPUID1_ECX_OSXSAVE   BIT(27)
+#define CPUID1_ECX_HYPERVISOR BIT(31)
+#define CPUID7_EBX_INVPCID   BIT(10)
+#define CPUID7_ECX_OSPKE     BIT(4)
+#define CPUID7_ECX_WAITPKG   BIT(5)
+#define CPUID7_EDX_FSRM      BIT(4)
+#define CPUIDD1_EAX_XSAVES   BIT(3)
+#define CPUID81_EDX_RDTSCP   BIT(27)
+#define X86_CR4_PKE          BIT(22)
+
+/* "hvhvmicroVMX": what the hypervisor calls itself in leaf 0x40000000. */
+static const uint32_t hv_signature[3] = { 0x76687668, 0x7263696d, 0x584d566f };
+
+void cpuid_apply_policy(const struct cpuid_policy *p, uint32_t leaf, uint32_t subleaf, uint64_t guest_cr4,
+			uint32_t r[4])
+{
+	enum { A, B, C, D };
+
+	switch (leaf) {
+	case 1:
+		/* Nested VMX is not offered yet: L1 must not see VT-x (SDM 24.6: CPUID.1:ECX[5]). */
+		r[C] &= ~(uint32_t)CPUID1_ECX_VMX;
+		r[C] = p->hypervisor_bit ? r[C] | (uint32_t)CPUID1_ECX_HYPERVISOR : r[C] & ~(uint32_t)CPUID1_ECX_HYPERVISOR;
+		/* OSXSAVE mirrors the guest's CR4, not the host's (SDM CPUID, leaf 1 ECX[27]). */
+		r[C] = (guest_cr4 & X86_CR4_OSXSAVE) ? r[C] | (uint32_t)CPUID1_ECX_OSXSAVE : r[C] & ~(uint32_t)CPUID1_ECX_OSXSAVE;
+		break;
+	case 7:
+		if (subleaf != 0)
+			break;
+		/*
+		 * Bochs advertises FSRM yet leaves IA32_MISC_ENABLE's fast-strings bit
+		 * clear; Linux then turns ERMS off but keeps its FSRM memmove, which
+		 * loops forever. Hiding FSRM tells the truth (fast strings are off) and
+		 * keeps IA32_MISC_ENABLE a plain pass-through; faking the MSR bit
+		 * instead would need a read intercept and a lie about a real setting.
+		 */
+		r[D] &= ~(uint32_t)CPUID7_EDX_FSRM;
+		if (p->hide_invpcid)
+			r[B] &= ~(uint32_t)CPUID7_EBX_INVPCID;
+		if (p->hide_waitpkg)
+			r[C] &= ~(uint32_t)CPUID7_ECX_WAITPKG;
+		r[C] = (guest_cr4 & X86_CR4_PKE) ? r[C] : r[C] & ~(uint32_t)CPUID7_ECX_OSPKE;
+		break;
+	case 0xd:
+		if (subleaf == 1 && p->hide_xsaves)
+			r[A] &= ~(uint32_t)CPUIDD1_EAX_XSAVES;
+		break;
+	case 0x80000001:
+		if (p->hide_rdtscp)
+			r[D] &= ~(uint32_t)CPUID81_EDX_RDTSCP;
+		break;
+	default:
+		if (p->hypervisor_bit && (leaf & 0xffffff00u) == CPUID_HV_LEAF_BASE) {
+			/* The hypervisor range (Linux, KVM and Xen probe it when the hypervisor bit is set). */
+			r[A] = leaf == CPUID_HV_LEAF_BASE ? CPUID_HV_LEAF_BASE : 0;
+			r[B] = leaf == CPUID_HV_LEAF_BASE ? hv_signature[0] : 0;
+			r[C] = leaf == CPUID_HV_LEAF_BASE ? hv_signature[1] : 0;
+			r[D] = leaf == CPUID_HV_LEAF_BASE ? hv_signature[2] : 0;
+		}
+		break;
+	}
+}

@@ -1,0 +1,38 @@
+/* A virtual CPU run by VMX root: its VMCS, the structures the VMCS points to, its registers and exit counters. */
+#ifndef HV_VMX_VCPU_H
+#define HV_VMX_VCPU_H
+
+#include "hv/types.h"
+#include "hv/vmx/vmx_caps.h"
+#include "hv/vmx/vmx_defs.h"
+
+/*
+ * The guest's general-purpose registers in the x86 encoding order (SDM Table
+ * 3-1), so the register numbers in exit qualifications index it directly.
+ * The exit stub pushes them on the exit stack; rsp lives in the VMCS and its
+ * slot here is unused.
+ */
+struct guest_regs {
+	uint64_t rax, rcx, rdx, rbx, rsp_unused, rbp, rsi, rdi;
+	uint64_t r8, r9, r10, r11, r12, r13, r14, r15;
+};
+STATIC_ASSERT(sizeof(struct guest_regs) == 128, "the exit stub pushes 16 registers");
+
+struct vcpu {
+	paddr_t vmcs;               /* vmcs01 for L1 */
+	struct vmx_controls ctl;    /* as written into the VMCS */
+	uint64_t cr0_mask, cr4_mask;/* host-owned CR bits (guest/host masks) */
+	paddr_t io_bitmap_a, io_bitmap_b, msr_bitmap;
+	paddr_t ept_pml4;
+	uint64_t eptp;
+	uint16_t vpid;              /* 0 when VPIDs are off */
+	uint8_t port80;             /* last value written to the POST-code port */
+	uint64_t exit_stack_top;
+	struct guest_regs *regs;    /* on the exit stack */
+	uint64_t exits[EXIT_REASON_MAX];
+};
+
+/* Exit stack layout: [top-8] holds the vcpu pointer; HOST_RSP = top-16; the stub pushes guest_regs below it. */
+#define VMX_EXIT_STACK_PAGES 4
+
+#endif

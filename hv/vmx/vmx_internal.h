@@ -1,0 +1,49 @@
+/* What the files of VMX root share among themselves (not a contract for the rest of the hypervisor). */
+#ifndef HV_VMX_VMX_INTERNAL_H
+#define HV_VMX_VMX_INTERNAL_H
+
+#include "hv/types.h"
+#include "hv/vmx/vcpu.h"
+#include "hv/vmx/guest_boot.h"
+
+/* Read once by the boot CPU in vmx_cpu_init(). */
+extern struct vmx_caps vmx_caps;
+extern struct vmx_controls vmx_base_controls;
+
+/* I/O and MSR bitmaps (pure; SDM 25.6.4 and 25.6.9). */
+void io_bitmap_intercept(uint8_t *bitmap_a, uint8_t *bitmap_b, uint16_t port);
+void msr_bitmap_intercept(uint8_t *bitmap, uint32_t msr, bool read, bool write);
+bool msr_bitmap_covers(uint32_t msr);
+
+/* CPUID as L1 sees it (pure). */
+struct cpuid_policy {
+	bool hypervisor_bit;  /* CPUID.1:ECX[31] and the 0x40000000 leaves */
+	bool hide_rdtscp, hide_invpcid, hide_xsaves, hide_waitpkg; /* their enable controls are off */
+};
+#define CPUID_HV_LEAF_BASE 0x40000000u
+void cpuid_apply_policy(const struct cpuid_policy *p, uint32_t leaf, uint32_t subleaf, uint64_t guest_cr4,
+			uint32_t regs[4]);
+
+/* vmcs.c */
+int vmcs01_setup(struct vcpu *v, const struct guest_boot_state *gs);
+
+/* exit.c */
+void vmx_handle_exit(struct guest_regs *regs, struct vcpu *v);
+__noreturn void vmx_resume_failed(struct guest_regs *regs, struct vcpu *v);
+__noreturn void vmx_launch_failed(struct vcpu *v);
+void vmx_skip_instruction(void);
+void vmx_inject_hw_exception(unsigned int vector, bool has_error_code, uint32_t error_code);
+void vmx_print_exit_counters(const struct vcpu *v);
+__noreturn void vmx_stop_guest(struct vcpu *v, struct guest_regs *regs, uint8_t status);
+extern struct cpuid_policy vmx_cpuid_policy;
+
+/* exit_cr.c */
+void handle_cr_access(struct vcpu *v, struct guest_regs *regs);
+void handle_xsetbv(struct vcpu *v, struct guest_regs *regs);
+void vmx_flush_guest_tlb(const struct vcpu *v);
+
+/* vmx_entry.S */
+int vmx_launch(struct guest_regs *regs);
+void vmx_exit_stub(void);
+
+#endif
