@@ -38,10 +38,13 @@ struct elf64_phdr {
 #define EM_X86_64    62
 #define PT_LOAD      1
 
+static bool has_magic(const uint8_t *p)
+{
+	return p[0] == 0x7f && p[1] == 'E' && p[2] == 'L' && p[3] == 'F';
+}
+
 static enum elf_err check_ident(const struct elf64_ehdr *eh)
 {
-	if (eh->ident[0] != 0x7f || eh->ident[1] != 'E' || eh->ident[2] != 'L' || eh->ident[3] != 'F')
-		return ELF_ERR_MAGIC;
 	if (eh->ident[EI_CLASS] != ELFCLASS64)
 		return ELF_ERR_CLASS;
 	if (eh->ident[EI_DATA] != ELFDATA2LSB)
@@ -151,6 +154,9 @@ enum elf_err elf_plan_load(const void *file, size_t size, uint64_t lo, uint64_t 
 	enum elf_err e;
 
 	__builtin_memset(plan, 0, sizeof(*plan));
+	/* The magic first: a short text file is "not an ELF", not "a truncated ELF". */
+	if (size < 4 || !has_magic(file))
+		return ELF_ERR_MAGIC;
 	if (size < sizeof(eh))
 		return ELF_ERR_TRUNCATED;
 	__builtin_memcpy(&eh, file, sizeof(eh)); /* the buffer need not be aligned */

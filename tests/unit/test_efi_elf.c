@@ -145,6 +145,8 @@ static void test_bad_headers(void **state)
 	assert_int_equal(plan_it(), ELF_ERR_TYPE);
 	make_hv_like();
 	assert_int_equal(elf_plan_load(file, sizeof(Elf64_Ehdr) - 1, LO, HI, &plan), ELF_ERR_TRUNCATED);
+	assert_int_equal(elf_plan_load(file, 3, LO, HI, &plan), ELF_ERR_MAGIC);
+	assert_int_equal(elf_plan_load("not an elf file\n", 16, LO, HI, &plan), ELF_ERR_MAGIC);
 	make_hv_like();
 	ehdr()->e_phentsize = 48;
 	assert_int_equal(plan_it(), ELF_ERR_PHDR);
