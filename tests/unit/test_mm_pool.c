@@ -143,6 +143,24 @@ static void test_pool_contig(void **state)
 	assert_int_equal(frame_pool_alloc(&pool, 512, MiB(2)), b);
 }
 
+static void test_pool_contig_skips_partly_used_runs(void **state)
+{
+	paddr_t f1, f2, f3;
+
+	(void)state;
+	pool_setup(MiB(4));
+	f1 = frame_pool_alloc(&pool, 1, 0);
+	f2 = frame_pool_alloc(&pool, 1, 0);
+	f3 = frame_pool_alloc(&pool, 1, 0);
+	assert_int_equal(f3, POOL_BASE + 3 * PAGE_SIZE);
+	assert_true(frame_pool_free(&pool, f1, 1));
+	assert_true(frame_pool_free(&pool, f3, 1));
+	/* Frame 1 is free but frame 2 is not: the first free pair is 3-4. */
+	assert_int_equal(frame_pool_alloc(&pool, 2, 0), f3);
+	assert_int_equal(frame_pool_alloc(&pool, 1, 0), f1);
+	(void)f2;
+}
+
 /* ---- placement ---- */
 
 static void machine_setup(void)
@@ -209,6 +227,18 @@ static void test_plan_falls_back_to_4k_alignment(void **state)
 	bi.mmap_count = 1;
 	assert_int_equal(mm_plan(&lay, &bi, MiB(6), MiB(7), MiB(4)), 0);
 	assert_int_equal(lay.pool_base, MiB(1) + KiB(8));
+}
+
+static void test_plan_never_below_1m(void **state)
+{
+	(void)state;
+	memset(&bi, 0, sizeof(bi));
+	/* 4 MiB fit only at 0..4M, which holds the first MiB: no room. */
+	bi.mmap[0] = (struct boot_mem_range){ 0, MiB(6), MEM_USABLE, 0 };
+	bi.mmap_count = 1;
+	assert_int_equal(mm_plan(&lay, &bi, MiB(4), MiB(5), MiB(4)), MM_ENOMEM);
+	assert_int_equal(mm_plan(&lay, &bi, MiB(5), MiB(6), MiB(4)), 0);
+	assert_int_equal(lay.pool_base, MiB(1));
 }
 
 static void test_plan_failures(void **state)
@@ -368,6 +398,8 @@ int main(void)
 		cmocka_unit_test(test_pool_exhaustion_and_zeroing),
 		cmocka_unit_test(test_pool_bad_frees),
 		cmocka_unit_test(test_pool_contig),
+		cmocka_unit_test(test_pool_contig_skips_partly_used_runs),
+		cmocka_unit_test(test_plan_never_below_1m),
 		cmocka_unit_test(test_plan_highest_below_4g),
 		cmocka_unit_test(test_plan_avoids_everything),
 		cmocka_unit_test(test_plan_falls_back_to_4k_alignment),

@@ -415,14 +415,28 @@ static void test_unterminated_and_long_strings(void **state)
 	mb_begin();
 	mb_mmap(24, qemu_map, 1);
 	mb_string(MB2_TAG_CMDLINE, longline);
+	mb_finish();
+	assert_int_equal(parse(), 0);
+	assert_int_equal(bi.warnings, BOOT_WARN_STRING_CLIPPED);
+	assert_int_equal(strlen(bi.cmdline), BOOT_CMDLINE_MAX - 1);
+
+	mb_begin();
+	mb_mmap(24, qemu_map, 1);
 	t = mb_tag(MB2_TAG_LOADER_NAME, 8 + 5);
 	memcpy(t + 8, "GRUBX", 5); /* no terminator inside the tag */
 	memset(t + 13, 'Z', 3);    /* padding bytes that must not be read as part of it */
 	mb_finish();
 	assert_int_equal(parse(), 0);
 	assert_int_equal(bi.warnings, BOOT_WARN_STRING_CLIPPED);
-	assert_int_equal(strlen(bi.cmdline), BOOT_CMDLINE_MAX - 1);
 	assert_string_equal(bi.loader_name, "GRUBX");
+
+	mb_begin();
+	mb_mmap(24, qemu_map, 1);
+	mb_string(MB2_TAG_CMDLINE, longline + sizeof(longline) - BOOT_CMDLINE_MAX); /* 511 + NUL: fits */
+	mb_finish();
+	assert_int_equal(parse(), 0);
+	assert_int_equal(bi.warnings, 0);
+	assert_int_equal(strlen(bi.cmdline), BOOT_CMDLINE_MAX - 1);
 }
 
 static void test_too_many_modules(void **state)
