@@ -1,0 +1,208 @@
+/* The nested event core: per-vCPU event state and every event decision between L2, L1 and the hypervisor. */
+#ifndef HV_NESTED_EVENTS_H
+#define HV_NESTED_EVENTS_H
+
+/*
+ * Model. L1 runs L2 through vmcs12; the hypervisor (L0) really runs L2 on
+ * vmcs02. This core never executes a VMX instruction: it sees vmcs02 (and the
+ * two L2 registers outside any VMCS, DR6 and CR2) only through
+ * struct nested_l2_ops, and vmcs12 as plain memory. In the hypervisor the
+ * ops are VMREAD/VMWRITE and register moves; in the host tests they are a
+ * second struct vmcs12 used as a fake vmcs02.
+ *
+ * Life of events for a vCPU running L2 (the wiring calls, in this order):
+ *
+ *   L1 executes VMLAUNCH/VMRESUME:
+ *     err = nested_enter_l2(nv)      check and copy L1's VM-entry event
+ *                                    (vmcs12 -> vmcs02; never routed back to
+ *                                    L1's intercepts), mark the entry in progress.
+ *   Anything raises an event for L2:
+ *     nested_queue_exception(nv, &ex)    routed at queue time (exception
+ *                                    bitmap, #PF mask/match), merged per
+ *                                    SDM Table 6-5 (#DF, triple fault)
+ *     nv->ev.nmi_pending = true, .intr_pending/.intr_vector, .init_pending,
+ *     .sipi_pending/.sipi_vector, .smi_pending, .mtf_pending,
+ *     .preemption_timer_expired      plain flags, set by their sources
+ *   Before every VM-entry to L2 (vmcs02):
+ *     c = nested_prepare_entry(nv)   picks the next event by priority
+ *                                    (nested_pick_event) and performs it:
+ *                                    injects one event into vmcs02, or
+ *                                    synthesizes a VM-exit to L1 (vmcs12
+ *                                    written, L2 state captured; then run L1
+ *                                    on vmcs01), or says BLOCKED: something
+ *                                    waits for the coming entry to finish,
+ *                                    so ask for an exit right after it
+ *                                    (e.g. preemption timer 0 / NMI window).
+ *   After every hardware VM-exit from L2:
+ *     nested_l2_exited(nv)           the entry is complete; an event whose
+ *                                    delivery was cut short (IDT-vectoring
+ *                                    info) is kept for re-injection, or goes
+ *                                    to L1 with the next synthesized exit.
+ *   An exit L1 must see (reflection):
+ *     nested_vmexit_to_l1(nv, &exit) writes the synthesized VM-exit.
+ *
+ * All functions assume the vCPU is in guest mode (L2) unless said otherwise.
+ */
+
+#include "hv/types.h"
+#include "hv/vmx/vmx_defs.h"
+#include "hv/nested/vmcs12.h"
+
+/* vmcs02 and L2's DR6/CR2, as the core sees them. */
+struct nested_l2_ops {
+	uint64_t (*vmcs02_read)(void *ctx, uint32_t field);
+	void (*vmcs02_write)(void *ctx, uint32_t field, uint64_t val);
+	uint64_t (*read_dr6)(void *ctx);
+	void (*write_dr6)(void *ctx, uint64_t dr6);
+	void (*write_cr2)(void *ctx, uint64_t cr2);
+	void *ctx;
+};
+
+/* One event in interruption-information terms (SDM 25.8.3, 25.9.2, 25.9.3). */
+struct nested_event {
+	bool valid;
+	uint8_t type;          /* enum intr_type */
+	uint8_t vector;
+	bool has_error_code;
+	uint32_t error_code;
+	uint32_t insn_len;     /* software interrupts/exceptions and ICEBP */
+};
+
+/* An exception with its payload, applied only when it is delivered to L2. */
+struct nested_exception {
+	struct nested_event ev;  /* ev.valid: pending */
+	bool has_payload;
+	uint64_t payload;        /* #DB: DR6 bits that it sets; #PF: CR2 */
+	/* Raised while another event was being delivered: no instruction boundary, so nothing may preempt it. */
+	bool during_delivery;
+};
+
+struct nested_events {
+	bool guest_mode;                          /* L2 runs on vmcs02 */
+	bool nested_run_pending;                  /* L1's VM-entry to L2 not yet complete */
+	struct nested_exception exception;        /* pending for L2 */
+	struct nested_exception exception_vmexit; /* decided: becomes an exception VM-exit to L1 */
+	struct nested_event reinject;             /* delivery cut short by an exit L0 handled */
+	struct nested_event inflight;             /* written to vmcs02 for the coming entry */
+	bool triple_fault;                        /* L2 shut down: VM-exit reason 2 */
+	bool nmi_pending;
+	bool intr_pending;
+	uint8_t intr_vector;
+	bool init_pending;
+	bool sipi_pending;
+	uint8_t sipi_vector;
+	bool smi_pending;
+	bool mtf_pending;                         /* an MTF VM-exit to L1 is pending */
+	bool preemption_timer_expired;            /* L1's preemption timer for L2 hit 0 */
+};
+
+struct nested_vcpu {
+	struct nested_events ev;
+	struct vmcs12 *vmcs12;
+	struct nested_l2_ops l2;
+	uint32_t vmcs12_features;  /* enum vmcs12_feature exposed to L1 */
+	uint64_t vmx_misc;         /* IA32_VMX_MISC as L1 reads it */
+};
+
+/* ---- routing and exception classes (routing.c, exception_class.c) ---- */
+
+bool nested_l1_wants_exception(const struct vmcs12 *vmcs12, uint8_t vector, uint32_t error_code);
+bool nested_exception_has_error_code(uint8_t vector);
+
+enum exception_class { EXC_BENIGN, EXC_CONTRIBUTORY, EXC_PAGE_FAULT, EXC_DOUBLE_FAULT };
+enum exception_class nested_exception_class(uint8_t vector);
+
+enum double_fault_outcome { DF_SERIAL, DF_DOUBLE_FAULT, DF_TRIPLE_FAULT };
+enum double_fault_outcome nested_double_fault_outcome(enum exception_class first,
+						      enum exception_class second);
+
+enum nested_queue_result {
+	NESTED_QUEUED_L2,           /* pending for L2 */
+	NESTED_QUEUED_VMEXIT,       /* will be an exception VM-exit to L1 */
+	NESTED_QUEUED_DOUBLE_FAULT, /* merged with the event in delivery into #DF (then routed) */
+	NESTED_QUEUED_TRIPLE_FAULT, /* L2 shuts down: VM-exit reason 2 to L1 */
+	NESTED_QUEUE_BUSY,          /* an exception VM-exit is already decided; not queued */
+};
+enum nested_queue_result nested_queue_exception(struct nested_vcpu *nv,
+						const struct nested_exception *ex);
+
+/* ---- the pending-debug-exceptions rule (pending_dbg.c) ---- */
+
+uint64_t pending_dbg_traps(const struct nested_exception *ex);
+uint64_t nested_pending_dbg_for_exit(const struct nested_exception *ex);
+uint64_t nested_dr6_after_db(uint64_t dr6, uint64_t payload);
+
+enum exception_priority {
+	EXC_PRIO_TASK_SWITCH_TRAP, /* #DB with BT, SDM 6.9 priority 2 */
+	EXC_PRIO_DEBUG_TRAP,       /* #DB with B0-B3/BS, SDM 6.9 priority 4 */
+	EXC_PRIO_INSTRUCTION,      /* faults, GD, INT3/INTO/ICEBP, SDM 6.9 priority 7-10 */
+};
+enum exception_priority nested_exception_priority(const struct nested_exception *ex);
+
+/* ---- priority (priority.c) ---- */
+
+enum nested_action {
+	NESTED_ACT_NONE,     /* nothing can be delivered now */
+	NESTED_ACT_BLOCKED,  /* something waits for the coming entry: retry after it */
+	NESTED_ACT_VMEXIT,   /* synthesize a VM-exit to L1 */
+	NESTED_ACT_INJECT,   /* inject into L2 through vmcs02 */
+	NESTED_ACT_SMI,      /* hand the SMI to the caller's SMM emulation */
+	NESTED_ACT_DISCARD,  /* dropped by architecture (SIPI outside wait-for-SIPI) */
+};
+
+enum nested_source {
+	NESTED_SRC_NONE,
+	NESTED_SRC_TRIPLE_FAULT,
+	NESTED_SRC_EXCEPTION_VMEXIT,
+	NESTED_SRC_EXCEPTION,
+	NESTED_SRC_SMI,
+	NESTED_SRC_INIT,
+	NESTED_SRC_SIPI,
+	NESTED_SRC_MTF,
+	NESTED_SRC_PREEMPTION_TIMER,
+	NESTED_SRC_NMI,
+	NESTED_SRC_INTR,
+	NESTED_SRC_REINJECT,
+};
+
+/* What nested_prepare_entry dropped because the event it chose preempts them. */
+#define NESTED_DROPPED_EXCEPTION        BIT(0) /* fault-like: the instruction re-executes */
+#define NESTED_DROPPED_EXCEPTION_VMEXIT BIT(1)
+#define NESTED_DROPPED_MTF              BIT(2)
+#define NESTED_DROPPED_TIMER            BIT(3)
+#define NESTED_DROPPED_DB_TO_PENDING    BIT(4) /* trap-like #DB moved to vmcs12 pending debug exceptions */
+
+struct nested_choice {
+	enum nested_action action;
+	enum nested_source source;
+	uint32_t dropped;  /* NESTED_DROPPED_*, filled in when the choice is carried out */
+};
+
+struct nested_choice nested_pick_event(const struct nested_vcpu *nv);
+
+/* ---- doing it (events.c, entry.c, vmexit.c) ---- */
+
+struct nested_choice nested_prepare_entry(struct nested_vcpu *nv);
+void nested_apply_choice(struct nested_vcpu *nv, struct nested_choice *c);
+
+int nested_check_entry_event(const struct vmcs12 *vmcs12, uint64_t vmx_misc);
+int nested_enter_l2(struct nested_vcpu *nv);
+void nested_l2_exited(struct nested_vcpu *nv);
+bool nested_reinject_event(struct nested_vcpu *nv);
+void nested_inject_l2(struct nested_vcpu *nv, const struct nested_event *e);
+
+uint32_t nested_event_to_intr_info(const struct nested_event *e);
+struct nested_event nested_event_from_intr_info(uint32_t info, uint32_t error_code,
+						uint32_t insn_len);
+
+/* A VM-exit to L1 as the core writes it into vmcs12. */
+struct nested_exit {
+	uint32_t reason;
+	uint64_t qualification;
+	uint32_t intr_info;        /* VM-exit interruption information */
+	uint32_t intr_error_code;
+	uint32_t insn_len;
+};
+uint32_t nested_vmexit_to_l1(struct nested_vcpu *nv, const struct nested_exit *x);
+
+#endif

@@ -1,0 +1,107 @@
+/* Queue-time routing of L2's exceptions: to L1 (exception bitmap, SDM 26.2) or to L2, merged per SDM Table 6-5. */
+#include "hv/nested/events.h"
+
+/*
+ * Does L1 intercept this exception of L2 (SDM 26.2 "Exceptions")? Bit n of
+ * the exception bitmap for vector n; for #PF the bit is combined with the
+ * error-code mask/match test: with bit 14 set, a #PF exits iff
+ * (PFEC & MASK) == MATCH; with bit 14 clear, iff it differs. Only vectors
+ * 0-31 are exceptions; NMIs (vector 2) are governed by "NMI exiting", never
+ * by the bitmap.
+ */
+bool nested_l1_wants_exception(const struct vmcs12 *vmcs12, uint8_t vector, uint32_t error_code)
+{
+	bool bit;
+
+	if (vector >= 32 || vector == NMI_VECTOR)
+		return false;
+	bit = vmcs12->exception_bitmap & BIT(vector);
+	if (vector != PF_VECTOR)
+		return bit;
+	return bit == ((error_code & vmcs12->page_fault_error_code_mask) ==
+		       vmcs12->page_fault_error_code_match);
+}
+
+/* The class of the event a new exception interrupts: only hardware exceptions have one (SDM Table 6-4). */
+static bool first_event_class(const struct nested_events *ev, enum exception_class *cls)
+{
+	const struct nested_event *first = ev->reinject.valid ? &ev->reinject :
+		ev->exception.ev.valid ? &ev->exception.ev : NULL;
+
+	if (!first)
+		return false;
+	*cls = first->type == INTR_TYPE_HW_EXCEPTION ? nested_exception_class(first->vector)
+						     : EXC_BENIGN;
+	return true;
+}
+
+static void drop_first_event(struct nested_events *ev)
+{
+	if (ev->reinject.valid)
+		ev->reinject.valid = false;
+	else
+		ev->exception.ev.valid = false;
+}
+
+/* Exit to L1 or pend for L2: the one place an exception of L2 is routed. */
+static enum nested_queue_result route_exception(struct nested_vcpu *nv,
+						const struct nested_exception *ex)
+{
+	if (nested_l1_wants_exception(nv->vmcs12, ex->ev.vector, ex->ev.error_code)) {
+		nv->ev.exception_vmexit = *ex;
+		return NESTED_QUEUED_VMEXIT;
+	}
+	nv->ev.exception = *ex;
+	return NESTED_QUEUED_L2;
+}
+
+static void make_double_fault(struct nested_exception *df)
+{
+	*df = (struct nested_exception){
+		.ev = { .valid = true, .type = INTR_TYPE_HW_EXCEPTION, .vector = DF_VECTOR,
+			.has_error_code = true, .error_code = 0 },
+		.during_delivery = true,
+	};
+}
+
+/*
+ * Queue an exception raised in L2 (by hardware, reflected, or by the
+ * hypervisor's emulation). L1's intercepts are checked first, before any
+ * #DF merging: a second exception L1 intercepts is a VM-exit whose
+ * IDT-vectoring information names the first event (SDM 27.2.4), and a triple
+ * fault happens only if the exception during #DF delivery does not itself
+ * exit (SDM 26.2). Otherwise the new exception meets the event being
+ * delivered per SDM Table 6-5. Events L1 injects through VM-entry never come
+ * here (nested_enter_l2 puts them straight into vmcs02).
+ */
+enum nested_queue_result nested_queue_exception(struct nested_vcpu *nv,
+						const struct nested_exception *ex)
+{
+	struct nested_events *ev = &nv->ev;
+	struct nested_exception e = *ex;
+	enum exception_class first;
+
+	if (ev->exception_vmexit.ev.valid || ev->triple_fault)
+		return NESTED_QUEUE_BUSY;
+	e.ev.valid = true;
+	e.during_delivery = ev->reinject.valid;
+	if (nested_l1_wants_exception(nv->vmcs12, e.ev.vector, e.ev.error_code) ||
+	    !first_event_class(ev, &first))
+		return route_exception(nv, &e);
+
+	switch (nested_double_fault_outcome(first, nested_exception_class(e.ev.vector))) {
+	case DF_SERIAL:
+		/* The first event's delivery is abandoned; a re-executed instruction raises it again. */
+		drop_first_event(ev);
+		return route_exception(nv, &e);
+	case DF_DOUBLE_FAULT:
+		drop_first_event(ev);
+		make_double_fault(&e);
+		route_exception(nv, &e);
+		return NESTED_QUEUED_DOUBLE_FAULT;
+	default:
+		drop_first_event(ev);
+		ev->triple_fault = true;
+		return NESTED_QUEUED_TRIPLE_FAULT;
+	}
+}

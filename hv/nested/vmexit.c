@@ -1,0 +1,130 @@
+/* The synthesized VM-exit to L1: L2 state captured into vmcs12 plus the exit information (SDM 27.2, 27.3). */
+#include "hv/nested/events.h"
+
+/*
+ * Guest-state fields a VM-exit does not save, or whose vmcs02 value is the
+ * hypervisor's and not L2's (the wiring keeps those in sync itself, e.g.
+ * L1's VMCS link pointer, its PML index and virtual-interrupt status).
+ * SDM 27.3.1-27.3.4: DR7/DEBUGCTL, PAT, EFER and the preemption timer are
+ * saved only under their "save" VM-exit controls.
+ */
+static bool exit_saves_field(const struct vmcs12 *vmcs12, uint32_t enc)
+{
+	uint32_t ctl = vmcs12->vm_exit_controls;
+
+	switch (enc) {
+	case VMCS_LINK_POINTER: case GUEST_PML_INDEX: case GUEST_INTR_STATUS:
+		return false;
+	case GUEST_DR7: case GUEST_IA32_DEBUGCTL:
+		return ctl & VM_EXIT_SAVE_DEBUG_CONTROLS;
+	case GUEST_IA32_PAT:
+		return ctl & VM_EXIT_SAVE_IA32_PAT;
+	case GUEST_IA32_EFER:
+		return ctl & VM_EXIT_SAVE_IA32_EFER;
+	case VMX_PREEMPTION_TIMER_VALUE:
+		return ctl & VM_EXIT_SAVE_PREEMPTION_TIMER;
+	default:
+		return true;
+	}
+}
+
+/* L2's state, as the hardware left it in vmcs02, becomes vmcs12's guest-state area (SDM 27.3). */
+static void capture_l2_state(struct nested_vcpu *nv)
+{
+	const struct nested_l2_ops *l2 = &nv->l2;
+	size_t i;
+
+	for (i = 0; i < vmcs12_nr_fields; i++) {
+		const struct vmcs12_field *f = &vmcs12_fields[i];
+
+		if (vmcs_field_type(f->encoding) != VMCS_TYPE_GUEST ||
+		    !vmcs12_field_exists(f, nv->vmcs12_features) ||
+		    !exit_saves_field(nv->vmcs12, f->encoding))
+			continue;
+		vmcs12_write_field(nv->vmcs12, f, l2->vmcs02_read(l2->ctx, f->encoding));
+	}
+}
+
+/*
+ * The seed rule, applied at every synthesized exit (SDM 27.3.4): a #DB
+ * still pending for L2 leaves only its trap-like conditions (never BD) in
+ * vmcs12's pending debug exceptions, added to what the hardware itself
+ * held pending in vmcs02. The exception itself does not survive: trap-like
+ * #DBs live on in that field, anything fault-like (GD #DB included) is
+ * raised again when L2 re-executes the instruction at RIP.
+ */
+static uint32_t save_pending_dbg(struct nested_vcpu *nv)
+{
+	struct nested_exception *ex = &nv->ev.exception;
+	uint64_t traps = nested_pending_dbg_for_exit(ex);
+	uint32_t dropped = 0;
+
+	nv->vmcs12->guest_pending_dbg_exceptions |= traps;
+	if (ex->ev.valid)
+		dropped = traps ? NESTED_DROPPED_DB_TO_PENDING : NESTED_DROPPED_EXCEPTION;
+	ex->ev.valid = false;
+	return dropped;
+}
+
+/* An event cut short in L2 goes to L1 in the IDT-vectoring fields (SDM 27.2.3). */
+static void save_idt_vectoring(struct nested_vcpu *nv)
+{
+	struct nested_events *ev = &nv->ev;
+	struct vmcs12 *vmcs12 = nv->vmcs12;
+	const struct nested_event *e = ev->reinject.valid ? &ev->reinject : &ev->inflight;
+
+	vmcs12->idt_vectoring_info_field = nested_event_to_intr_info(e);
+	vmcs12->idt_vectoring_error_code = e->valid && e->has_error_code ? e->error_code : 0;
+	if (e->valid && e->insn_len)
+		vmcs12->vm_exit_instruction_len = e->insn_len;
+	ev->reinject.valid = false;
+	ev->inflight.valid = false;
+}
+
+/* Everything that only made sense while L2 ran ends with the exit; L1-level events (NMI, interrupt, INIT, SIPI, SMI) stay. */
+static uint32_t leave_guest_mode(struct nested_events *ev)
+{
+	uint32_t dropped = 0;
+
+	if (ev->exception_vmexit.ev.valid)
+		dropped |= NESTED_DROPPED_EXCEPTION_VMEXIT;
+	if (ev->mtf_pending)
+		dropped |= NESTED_DROPPED_MTF;
+	if (ev->preemption_timer_expired)
+		dropped |= NESTED_DROPPED_TIMER;
+	ev->exception_vmexit.ev.valid = false;
+	ev->mtf_pending = false;
+	ev->preemption_timer_expired = false;
+	ev->triple_fault = false;
+	ev->nested_run_pending = false;
+	ev->guest_mode = false;
+	return dropped;
+}
+
+/*
+ * Synthesize a VM-exit from L2 to L1 into vmcs12 (the caller then switches
+ * to vmcs01 and loads L1's host state). Writes the exit reason,
+ * qualification, exit interruption information and error code, instruction
+ * length, IDT-vectoring information, and L2's guest state including
+ * interruptibility (blocking by SMI saved as 0 outside SMM, SDM 27.3.4),
+ * activity state and pending debug exceptions. The valid bit of vmcs12's
+ * VM-entry interruption information is cleared (SDM 27.2.5).
+ * Returns the NESTED_DROPPED_* events the exit ended.
+ */
+uint32_t nested_vmexit_to_l1(struct nested_vcpu *nv, const struct nested_exit *x)
+{
+	struct vmcs12 *vmcs12 = nv->vmcs12;
+	uint32_t dropped;
+
+	capture_l2_state(nv);
+	dropped = save_pending_dbg(nv);
+	vmcs12->vm_exit_instruction_len = x->insn_len;
+	save_idt_vectoring(nv);
+	vmcs12->vm_exit_reason = x->reason;
+	vmcs12->exit_qualification = x->qualification;
+	vmcs12->vm_exit_intr_info = x->intr_info;
+	vmcs12->vm_exit_intr_error_code = x->intr_error_code;
+	vmcs12->guest_interruptibility_info &= ~(uint32_t)GUEST_INTR_STATE_SMI;
+	vmcs12->vm_entry_intr_info_field &= ~(uint32_t)INTR_INFO_VALID;
+	return dropped | leave_guest_mode(&nv->ev);
+}
