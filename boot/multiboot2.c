@@ -168,7 +168,7 @@ static bool rsdp_valid(const uint8_t *r, uint32_t avail, bool v2)
 {
 	uint32_t len;
 
-	if (avail < 20 || memcmp(r, "RSD PTR ", 8) || !bytes_sum_to_zero(r, 20))
+	if (avail < 20 || memcmp(r, "RSD PTR ", 8) != 0 || !bytes_sum_to_zero(r, 20))
 		return false;
 	if (!v2)
 		return true;
