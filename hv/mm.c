@@ -4,6 +4,7 @@
 #include "hv/console.h"
 #include "hv/memmap.h"
 #include "hv/panic.h"
+#include "hv/spinlock.h"
 #include "hv/string.h"
 
 #define BITS_PER_WORD 64
@@ -213,6 +214,7 @@ int mm_plan(struct mm_layout *l, const struct boot_info *bi, paddr_t image_start
 static struct mm_layout layout;
 static struct frame_pool pool;
 static bool mm_ready;
+static spinlock_t pool_lock = SPINLOCK_INIT; /* APs allocate their stacks and VMXON regions concurrently */
 
 #ifdef HV_HOST_TEST
 /* The tests provide the image bounds and host memory standing in for the pool. */
@@ -258,20 +260,34 @@ void mm_init(const struct boot_info *bi)
 		      (unsigned long long)(memmap_usable_bytes(&layout.machine) >> 10));
 }
 
-paddr_t frame_alloc(void)
-{
-	return mm_ready ? frame_pool_alloc(&pool, 1, PAGE_SIZE) : 0;
-}
-
 paddr_t frame_alloc_contig(size_t npages, uint64_t align)
 {
-	return mm_ready ? frame_pool_alloc(&pool, npages, align) : 0;
+	paddr_t pa;
+
+	if (!mm_ready)
+		return 0;
+	spin_lock(&pool_lock);
+	pa = frame_pool_alloc(&pool, npages, align);
+	spin_unlock(&pool_lock);
+	return pa;
+}
+
+paddr_t frame_alloc(void)
+{
+	return frame_alloc_contig(1, PAGE_SIZE);
 }
 
 void frame_free_contig(paddr_t pa, size_t npages)
 {
+	bool ok = false;
+
+	if (mm_ready) {
+		spin_lock(&pool_lock);
+		ok = frame_pool_free(&pool, pa, npages);
+		spin_unlock(&pool_lock);
+	}
 	/* A bad free is a bug of the caller; refusing it keeps the pool consistent. */
-	if (!mm_ready || !frame_pool_free(&pool, pa, npages))
+	if (!ok)
 		printk("hv: mm: refused to free %zu frame(s) at 0x%llx: not allocated from the pool\n",
 		       npages, (unsigned long long)pa);
 }
