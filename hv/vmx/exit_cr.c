@@ -1,0 +1,181 @@
+/* Emulation of L1's control-register writes that touch host-owned bits (CR0.NE, CR4.VMXE, ...) and of XSETBV. */
+#include "hv/vmx/vmx_internal.h"
+#include "hv/vmx/vmx_asm.h"
+#include "hv/console.h"
+#include "hv/x86.h"
+
+static inline uint64_t host_read_cr8(void) { uint64_t v; __asm__ volatile("mov %%cr8, %0" : "=r"(v)); return v; }
+static inline void host_write_cr8(uint64_t v) { __asm__ volatile("mov %0, %%cr8" : : "r"(v) : "memory"); }
+
+/* Flush L1's linear and combined mappings after an emulated CR write the CPU did not see (SDM 29.4.3.1). */
+void vmx_flush_guest_tlb(const struct vcpu *v)
+{
+	if (!v->vpid)
+		return; /* VPID 0: every VM entry and exit already flushes (SDM 29.4.3.1) */
+	if (vmx_caps.ept_vpid & VMX_VPID_INVVPID_SINGLE)
+		invvpid(INVVPID_SINGLE_CONTEXT, v->vpid, 0);
+	else
+		invvpid(INVVPID_ALL_CONTEXT, 0, 0);
+}
+
+static uint64_t read_gpr(const struct guest_regs *r, unsigned int n)
+{
+	return n == 4 ? vmcs_read(GUEST_RSP) : ((const uint64_t *)r)[n];
+}
+
+static void write_gpr(struct guest_regs *r, unsigned int n, uint64_t val)
+{
+	if (n == 4)
+		vmcs_write(GUEST_RSP, val);
+	else
+		((uint64_t *)r)[n] = val;
+}
+
+/* The CR value the guest believes in: host-owned bits from the shadow, the rest from the real register. */
+static uint64_t guest_cr(enum vmcs_field real, enum vmcs_field shadow, uint64_t mask)
+{
+	return (vmcs_read(real) & ~mask) | (vmcs_read(shadow) & mask);
+}
+
+/* PAE paging without long mode: with EPT the CPU takes the PDPTEs from the VMCS on entry (SDM 26.3.2.4). */
+static void load_pdptes(uint64_t cr3)
+{
+	const uint64_t *pdpte = phys_to_virt(cr3 & 0xffffffe0ULL);
+
+	vmcs_write(GUEST_PDPTE0, pdpte[0]);
+	vmcs_write(GUEST_PDPTE1, pdpte[1]);
+	vmcs_write(GUEST_PDPTE2, pdpte[2]);
+	vmcs_write(GUEST_PDPTE3, pdpte[3]);
+}
+
+static bool pae_paging(uint64_t cr0, uint64_t cr4, uint64_t efer)
+{
+	return (cr0 & X86_CR0_PG) && (cr4 & X86_CR4_PAE) && !(efer & X86_EFER_LMA);
+}
+
+/* SDM MOV CR0 (Vol. 2B), 9.8.5: validity, then IA-32e activation or deactivation when PG changes. */
+static bool emulate_write_cr0(struct vcpu *v, uint64_t val)
+{
+	uint64_t old = guest_cr(GUEST_CR0, CR0_READ_SHADOW, v->cr0_mask);
+	uint64_t cr4 = guest_cr(GUEST_CR4, CR4_READ_SHADOW, v->cr4_mask);
+	uint64_t efer = vmcs_read(GUEST_IA32_EFER);
+
+	if ((val >> 32) || ((val & X86_CR0_PG) && !(val & X86_CR0_PE)) || ((val & X86_CR0_NW) && !(val & X86_CR0_CD)))
+		return false;
+	if ((val & X86_CR0_PG) && !(old & X86_CR0_PG) && (efer & X86_EFER_LME)) {
+		if (!(cr4 & X86_CR4_PAE))
+			return false;
+		efer |= X86_EFER_LMA;
+		v->ctl.entry |= VM_ENTRY_IA32E_MODE;
+	} else if (!(val & X86_CR0_PG) && (old & X86_CR0_PG) && (efer & X86_EFER_LMA)) {
+		efer &= ~X86_EFER_LMA;
+		v->ctl.entry &= ~(uint32_t)VM_ENTRY_IA32E_MODE;
+	}
+	vmcs_write(GUEST_IA32_EFER, efer);
+	vmcs_write(VM_ENTRY_CONTROLS, v->ctl.entry);
+	vmcs_write(CR0_READ_SHADOW, val);
+	vmcs_write(GUEST_CR0, vmx_apply_fixed(val, vmx_caps.cr0_fixed0 & v->cr0_mask, vmx_caps.cr0_fixed1));
+	if (pae_paging(val, cr4, efer))
+		load_pdptes(vmcs_read(GUEST_CR3));
+	vmx_flush_guest_tlb(v);
+	return true;
+}
+
+/* CR4: VMXE stays ours (VT-x is hidden from L1); bits VMX operation cannot hold are reserved to L1. */
+static bool emulate_write_cr4(struct vcpu *v, uint64_t val)
+{
+	uint64_t cr0 = guest_cr(GUEST_CR0, CR0_READ_SHADOW, v->cr0_mask);
+	uint64_t efer = vmcs_read(GUEST_IA32_EFER);
+
+	if ((val & X86_CR4_VMXE) || (val & ~vmx_caps.cr4_fixed1) || ((efer & X86_EFER_LMA) && !(val & X86_CR4_PAE)))
+		return false;
+	vmcs_write(CR4_READ_SHADOW, val);
+	vmcs_write(GUEST_CR4, vmx_apply_fixed(val, vmx_caps.cr4_fixed0, vmx_caps.cr4_fixed1));
+	if (pae_paging(cr0, val, efer))
+		load_pdptes(vmcs_read(GUEST_CR3));
+	vmx_flush_guest_tlb(v);
+	return true;
+}
+
+/* CR3 exits only on CPUs without true controls, where CR3-load/store exiting are forced on (SDM A.3.2). */
+static bool emulate_write_cr3(struct vcpu *v, uint64_t val)
+{
+	uint64_t cr0 = guest_cr(GUEST_CR0, CR0_READ_SHADOW, v->cr0_mask);
+	uint64_t cr4 = guest_cr(GUEST_CR4, CR4_READ_SHADOW, v->cr4_mask);
+
+	vmcs_write(GUEST_CR3, val);
+	if (pae_paging(cr0, cr4, vmcs_read(GUEST_IA32_EFER)))
+		load_pdptes(val);
+	vmx_flush_guest_tlb(v);
+	return true;
+}
+
+static bool mov_to_cr(struct vcpu *v, unsigned int cr, uint64_t val)
+{
+	switch (cr) {
+	case 0: return emulate_write_cr0(v, val);
+	case 3: return emulate_write_cr3(v, val);
+	case 4: return emulate_write_cr4(v, val);
+	case 8: host_write_cr8(val); return true; /* only with forced CR8 exiting: L1 owns its APIC's TPR */
+	default: return false;
+	}
+}
+
+static uint64_t mov_from_cr(const struct vcpu *v, unsigned int cr)
+{
+	switch (cr) {
+	case 0: return guest_cr(GUEST_CR0, CR0_READ_SHADOW, v->cr0_mask);
+	case 3: return vmcs_read(GUEST_CR3);
+	case 4: return guest_cr(GUEST_CR4, CR4_READ_SHADOW, v->cr4_mask);
+	default: return host_read_cr8();
+	}
+}
+
+/* Exit qualification for control-register accesses, SDM 28.2.1 (Table 28-3). */
+void handle_cr_access(struct vcpu *v, struct guest_regs *r)
+{
+	uint64_t q = vmcs_read(EXIT_QUALIFICATION);
+	unsigned int cr = q & 0xf, type = (q >> 4) & 3, gpr = (q >> 8) & 0xf;
+	uint64_t cr0;
+	bool ok = true;
+
+	switch (type) {
+	case 0: /* MOV to CR */
+		ok = mov_to_cr(v, cr, read_gpr(r, gpr));
+		break;
+	case 1: /* MOV from CR */
+		write_gpr(r, gpr, mov_from_cr(v, cr));
+		break;
+	case 2: /* CLTS */
+		cr0 = guest_cr(GUEST_CR0, CR0_READ_SHADOW, v->cr0_mask);
+		ok = emulate_write_cr0(v, cr0 & ~X86_CR0_TS);
+		break;
+	default: /* LMSW: loads PE, MP, EM, TS; cannot clear PE (SDM LMSW) */
+		cr0 = guest_cr(GUEST_CR0, CR0_READ_SHADOW, v->cr0_mask);
+		ok = emulate_write_cr0(v, (cr0 & ~0xeULL) | ((q >> 16) & 0xf) | (cr0 & X86_CR0_PE));
+		break;
+	}
+	if (ok)
+		vmx_skip_instruction();
+	else
+		vmx_inject_hw_exception(GP_VECTOR, true, 0);
+}
+
+/* XSETBV always exits (SDM 25.1.2). Checks from the SDM's XSETBV operation, then the host executes it for L1. */
+void handle_xsetbv(struct vcpu *v, struct guest_regs *r)
+{
+	uint64_t val = (r->rdx << 32) | (uint32_t)r->rax, supported;
+	uint32_t a, b, c, d;
+	unsigned int cpl = (unsigned int)(vmcs_read(GUEST_SS_AR_BYTES) >> 5) & 3;
+
+	(void)v;
+	cpuid(0xd, 0, &a, &b, &c, &d);
+	supported = ((uint64_t)d << 32) | a;
+	if (cpl != 0 || (uint32_t)r->rcx != 0 || !(val & 1) || (val & ~supported) || ((val & 4) && !(val & 2)) ||
+	    ((val & 0xe0) && (val & 0xe0) != 0xe0) || ((val & 0xe0) && !(val & 4))) {
+		vmx_inject_hw_exception(GP_VECTOR, true, 0);
+		return;
+	}
+	__asm__ volatile("xsetbv" : : "a"((uint32_t)val), "d"((uint32_t)(val >> 32)), "c"(0));
+	vmx_skip_instruction();
+}

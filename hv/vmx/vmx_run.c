@@ -1,0 +1,142 @@
+/* Runs L1: picks and loads the first boot module, builds EPT, bitmaps and vmcs01, and launches it. */
+#include "hv/vmx/vmx.h"
+#include "hv/vmx/vmx_internal.h"
+#include "hv/vmx/vmx_asm.h"
+#include "hv/vmx/ept.h"
+#include "hv/cmdline.h"
+#include "hv/console.h"
+#include "hv/panic.h"
+#include "hv/percpu.h"
+#include "hv/x86.h"
+
+/* The Linux loader lives in linux_loader.c (another part of the project); until it links, Linux is refused cleanly. */
+#pragma weak linux_probe
+#pragma weak linux_load
+
+#define L1_VPID 1
+
+static struct vcpu l1_vcpu;
+
+/* Multiboot v1 first (the test kernels), then a Linux bzImage. */
+static int load_guest(const struct boot_info *bi, struct guest_boot_state *gs)
+{
+	const struct boot_module *m = &bi->modules[0];
+	struct guest_load_ctx ctx = { bi, 0, mm_guest_map() };
+	const void *image = phys_to_virt(m->start);
+	uint64_t size = m->end - m->start;
+
+	if (multiboot1_probe(image, size))
+		return multiboot1_load(&ctx, gs);
+	if (linux_probe && linux_load && linux_probe(image, size))
+		return linux_load(&ctx, gs);
+	printk("hv: boot module 0 ('%s', %llu bytes) is neither a Multiboot v1 kernel%s\n", m->cmdline,
+	       (unsigned long long)size, linux_probe ? " nor a Linux bzImage" : " (Linux bzImages are not supported in this build)");
+	return -1;
+}
+
+/* The machine's physical address space: all of the map and at least 4 GiB (MMIO), capped by MAXPHYADDR. */
+static uint64_t ept_limit(const struct mem_map *map)
+{
+	uint64_t top = GiB(4);
+	uint32_t a, b, c, d;
+
+	for (uint32_t i = 0; i < map->count; i++)
+		top = MAX(top, map->r[i].base + map->r[i].len);
+	top = ALIGN_UP(top, GiB(1));
+	cpuid(0x80000008, 0, &a, &b, &c, &d);
+	return MIN(top, 1ULL << (a & 0xff));
+}
+
+static int setup_ept(struct vcpu *v)
+{
+	const struct mem_map *map = mm_guest_map();
+	struct ept_layout layout = { map, mm_hv_ranges(), ept_limit(map), (vmx_caps.ept_vpid & VMX_EPT_1G_PAGE) != 0,
+				     (vmx_caps.ept_vpid & VMX_EPT_2M_PAGE) != 0 };
+
+	if (ept_build_identity(&layout, frame_alloc, &v->ept_pml4) < 0) {
+		printk("hv: out of hypervisor frames while building L1's EPT\n");
+		return -1;
+	}
+	v->eptp = ept_make_eptp(v->ept_pml4, vmx_caps.ept_vpid & VMX_EPT_MEMTYPE_WB ? EPT_MT_WB : EPT_MT_UC);
+	pr_info("hv: L1 EPT: identity map of 0-%#llx, hypervisor memory excluded, EPTP %#llx\n",
+		(unsigned long long)layout.limit, (unsigned long long)v->eptp);
+	return 0;
+}
+
+/* The hypervisor owns the test-exit device and the POST-code port; L1 has every other port (SDM 25.6.4). */
+static void setup_io_bitmaps(struct vcpu *v)
+{
+	uint8_t *a = phys_to_virt(v->io_bitmap_a), *b = phys_to_virt(v->io_bitmap_b);
+
+	for (uint16_t port = 0xf4; port < 0xf8; port++)
+		io_bitmap_intercept(a, b, port);
+	io_bitmap_intercept(a, b, 0x80);
+}
+
+/* What the hypervisor must own: VT-x's MSRs (hidden from L1), IA32_FEATURE_CONTROL, IA32_APIC_BASE writes. */
+static void setup_msr_bitmap(struct vcpu *v)
+{
+	uint8_t *bm = phys_to_virt(v->msr_bitmap);
+
+	msr_bitmap_intercept(bm, MSR_IA32_FEATURE_CONTROL, true, true);
+	for (uint32_t msr = MSR_IA32_VMX_BASIC; msr <= MSR_IA32_VMX_VMFUNC; msr++)
+		msr_bitmap_intercept(bm, msr, true, true);
+	msr_bitmap_intercept(bm, MSR_IA32_APIC_BASE, false, true);
+}
+
+static int alloc_vcpu_pages(struct vcpu *v)
+{
+	paddr_t stack = frame_alloc_contig(VMX_EXIT_STACK_PAGES, PAGE_SIZE);
+
+	v->io_bitmap_a = frame_alloc();
+	v->io_bitmap_b = frame_alloc();
+	v->msr_bitmap = frame_alloc();
+	if (!stack || !v->io_bitmap_a || !v->io_bitmap_b || !v->msr_bitmap) {
+		printk("hv: out of hypervisor frames for L1's bitmaps and exit stack\n");
+		return -1;
+	}
+	v->exit_stack_top = stack + VMX_EXIT_STACK_PAGES * PAGE_SIZE;
+	*(struct vcpu **)phys_to_virt(v->exit_stack_top - 8) = v;
+	v->regs = phys_to_virt(v->exit_stack_top - 16 - sizeof(struct guest_regs));
+	return 0;
+}
+
+/* Stale translations for this EPTP/VPID may exist from firmware or an earlier run (SDM 29.4.3.3). */
+static void flush_tlbs(const struct vcpu *v)
+{
+	invept(vmx_caps.ept_vpid & VMX_EPT_INVEPT_SINGLE ? INVEPT_SINGLE_CONTEXT : INVEPT_ALL_CONTEXT, v->eptp);
+	vmx_flush_guest_tlb(v);
+}
+
+static void apply_policy(const struct boot_info *bi, const struct vcpu *v)
+{
+	vmx_cpuid_policy.hypervisor_bit = !cmdline_has_flag(bi->cmdline, "hide_hypervisor");
+	vmx_cpuid_policy.hide_rdtscp = !(v->ctl.proc2 & SECONDARY_ENABLE_RDTSCP);
+	vmx_cpuid_policy.hide_invpcid = !(v->ctl.proc2 & SECONDARY_ENABLE_INVPCID);
+	vmx_cpuid_policy.hide_xsaves = !(v->ctl.proc2 & SECONDARY_ENABLE_XSAVES);
+	vmx_cpuid_policy.hide_waitpkg = !(v->ctl.proc2 & SECONDARY_ENABLE_USR_WAIT_PAUSE);
+}
+
+__noreturn void vmx_run_l1(const struct boot_info *bi)
+{
+	struct vcpu *v = &l1_vcpu;
+	struct guest_boot_state gs;
+
+	if (bi->module_count == 0 || load_guest(bi, &gs) < 0)
+		machine_exit(HV_EXIT_BAD_MODULE);
+	v->vpid = vmx_base_controls.proc2 & SECONDARY_ENABLE_VPID ? L1_VPID : 0;
+	if (alloc_vcpu_pages(v) < 0 || setup_ept(v) < 0)
+		machine_exit(HV_EXIT_PANIC);
+	setup_io_bitmaps(v);
+	setup_msr_bitmap(v);
+	if (vmcs01_setup(v, &gs) < 0)
+		machine_exit(HV_EXIT_PANIC);
+	apply_policy(bi, v);
+	flush_tlbs(v);
+	this_cpu()->vcpu = v;
+	printk("hv: launching L1 at %#llx (%s mode, eax %#llx, ebx %#llx)\n", (unsigned long long)gs.rip,
+	       gs.mode == GUEST_MODE_LONG64 ? "64-bit" : "32-bit protected", (unsigned long long)gs.rax,
+	       (unsigned long long)gs.rbx);
+	vmx_launch(v->regs);
+	vmx_launch_failed(v);
+}
