@@ -102,7 +102,10 @@ $(EFI_TEST)/esp-nohv.img: $(EFI_OUT)/BOOTX64.EFI $(EFI_OUT)/HV.CFG $(ESP_GUEST) 
 
 efi-stub-esp: $(EFI_TEST)/esp.img
 
-# The e2e test (tests/e2e/test_uefi.py) boots these; run-all.sh builds images-hv.
-images-hv: $(BUILD)/esp.img $(EFI_TEST)/esp-nohv.img
+# tests/e2e/test_uefi.py boots these; run-all.sh builds images-bare and images-hv. The
+# images without the real hypervisor go with images-bare, so a hypervisor that does not
+# link still leaves the loader's own tests runnable.
+images-bare: $(EFI_TEST)/esp.img $(EFI_TEST)/esp-nohv.img
+images-hv: $(BUILD)/esp.img
 
 -include $(EFI_STUB_OBJS:.o=.d)
