@@ -31,7 +31,7 @@ debug: action=ignore
 # Milestones timed from Bochs' start (wall seconds), by the first serial line matching each.
 MILESTONES = {
     "init": re.compile(rb"LT: init=reached"),
-    "poweroff": re.compile(rb"LT: poweroff uptime"),
+    "poweroff": re.compile(rb"LT: poweroff=now"),
 }
 
 

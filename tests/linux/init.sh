@@ -51,7 +51,7 @@ if [ -c /dev/kvm ]; then
 else
 	mark "kvmtest=skipped no /dev/kvm"
 fi
-mark "poweroff uptime=$(cut -d' ' -f1 /proc/uptime)"
+mark "poweroff=now uptime=$(cut -d' ' -f1 /proc/uptime)"
 poweroff -f
 # Only reached if ACPI soft-off did not end the machine.
 sleep 2

@@ -1,0 +1,202 @@
+"""Issue 5's Linux tests: Debian's kernel booted bare and as L1 under the hypervisor in Bochs, compared; KVM inside L1."""
+import os
+import re
+import time
+
+import runner
+from runner import Run, Test, find_line
+
+LINUX_DIR = os.path.join(runner.BUILD, "linux")
+BARE_ISO = os.path.join(LINUX_DIR, "bare.iso")   # GRUB linux/initrd, clearcpuid=fsrm (make linux-images)
+HV_ISO = os.path.join(LINUX_DIR, "hv-linux.iso")  # hv.elf + module2 vmlinuz/initrd (make linux-iso)
+MEGS = 512
+# A boot takes about 50 s bare in Bochs; the bound catches hangs, not slowness.
+TIMEOUT = 400
+BOUND_S = 300
+
+# Until nested VMX lands, kvm_intel in L1 must refuse to load because the hypervisor does not offer
+# VMX (CPUID.1:ECX.VMX hidden). The nested VMX work sets this to False: then KVM in L1 must work as bare.
+KVM_IN_L1_XFAIL = True
+KVM_NO_VMX = re.compile(r"kvm: no hardware support for 'kvm_intel'")
+KVM_PARAMS = "ept=Y unrestricted_guest=Y vpid=Y pml=Y enable_apicv=N"
+KVMTEST_EXITS = ["KVMTEST: exit 0: IO (2) port=0x10 size=1",
+                 "KVMTEST: exit 1: IO (2) port=0x11 size=4",
+                 "KVMTEST: exit 2: HLT (5)"]
+POWER_OFF = "ACPI control: soft power off"  # Bochs' log line when the guest enters S5
+
+RUNS = {"bare": Run(BARE_ISO, megs=MEGS, timeout=TIMEOUT),
+        "l1": Run(HV_ISO, megs=MEGS, timeout=TIMEOUT)}
+_booted = {}
+
+
+def _boot(name):
+    """Boots one image once per runner process: the three tests share one bare and one L1 boot
+    (a Linux boot costs about a minute). The boots happen here rather than in Test.runs so that
+    each one is timed and reused."""
+    if name not in _booted:
+        start = time.monotonic()
+        res = runner.boot(RUNS[name], os.path.join(runner.LOG_ROOT, "linux", name))
+        res.wall = time.monotonic() - start
+        _booted[name] = res
+    return _booted[name]
+
+
+def markers(res):
+    """The initramfs /init's "LT: key=value" lines (tests/linux/init.sh), first occurrence wins."""
+    out = {}
+    for line in res.lines:
+        m = re.match(r"^LT: ([a-z_0-9-]+)=(.*?)\s*$", line)
+        if m:
+            out.setdefault(m.group(1), m.group(2))
+    return out
+
+
+def _uptime(mk, key):
+    m = re.search(r"uptime=([0-9.]+)", mk.get(key, ""))
+    return m.group(1) if m else "-"
+
+
+def _reached_init_and_off(name, res):
+    """None if Linux reached /init and powered the machine off (ACPI S5) within the bound, else why."""
+    mk = markers(res)
+    if res.timed_out:
+        return "%s: timed out after %ds: %s" % (name, TIMEOUT, res.describe())
+    if "init" not in mk:
+        return "%s: never reached /init: %s" % (name, res.describe())
+    if "poweroff" not in mk or POWER_OFF not in res.bochs_log:
+        return "%s: did not power off cleanly (%s): %s" % (
+            name, "poweroff=" + mk.get("poweroff", "-"), res.describe())
+    if res.exit_code != 1:  # Bochs quits with 1 on ACPI soft-off
+        return "%s: Bochs exit code %s after power-off, expected 1" % (name, res.exit_code)
+    if res.wall > BOUND_S:
+        return "%s: took %.0f s, more than %d s" % (name, res.wall, BOUND_S)
+    return None
+
+
+def _kvm_works(name, res):
+    """None if kvm_intel loaded with the expected parameters and kvmtest saw exactly its exits."""
+    mk = markers(res)
+    for mod in ("irqbypass", "kvm", "kvm-intel"):
+        if mk.get("insmod_" + mod) != "ok":
+            return "%s: insmod %s: %s" % (name, mod, mk.get("insmod_" + mod, "no marker"))
+    if mk.get("kvm_intel_params") != KVM_PARAMS:
+        return "%s: kvm_intel parameters %r, expected %r" % (name, mk.get("kvm_intel_params"), KVM_PARAMS)
+    got = [l.strip() for l in res.lines if l.startswith("KVMTEST: exit")]
+    if got != KVMTEST_EXITS:
+        return "%s: kvmtest exits %s, expected %s" % (name, got, KVMTEST_EXITS)
+    if not find_line(res.lines, r"^KVMTEST: PASS"):
+        return "%s: kvmtest: %s" % (name, find_line(res.lines, r"^KVMTEST: FAIL") or "no verdict")
+    return None
+
+
+def _hv_kept_kib(res):
+    """KiB the hypervisor keeps from the guest, from its "hv: mm: image/pool [...) N KiB" lines."""
+    kib = [int(m.group(1)) for l in res.hv_lines
+           for m in [re.match(r"^hv: mm: (?:image|pool) \[.*\) (\d+) KiB", l)] if m]
+    return sum(kib) if kib else None
+
+
+def _compare_memory(bare_mk, l1_mk, l1):
+    """L1 sees bare's MemTotal less what the hypervisor keeps (2 MiB slack for the kernel's own rounding)."""
+    b, h = int(bare_mk["memtotal_kb"]), int(l1_mk["memtotal_kb"])
+    kept = _hv_kept_kib(l1)
+    diff = b - h
+    print("  memory: bare MemTotal %d KiB, L1 %d KiB, difference %d KiB, hypervisor keeps %s KiB"
+          % (b, h, diff, kept if kept is not None else "?"))
+    if diff < 0:
+        return "L1 has more memory (%d KiB) than bare (%d KiB)" % (h, b)
+    if kept is None:
+        return None if diff < b // 4 else "L1 lost %d KiB of %d without the hypervisor saying why" % (diff, b)
+    if abs(diff - kept) > 2048:
+        return "L1 MemTotal %d KiB: bare %d KiB minus the hypervisor's %d KiB is off by %d KiB" % (
+            h, b, kept, diff - kept)
+    return None
+
+
+def _compare_devices(bare_mk, l1_mk):
+    for key in ("cpus", "pci", "serial", "block"):
+        if bare_mk.get(key) != l1_mk.get(key):
+            return "%s differs: bare %r, L1 %r" % (key, bare_mk.get(key), l1_mk.get(key))
+    return None
+
+
+def _report_times(bare, l1):
+    bm, lm = markers(bare), markers(l1)
+    print("  wall: bare %.1f s, L1 %.1f s (ratio %.2f); guest uptime at /init bare %s s, L1 %s s;"
+          " at power-off bare %s s, L1 %s s"
+          % (bare.wall, l1.wall, l1.wall / bare.wall if bare.wall else 0,
+             _uptime(bm, "init"), _uptime(lm, "init"), _uptime(bm, "poweroff"), _uptime(lm, "poweroff")))
+    exits = [l for l in l1.hv_lines if re.match(r"^hv.*\bexits\b", l)]
+    print("  L1 exits: %s" % (" | ".join(exits) if exits else "no \"hv: exits:\" line"))
+
+
+def _check_bare(_results):
+    bare = _boot("bare")
+    why = _reached_init_and_off("bare", bare)
+    why = why or _kvm_works("bare", bare)
+    if why:
+        return why
+    mk = markers(bare)
+    print("  bare: wall %.1f s, cpus=%s memtotal_kb=%s, /init at uptime %s s"
+          % (bare.wall, mk.get("cpus"), mk.get("memtotal_kb"), _uptime(mk, "init")))
+    return None
+
+
+def _l1_loaded(l1):
+    """None if the hypervisor took the module as Linux and stayed healthy."""
+    bad = find_line(l1.hv_lines, runner.HV_BAD)
+    if bad:
+        return "hypervisor: %r" % bad
+    if not find_line(l1.hv_lines, r"^hv: linux: boot protocol"):
+        err = find_line(l1.hv_lines, r"^hv: linux:") or "no \"hv: linux:\" line"
+        return "the hypervisor did not load the kernel: %s (%s)" % (err, l1.describe())
+    return None
+
+
+def _check_l1(_results):
+    bare, l1 = _boot("bare"), _boot("l1")
+    why = _reached_init_and_off("bare", bare) or _l1_loaded(l1) or _reached_init_and_off("l1", l1)
+    if why:
+        return why
+    _report_times(bare, l1)
+    bm, lm = markers(bare), markers(l1)
+    if "clearcpuid" in lm.get("cmdline", ""):
+        return "L1 was booted with clearcpuid: the FSRM workaround must not be needed under the hypervisor"
+    return _compare_devices(bm, lm) or _compare_memory(bm, lm, l1)
+
+
+def _kvm_refused_for_no_vmx(l1):
+    """None if kvm_intel refused to load exactly because VMX is not offered to L1, else what happened."""
+    mk = markers(l1)
+    if mk.get("cpu_vmx") != "no":
+        return "L1's /proc/cpuinfo shows vmx=%s, expected no VMX offered" % mk.get("cpu_vmx")
+    if mk.get("insmod_kvm") != "ok":
+        return "insmod kvm: %s" % mk.get("insmod_kvm")
+    if not mk.get("insmod_kvm-intel", "").startswith("fail"):
+        return "insmod kvm-intel: %s, expected a refusal" % mk.get("insmod_kvm-intel", "no marker")
+    reason = find_line(l1.lines, KVM_NO_VMX.pattern)
+    if not reason:
+        kvm = [l for l in l1.lines if l.startswith("LT: dmesg:")]
+        return "kvm_intel refused, but not for lack of VMX: %s" % (" | ".join(kvm) or "no kvm message")
+    print("  expected failure: KVM in L1 needs nested VMX: %s (%s)"
+          % (reason.replace("LT: dmesg: ", "").strip(), mk["insmod_kvm-intel"]))
+    return None
+
+
+def _check_kvm_l1(_results):
+    l1 = _boot("l1")
+    why = _l1_loaded(l1)
+    if why or "init" not in markers(l1):
+        return "L1 run unusable: %s" % (why or "never reached /init: " + l1.describe())
+    if not KVM_IN_L1_XFAIL:
+        return _kvm_works("l1", l1) or _reached_init_and_off("l1", l1)
+    if _kvm_works("l1", l1) is None:
+        return "KVM in L1 works now: set KVM_IN_L1_XFAIL = False in tests/e2e/test_linux.py"
+    return _kvm_refused_for_no_vmx(l1)
+
+
+TESTS = [
+    Test("linux_bare", {}, _check_bare, needs=[BARE_ISO]),
+    Test("linux_l1", {}, _check_l1, needs=[BARE_ISO, HV_ISO]),
+    Test("linux_kvm_l1_xfail" if KVM_IN_L1_XFAIL else "linux_kvm_l1", {}, _check_kvm_l1, needs=[HV_ISO]),
+]
