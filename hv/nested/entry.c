@@ -1,5 +1,6 @@
 /* VM-entry to L2: checking and injecting L1's VM-entry event (vmcs12 -> vmcs02) and injecting events into L2. */
 #include "hv/nested/events.h"
+#include "hv/x86.h"
 
 uint32_t nested_event_to_intr_info(const struct nested_event *e)
 {
@@ -35,7 +36,7 @@ static bool entry_needs_error_code(const struct vmcs12 *vmcs12, uint8_t type, ui
 {
 	bool unrestricted = (vmcs12->cpu_based_vm_exec_control & CPU_BASED_ACTIVATE_SECONDARY) &&
 			    (vmcs12->secondary_vm_exec_control & SECONDARY_UNRESTRICTED_GUEST);
-	bool protected_mode = !unrestricted || (vmcs12->guest_cr0 & BIT(0) /* CR0.PE */);
+	bool protected_mode = !unrestricted || (vmcs12->guest_cr0 & X86_CR0_PE);
 
 	return type == INTR_TYPE_HW_EXCEPTION && protected_mode &&
 	       nested_exception_has_error_code(vector);

@@ -42,6 +42,11 @@
  *     nested_vmexit_to_l1(nv, &exit) writes the synthesized VM-exit.
  *
  * All functions assume the vCPU is in guest mode (L2) unless said otherwise.
+ *
+ * SDM section numbers in hv/nested/ follow the edition the project cites:
+ * Vol. 3A ch. 6 (interrupts, exceptions) and 17 (debug); Vol. 3C ch. 24
+ * VMCS, 25 VMX non-root operation, 26 VM entries, 27 VM exits, 30 VMX
+ * instructions, 34 SMM; Appendix A/B/C.
  */
 
 #include "hv/types.h"
@@ -58,7 +63,7 @@ struct nested_l2_ops {
 	void *ctx;
 };
 
-/* One event in interruption-information terms (SDM 25.8.3, 25.9.2, 25.9.3). */
+/* One event in interruption-information terms (SDM 24.8.3, 24.9.2, 24.9.3). */
 struct nested_event {
 	bool valid;
 	uint8_t type;          /* enum intr_type */

@@ -31,6 +31,8 @@
  *    privileged software exception with an instruction length and RIP at the
  *    ICEBP, so it is re-executed, never recorded as pending.
  *  - A payload mixing BD with trap bits is classed by its trap bits.
+ * nested_queue_exception keeps only DR6 condition bits in a #DB payload
+ * (B0-B3, BD, BS, BT, RTM), so nothing else can reach vmcs12 through here.
  */
 uint64_t pending_dbg_traps(const struct nested_exception *ex)
 {
@@ -38,23 +40,22 @@ uint64_t pending_dbg_traps(const struct nested_exception *ex)
 	    ex->ev.type != INTR_TYPE_HW_EXCEPTION || !ex->has_payload)
 		return 0;
 	/* General Detect #DBs are fault-like. */
-	return ex->payload & (DR6_B0_B3 | DR6_BS | DR6_BT | DR6_RTM);
+	return ex->payload & ~DR6_BD;
 }
 
 /*
  * The value a synthesized VM-exit puts into vmcs12's pending debug
- * exceptions for a #DB that is still pending for L2 (SDM 27.3.4, Table 25-4):
+ * exceptions for a #DB that is still pending for L2 (SDM 27.3.4, Table 24-4):
  * B0-B3 with bit 12 "enabled breakpoint" (a queued breakpoint #DB comes from
  * a breakpoint that matched and was enabled in DR7; without bit 12 or BS the
  * field holds no valid pending #DB and L1's VM-entry would drop it, SDM
- * 27.7.3), BS, RTM. BT has no bit in the field: a task-switch #DB has SDM 6.9
+ * 26.6.3), BS, RTM. BT has no bit in the field: a task-switch #DB has SDM 6.9
  * priority 2, above every event that synthesizes an exit, so it is delivered
  * before any such exit and is never pending at one.
  */
 uint64_t nested_pending_dbg_for_exit(const struct nested_exception *ex)
 {
-	uint64_t traps = pending_dbg_traps(ex);
-	uint64_t val = traps & (PENDING_DBG_B0_B3 | PENDING_DBG_BS | PENDING_DBG_RTM);
+	uint64_t val = pending_dbg_traps(ex) & ~DR6_BT;
 
 	if (val & PENDING_DBG_B0_B3)
 		val |= PENDING_DBG_BP_ENABLED;
@@ -63,9 +64,9 @@ uint64_t nested_pending_dbg_for_exit(const struct nested_exception *ex)
 
 /*
  * Where a pending exception sits in SDM 6.9's order. BT wins over SMI/INIT
- * (priority 2); other debug traps come after MTF (SDM 26.5.2: "MTF VM exits
+ * (priority 2); other debug traps come after MTF (SDM 25.5.2: "MTF VM exits
  * take priority over debug-trap exceptions") and before the preemption timer
- * (SDM 26.5.1); everything else, GD #DB included, is the fault or software
+ * (SDM 25.5.1); everything else, GD #DB included, is the fault or software
  * exception of the instruction at RIP (priority 7-10).
  */
 enum exception_priority nested_exception_priority(const struct nested_exception *ex)

@@ -1,5 +1,6 @@
 /* The one function that picks L2's next event by priority (SDM 6.9 with the VMX events spliced in). */
 #include "hv/nested/events.h"
+#include "hv/x86.h"
 
 /*
  * Priority, highest first. Section numbers are those of the SDM edition the
@@ -112,7 +113,7 @@ static bool intr_allowed(const struct pick *p, bool *exits)
 	if (p->activity == GUEST_ACTIVITY_SHUTDOWN ||
 	    (p->intr_state & (GUEST_INTR_STATE_STI | GUEST_INTR_STATE_MOV_SS)))
 		return false;
-	return *exits || (p->rflags & BIT(9) /* RFLAGS.IF */);
+	return *exits || (p->rflags & X86_RFLAGS_IF);
 }
 
 /* Rows 1-6: events above the wait-for-SIPI cut. */

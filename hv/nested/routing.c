@@ -1,8 +1,8 @@
-/* Queue-time routing of L2's exceptions: to L1 (exception bitmap, SDM 26.2) or to L2, merged per SDM Table 6-5. */
+/* Queue-time routing of L2's exceptions: to L1 (exception bitmap, SDM 25.2) or to L2, merged per SDM Table 6-5. */
 #include "hv/nested/events.h"
 
 /*
- * Does L1 intercept this exception of L2 (SDM 26.2 "Exceptions")? Bit n of
+ * Does L1 intercept this exception of L2 (SDM 25.2 "Exceptions")? Bit n of
  * the exception bitmap for vector n; for #PF the bit is combined with the
  * error-code mask/match test: with bit 14 set, a #PF exits iff
  * (PFEC & MASK) == MATCH; with bit 14 clear, iff it differs. Only vectors
@@ -21,6 +21,9 @@ bool nested_l1_wants_exception(const struct vmcs12 *vmcs12, uint8_t vector, uint
 	return bit == ((error_code & vmcs12->page_fault_error_code_mask) ==
 		       vmcs12->page_fault_error_code_match);
 }
+
+/* The DR6 conditions a #DB payload may carry (SDM 17.2.3). */
+#define DR6_PAYLOAD_BITS (DR6_B0_B3 | DR6_BD | DR6_BS | DR6_BT | DR6_RTM)
 
 /* The class of the event a new exception interrupts: only hardware exceptions have one (SDM Table 6-4). */
 static bool first_event_class(const struct nested_events *ev, enum exception_class *cls)
@@ -68,9 +71,9 @@ static void make_double_fault(struct nested_exception *df)
  * Queue an exception raised in L2 (by hardware, reflected, or by the
  * hypervisor's emulation). L1's intercepts are checked first, before any
  * #DF merging: a second exception L1 intercepts is a VM-exit whose
- * IDT-vectoring information names the first event (SDM 27.2.4), and a triple
+ * IDT-vectoring information names the first event (SDM 27.2.3), and a triple
  * fault happens only if the exception during #DF delivery does not itself
- * exit (SDM 26.2). Otherwise the new exception meets the event being
+ * exit (SDM 25.2). Otherwise the new exception meets the event being
  * delivered per SDM Table 6-5. Events L1 injects through VM-entry never come
  * here (nested_enter_l2 puts them straight into vmcs02).
  */
@@ -85,6 +88,8 @@ enum nested_queue_result nested_queue_exception(struct nested_vcpu *nv,
 		return NESTED_QUEUE_BUSY;
 	e.ev.valid = true;
 	e.during_delivery = ev->reinject.valid;
+	if (e.ev.vector == DB_VECTOR)
+		e.payload &= DR6_PAYLOAD_BITS;
 	if (nested_l1_wants_exception(nv->vmcs12, e.ev.vector, e.ev.error_code) ||
 	    !first_event_class(ev, &first))
 		return route_exception(nv, &e);

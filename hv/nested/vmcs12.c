@@ -27,7 +27,7 @@ const struct vmcs12_field vmcs12_fields[] = {
 #undef VMCS12_ENTRY
 const size_t vmcs12_nr_fields = VMCS12_NR_FIELDS;
 
-/* The member's C type must match the width its encoding declares (SDM 25.11.2). */
+/* The member's C type must match the width its encoding declares (SDM 24.11.2). */
 #define VMCS12_WIDTH_OK(ctype, enc, member, feat)				\
 	STATIC_ASSERT(sizeof(ctype) == ((((enc) >> 13) & 3) == VMCS_WIDTH_16 ? 2 :	\
 			(((enc) >> 13) & 3) == VMCS_WIDTH_32 ? 4 : 8),		\
@@ -37,7 +37,7 @@ VMCS12_FIELD_LIST(VMCS12_WIDTH_OK)
 
 /*
  * O(1) lookup: an encoding is width (14:13), type (11:10), index (9:1) and
- * access type (0) (SDM 25.11.2). Width and type pick one of 16 rows, the
+ * access type (0) (SDM 24.11.2). Width and type pick one of 16 rows, the
  * index a column; no field of Appendix B has an index above 31. Two fields
  * landing in one slot would be a duplicate designated initializer, which
  * -Wextra (-Woverride-init) turns into a build error.
@@ -52,7 +52,7 @@ static const uint8_t vmcs12_slot_to_field[16 * VMCS12_INDEX_LIMIT] = {
 #undef VMCS12_SLOT_ENTRY
 STATIC_ASSERT(VMCS12_NR_FIELDS < 255, "slot table stores field index + 1 in a byte");
 
-/* Bits 31:15 and 12 of an encoding are reserved (SDM 25.11.2). */
+/* Bits 31:15 and 12 of an encoding are reserved (SDM 24.11.2). */
 #define VMCS_ENCODING_RESERVED 0xffff9000u
 
 const struct vmcs12_field *vmcs12_field_lookup(uint32_t encoding)
@@ -130,7 +130,7 @@ void vmcs12_write(struct vmcs12 *vmcs12, uint32_t encoding, uint64_t val)
 
 	if (!f)
 		return;
-	/* A high access writes bits 63:32 and keeps the low half (SDM 31.3, VMWRITE). */
+	/* A high access writes bits 63:32 and keeps the low half (SDM 30.3, VMWRITE). */
 	if (vmcs_field_is_high(encoding))
 		val = (vmcs12_read_field(vmcs12, f) & 0xffffffffULL) | (val << 32);
 	vmcs12_write_field(vmcs12, f, val);
@@ -152,7 +152,7 @@ int vmcs12_vmwrite(struct vmcs12 *vmcs12, uint32_t encoding, uint64_t val,
 
 	if (!vmcs12_field_exists(f, features))
 		return VMXERR_UNSUPPORTED_VMCS_COMPONENT;
-	/* Exit-information fields are writable only with IA32_VMX_MISC[29] (SDM 31.3, A.6). */
+	/* Exit-information fields are writable only with IA32_VMX_MISC[29] (SDM 30.3, A.6). */
 	if (f->read_only && !vmwrite_any_field)
 		return VMXERR_VMWRITE_READ_ONLY_COMPONENT;
 	vmcs12_write(vmcs12, encoding, val);

@@ -1,4 +1,4 @@
-/* vmcs12: the in-memory VMCS of L1 (SDM 25.2, Appendix B), its one field table and VMREAD/VMWRITE emulation helpers. */
+/* vmcs12: the in-memory VMCS of L1 (SDM 24.2, Appendix B), its one field table and VMREAD/VMWRITE emulation helpers. */
 #ifndef HV_NESTED_VMCS12_H
 #define HV_NESTED_VMCS12_H
 
@@ -15,7 +15,7 @@
  *                                 field's width (16, 32, 64, natural = 64);
  *                                 high accesses see bits 63:32.
  *   vmcs12_vmread / vmcs12_vmwrite  VMREAD/VMWRITE emulation: return 0 or
- *                                 the VM-instruction error (SDM 31.4):
+ *                                 the VM-instruction error (SDM 30.4):
  *                                 12 unsupported component (unknown or the
  *                                 feature is not exposed to L1), 13 VMWRITE
  *                                 to a read-only field (unless L1 is offered
@@ -54,7 +54,7 @@ enum vmcs12_feature {
 
 /*
  * Layout: the SDM leaves the VMCS region format to the implementation except
- * for the first 8 bytes (revision identifier, abort indicator; SDM 25.2).
+ * for the first 8 bytes (revision identifier, abort indicator; SDM 24.2).
  * The rest is ours; it must fit the 4 KiB region L1 allocates.
  */
 struct vmcs12 {
@@ -70,7 +70,7 @@ struct vmcs12_field {
 	uint16_t encoding;
 	uint16_t offset;     /* into struct vmcs12 */
 	uint8_t width;       /* enum vmcs_width */
-	bool read_only;      /* VM-exit information fields, SDM 25.9 */
+	bool read_only;      /* VM-exit information fields, SDM 24.9 */
 	uint32_t feature;    /* enum vmcs12_feature, 0 = always present */
 	const char *name;
 };

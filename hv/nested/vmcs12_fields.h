@@ -4,7 +4,7 @@
 
 /*
  * X(ctype, ENCODING, member, feature). Everything else about a field (width,
- * read-only, guest/host/control) is derived from its encoding (SDM 25.11.2),
+ * read-only, guest/host/control) is derived from its encoding (SDM 24.11.2),
  * so this list is the only place a field is described. Feature 0 means the
  * field exists on every VMX implementation.
  */

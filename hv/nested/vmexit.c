@@ -108,7 +108,7 @@ static uint32_t leave_guest_mode(struct nested_events *ev)
  * length, IDT-vectoring information, and L2's guest state including
  * interruptibility (blocking by SMI saved as 0 outside SMM, SDM 27.3.4),
  * activity state and pending debug exceptions. The valid bit of vmcs12's
- * VM-entry interruption information is cleared (SDM 27.2.5).
+ * VM-entry interruption information is cleared (SDM 27.2).
  * Returns the NESTED_DROPPED_* events the exit ended.
  */
 uint32_t nested_vmexit_to_l1(struct nested_vcpu *nv, const struct nested_exit *x)
