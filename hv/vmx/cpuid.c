@@ -9,14 +9,15 @@
 #define CPUID7_ECX_WAITPKG   BIT(5)
 #define CPUID7_EDX_FSRM      BIT(4)
 #define CPUIDD1_EAX_XSAVES   BIT(3)
+#define CPUID81_EDX_SYSCALL  BIT(11)
 #define CPUID81_EDX_RDTSCP   BIT(27)
 #define X86_CR4_PKE          BIT(22)
 
 /* "hvhvmicroVMX": what the hypervisor calls itself in leaf 0x40000000. */
 static const uint32_t hv_signature[3] = { 0x76687668, 0x7263696d, 0x584d566f };
 
-void cpuid_apply_policy(const struct cpuid_policy *p, uint32_t leaf, uint32_t subleaf, uint64_t guest_cr4,
-			uint32_t r[4])
+void cpuid_apply_policy(const struct cpuid_policy *p, uint32_t leaf, uint32_t subleaf,
+			const struct cpuid_guest_view *g, uint32_t r[4])
 {
 	enum { A, B, C, D };
 
@@ -26,7 +27,7 @@ void cpuid_apply_policy(const struct cpuid_policy *p, uint32_t leaf, uint32_t su
 		r[C] &= ~(uint32_t)CPUID1_ECX_VMX;
 		r[C] = p->hypervisor_bit ? r[C] | (uint32_t)CPUID1_ECX_HYPERVISOR : r[C] & ~(uint32_t)CPUID1_ECX_HYPERVISOR;
 		/* OSXSAVE mirrors the guest's CR4, not the host's (SDM CPUID, leaf 1 ECX[27]). */
-		r[C] = (guest_cr4 & X86_CR4_OSXSAVE) ? r[C] | (uint32_t)CPUID1_ECX_OSXSAVE : r[C] & ~(uint32_t)CPUID1_ECX_OSXSAVE;
+		r[C] = (g->cr4 & X86_CR4_OSXSAVE) ? r[C] | (uint32_t)CPUID1_ECX_OSXSAVE : r[C] & ~(uint32_t)CPUID1_ECX_OSXSAVE;
 		break;
 	case 7:
 		if (subleaf != 0)
@@ -43,7 +44,7 @@ void cpuid_apply_policy(const struct cpuid_policy *p, uint32_t leaf, uint32_t su
 			r[B] &= ~(uint32_t)CPUID7_EBX_INVPCID;
 		if (p->hide_waitpkg)
 			r[C] &= ~(uint32_t)CPUID7_ECX_WAITPKG;
-		r[C] = (guest_cr4 & X86_CR4_PKE) ? r[C] : r[C] & ~(uint32_t)CPUID7_ECX_OSPKE;
+		r[C] = (g->cr4 & X86_CR4_PKE) ? r[C] : r[C] & ~(uint32_t)CPUID7_ECX_OSPKE;
 		break;
 	case 0xd:
 		if (subleaf == 1 && p->hide_xsaves)
@@ -52,6 +53,12 @@ void cpuid_apply_policy(const struct cpuid_policy *p, uint32_t leaf, uint32_t su
 	case 0x80000001:
 		if (p->hide_rdtscp)
 			r[D] &= ~(uint32_t)CPUID81_EDX_RDTSCP;
+		/*
+		 * Intel reports SYSCALL/SYSRET only to code running in 64-bit mode
+		 * (SDM CPUID, leaf 80000001H EDX[11]); the host always is, L1 may not be.
+		 */
+		if (!g->in_64bit_mode)
+			r[D] &= ~(uint32_t)CPUID81_EDX_SYSCALL;
 		break;
 	default:
 		if (p->hypervisor_bit && (leaf & 0xffffff00u) == CPUID_HV_LEAF_BASE) {

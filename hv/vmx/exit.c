@@ -114,11 +114,16 @@ static void handle_unhandled(struct vcpu *v, struct guest_regs *r)
 static void handle_cpuid(struct vcpu *v, struct guest_regs *r)
 {
 	uint32_t leaf = (uint32_t)r->rax, subleaf = (uint32_t)r->rcx, out[4];
+	struct cpuid_guest_view g = { 0, false };
 
 	(void)v;
 	cpuid(leaf, subleaf, &out[0], &out[1], &out[2], &out[3]);
-	cpuid_apply_policy(&vmx_cpuid_policy, leaf, subleaf,
-			   leaf == 1 || leaf == 7 ? vmcs_read(GUEST_CR4) : 0, out);
+	/* Read guest state only for the leaves that depend on it: this is the benchmarked exit. */
+	if (leaf == 1 || leaf == 7)
+		g.cr4 = vmcs_read(GUEST_CR4);
+	else if (leaf == 0x80000001)
+		g.in_64bit_mode = (vmcs_read(GUEST_CS_AR_BYTES) & BIT(13)) && (vmcs_read(GUEST_IA32_EFER) & X86_EFER_LMA);
+	cpuid_apply_policy(&vmx_cpuid_policy, leaf, subleaf, &g, out);
 	r->rax = out[0], r->rbx = out[1], r->rcx = out[2], r->rdx = out[3];
 	vmx_skip_instruction();
 }

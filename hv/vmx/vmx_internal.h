@@ -21,8 +21,13 @@ struct cpuid_policy {
 	bool hide_rdtscp, hide_invpcid, hide_xsaves, hide_waitpkg; /* their enable controls are off */
 };
 #define CPUID_HV_LEAF_BASE 0x40000000u
-void cpuid_apply_policy(const struct cpuid_policy *p, uint32_t leaf, uint32_t subleaf, uint64_t guest_cr4,
-			uint32_t regs[4]);
+/* What CPUID's answer depends on besides the leaf: the executing guest's state. */
+struct cpuid_guest_view {
+	uint64_t cr4;       /* guest CR4 (OSXSAVE, PKE) */
+	bool in_64bit_mode; /* CS.L with EFER.LMA */
+};
+void cpuid_apply_policy(const struct cpuid_policy *p, uint32_t leaf, uint32_t subleaf,
+			const struct cpuid_guest_view *g, uint32_t regs[4]);
 
 /* vmcs.c */
 int vmcs01_setup(struct vcpu *v, const struct guest_boot_state *gs);

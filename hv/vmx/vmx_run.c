@@ -117,6 +117,18 @@ static void apply_policy(const struct boot_info *bi, const struct vcpu *v)
 	vmx_cpuid_policy.hide_waitpkg = !(v->ctl.proc2 & SECONDARY_ENABLE_USR_WAIT_PAUSE);
 }
 
+/*
+ * L1 shares COM1 and typically resets its FIFOs first: wait until our last
+ * bytes have left the transmitter (LSR.TEMT), or they are lost mid-line.
+ * The console has no flush call; COM1 is where the hypervisor prints by default.
+ */
+static void drain_com1(void)
+{
+	for (int i = 0; i < 100000; i++)
+		if (inb(0x3f8 + 5) & 0x40)
+			return;
+}
+
 __noreturn void vmx_run_l1(const struct boot_info *bi)
 {
 	struct vcpu *v = &l1_vcpu;
@@ -137,6 +149,7 @@ __noreturn void vmx_run_l1(const struct boot_info *bi)
 	printk("hv: launching L1 at %#llx (%s mode, eax %#llx, ebx %#llx)\n", (unsigned long long)gs.rip,
 	       gs.mode == GUEST_MODE_LONG64 ? "64-bit" : "32-bit protected", (unsigned long long)gs.rax,
 	       (unsigned long long)gs.rbx);
+	drain_com1();
 	vmx_launch(v->regs);
 	vmx_launch_failed(v);
 }

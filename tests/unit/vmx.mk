@@ -5,3 +5,5 @@ UNIT_TESTS += test_ept
 test_ept_SRCS := tests/unit/test_ept.c hv/vmx/ept.c
 UNIT_TESTS += test_multiboot1
 test_multiboot1_SRCS := tests/unit/test_multiboot1.c hv/vmx/multiboot1.c hv/printf.c hv/string.c
+UNIT_TESTS += test_vmx_policy
+test_vmx_policy_SRCS := tests/unit/test_vmx_policy.c hv/vmx/cpuid.c hv/vmx/vmx_bitmap.c
