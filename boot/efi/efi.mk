@@ -102,10 +102,39 @@ $(EFI_TEST)/esp-nohv.img: $(EFI_OUT)/BOOTX64.EFI $(EFI_OUT)/HV.CFG $(ESP_GUEST) 
 
 efi-stub-esp: $(EFI_TEST)/esp.img
 
+# A pair that boots the same hypervisor, command line and two modules through our
+# loader and through GRUB-EFI, with arguments that are not empty, so comparing the
+# boot info of the two paths compares something (build/hv.iso has HV_ARGS, often empty).
+CMP_HV_ARGS    := loglevel=2 compare=uefi-vs-grub
+CMP_GUEST_ARGS := test=hello two words
+CMP_MOD        := tests/guests/data/module.txt
+CMP_MOD_ARGS   := module-arg one two
+
+$(EFI_TEST)/cmp/HV.CFG: boot/efi/efi.mk
+	$(call write_hv_cfg,$@,$(CMP_HV_ARGS),\guest.elf $(CMP_GUEST_ARGS))
+	@printf '%s\n' 'module=\module.txt $(CMP_MOD_ARGS)' >> $@
+
+$(EFI_TEST)/cmp-esp.img: $(EFI_OUT)/BOOTX64.EFI $(EFI_TEST)/cmp/HV.CFG $(BUILD)/hv.elf $(ESP_GUEST) $(CMP_MOD)
+	$(call make_esp,$@,$(EFI_OUT)/BOOTX64.EFI,$(EFI_TEST)/cmp/HV.CFG,$(BUILD)/hv.elf:/hv.elf $(ESP_GUEST):/guest.elf $(CMP_MOD):/module.txt)
+
+# grub-mkrescue without -d builds for every GRUB platform installed: BIOS+UEFI (platform.md).
+$(EFI_TEST)/cmp-grub.iso: $(BUILD)/hv.elf $(ESP_GUEST) $(CMP_MOD) boot/efi/efi.mk
+	@rm -rf $@.d && mkdir -p $@.d/boot/grub
+	@cp $(BUILD)/hv.elf $@.d/boot/hv.elf
+	@cp $(ESP_GUEST) $@.d/boot/guest.elf
+	@cp $(CMP_MOD) $@.d/boot/module.txt
+	@printf '%s\n' 'set timeout=0' 'serial --unit=0 --speed=115200' 'terminal_output serial' \
+		'multiboot2 /boot/hv.elf $(CMP_HV_ARGS)' 'module2 /boot/guest.elf $(CMP_GUEST_ARGS)' \
+		'module2 /boot/module.txt $(CMP_MOD_ARGS)' 'boot' > $@.d/boot/grub/grub.cfg
+	@grub-mkrescue --install-modules="normal multiboot2 serial terminal" --locales= --fonts= \
+		--themes= -o $@ $@.d >$@.log 2>&1 || { cat $@.log; exit 1; }
+	@rm -rf $@.d $@.log
+	@echo "  ISO     $@"
+
 # tests/e2e/test_uefi.py boots these; run-all.sh builds images-bare and images-hv. The
 # images without the real hypervisor go with images-bare, so a hypervisor that does not
 # link still leaves the loader's own tests runnable.
 images-bare: $(EFI_TEST)/esp.img $(EFI_TEST)/esp-nohv.img
-images-hv: $(BUILD)/esp.img
+images-hv: $(BUILD)/esp.img $(EFI_TEST)/cmp-esp.img $(EFI_TEST)/cmp-grub.iso
 
 -include $(EFI_STUB_OBJS:.o=.d)

@@ -5,6 +5,8 @@ Images (built by `make images-hv`, see boot/efi/efi.mk):
   build/efi-test/esp.img       the same loader with a stand-in hypervisor (boot/efi/test/stub_hv.c)
   build/efi-test/esp-nohv.img  the real HV.CFG but no hv.elf; startup.nsh powers off from the shell
   build/hv.iso                 GRUB (BIOS+UEFI hybrid), multiboot2 + module2 (tests/images.mk)
+  build/efi-test/cmp-esp.img, cmp-grub.iso
+                               one ESP/ISO pair with a real command line and two modules
 OVMF boots a FAT image given as the CD (-cdrom, as the runner passes images) like a USB stick.
 
 Tests:
@@ -14,6 +16,7 @@ Tests:
                         agree with the loader's own dump; clear no-VT-x message; HV_EXIT_NO_VMX
   uefi-vs-grub          (b) the same hypervisor via our loader and via GRUB-EFI multiboot2:
                         the boot info must describe the same machine (see _compare)
+  uefi-vs-grub-args     (b) again with the cmp pair, whose arguments are known and not empty
   uefi-loader-missing-hv (c) no hypervisor file: a specific loader error, control back to the
                         firmware (its boot manager reaches the shell), no hypervisor output
 
@@ -37,6 +40,8 @@ ESP = os.path.join(runner.BUILD, "esp.img")
 STUB_ESP = os.path.join(runner.BUILD, "efi-test", "esp.img")
 NOHV_ESP = os.path.join(runner.BUILD, "efi-test", "esp-nohv.img")
 HV_ISO = os.path.join(runner.BUILD, "hv.iso")
+CMP_ESP = os.path.join(runner.BUILD, "efi-test", "cmp-esp.img")
+CMP_ISO = os.path.join(runner.BUILD, "efi-test", "cmp-grub.iso")
 GUEST = os.path.join(runner.BUILD, "guests", "hello.elf")
 STUB_MODULE = os.path.join(runner.BUILD, "efi-test", "HV.CFG")  # the stub ESP loads it as its module
 STUB_EXIT = 0x42
@@ -277,20 +282,25 @@ def _compare(ours, grub):
     return None
 
 
-def _vs_grub_test():
-    runs = {"loader": _uefi_run(ESP), "grub": _uefi_run(HV_ISO)}
+def _vs_grub_test(name, esp, iso, expect=None):
+    """expect: (cmdline, [module command lines]) both paths must show, when the images fix them."""
+    runs = {"loader": _uefi_run(esp), "grub": _uefi_run(iso)}
 
     def check(results):
-        for name, run in runs.items():
-            why = _check_novmx(run, results[name])
+        for rname, run in runs.items():
+            why = _check_novmx(run, results[rname])
             if why:
-                return "%s: %s" % (name, why)
+                return "%s: %s" % (rname, why)
         ours, grub = parse_hv(results["loader"].lines), parse_hv(results["grub"].lines)
         if ours.source != "UEFI" or grub.source != "multiboot2":
             return "sources %r and %r, expected UEFI and multiboot2" % (ours.source, grub.source)
+        if expect:
+            got = (_words(ours.cmdline or ""), [_words(m[2]) for m in ours.modules])
+            if got != expect:
+                return "the hypervisor got %r, expected %r" % (got, expect)
         return _compare(ours, grub)
 
-    return Test("uefi-vs-grub", runs, check, needs=[ESP, HV_ISO, _ovmf()])
+    return Test(name, runs, check, needs=[esp, iso, _ovmf()])
 
 
 # ---- (c) the loader's error path ---------------------------------------------------
@@ -323,6 +333,9 @@ def _missing_hv_test():
 TESTS = [
     _stub_test(),
     _loader_hv_test(),
-    _vs_grub_test(),
+    _vs_grub_test("uefi-vs-grub", ESP, HV_ISO),
+    # boot/efi/efi.mk's CMP_* variables: a real command line and two modules.
+    _vs_grub_test("uefi-vs-grub-args", CMP_ESP, CMP_ISO,
+                  ("loglevel=2 compare=uefi-vs-grub", ["test=hello two words", "module-arg one two"])),
     _missing_hv_test(),
 ]
