@@ -14,16 +14,6 @@ struct cpuid_policy vmx_cpuid_policy = { .hypervisor_bit = true };
 
 typedef void (*exit_handler_t)(struct vcpu *v, struct guest_regs *r);
 
-/* SDM 27.3.3 / 28.x: an emulated instruction completes by moving RIP and dropping STI/MOV-SS blocking. */
-void vmx_skip_instruction(void)
-{
-	uint64_t intr = vmcs_read(GUEST_INTERRUPTIBILITY_INFO);
-
-	vmcs_write(GUEST_RIP, vmcs_read(GUEST_RIP) + vmcs_read(VM_EXIT_INSTRUCTION_LEN));
-	if (unlikely(intr & (GUEST_INTR_STATE_STI | GUEST_INTR_STATE_MOV_SS)))
-		vmcs_write(GUEST_INTERRUPTIBILITY_INFO, intr & ~(GUEST_INTR_STATE_STI | GUEST_INTR_STATE_MOV_SS));
-}
-
 /* SDM 26.6.1: event injection. Real mode (unrestricted guest, CR0.PE=0) delivers no error code (SDM 26.2.1.3). */
 void vmx_inject_hw_exception(unsigned int vector, bool has_error_code, uint32_t error_code)
 {
@@ -101,7 +91,7 @@ __noreturn void vmx_stop_guest(struct vcpu *v, struct guest_regs *regs, uint8_t 
 	machine_exit(status);
 }
 
-static void handle_unhandled(struct vcpu *v, struct guest_regs *r)
+__attribute__((cold, noinline)) static void handle_unhandled(struct vcpu *v, struct guest_regs *r)
 {
 	uint32_t reason = (uint32_t)vmcs_read(VM_EXIT_REASON);
 
@@ -118,12 +108,15 @@ static void handle_cpuid(struct vcpu *v, struct guest_regs *r)
 
 	(void)v;
 	cpuid(leaf, subleaf, &out[0], &out[1], &out[2], &out[3]);
-	/* Read guest state only for the leaves that depend on it: this is the benchmarked exit. */
-	if (leaf == 1 || leaf == 7)
-		g.cr4 = vmcs_read(GUEST_CR4);
-	else if (leaf == 0x80000001)
-		g.in_64bit_mode = (vmcs_read(GUEST_CS_AR_BYTES) & BIT(13)) && (vmcs_read(GUEST_IA32_EFER) & X86_EFER_LMA);
-	cpuid_apply_policy(&vmx_cpuid_policy, leaf, subleaf, &g, out);
+	/* This is the benchmarked exit: guest state is read, and the policy run, only for leaves it changes. */
+	if (cpuid_policy_applies(leaf)) {
+		if (leaf == 1 || leaf == 7)
+			g.cr4 = vmcs_read(GUEST_CR4);
+		else if (leaf == 0x80000001)
+			g.in_64bit_mode = (vmcs_read(GUEST_CS_AR_BYTES) & BIT(13)) &&
+					  (vmcs_read(GUEST_IA32_EFER) & X86_EFER_LMA);
+		cpuid_apply_policy(&vmx_cpuid_policy, leaf, subleaf, &g, out);
+	}
 	r->rax = out[0], r->rbx = out[1], r->rcx = out[2], r->rdx = out[3];
 	vmx_skip_instruction();
 }
@@ -357,7 +350,7 @@ static const exit_handler_t exit_handlers[EXIT_REASON_MAX] = {
 };
 
 /* SDM 27.8: a VM entry that failed after loading guest state arrives as an exit with bit 31 set. */
-__noreturn static void entry_failed(struct vcpu *v, struct guest_regs *r, uint32_t reason)
+__noreturn __attribute__((cold, noinline)) static void entry_failed(struct vcpu *v, struct guest_regs *r, uint32_t reason)
 {
 	uint32_t basic = VMX_EXIT_REASON_BASIC(reason);
 	uint64_t q = vmcs_read(EXIT_QUALIFICATION);

@@ -5,6 +5,9 @@
 #include "hv/types.h"
 #include "hv/vmx/vcpu.h"
 #include "hv/vmx/guest_boot.h"
+#ifndef HV_HOST_TEST
+#include "hv/vmx/vmx_asm.h"
+#endif
 
 /* Read once by the boot CPU in vmx_cpu_init(). */
 extern struct vmx_caps vmx_caps;
@@ -29,6 +32,12 @@ struct cpuid_guest_view {
 void cpuid_apply_policy(const struct cpuid_policy *p, uint32_t leaf, uint32_t subleaf,
 			const struct cpuid_guest_view *g, uint32_t regs[4]);
 
+/* The leaves cpuid_apply_policy() may change; every other leaf passes through untouched. */
+static inline bool cpuid_policy_applies(uint32_t leaf)
+{
+	return leaf == 1 || leaf == 7 || leaf == 0xd || leaf == 0x80000001 || (leaf >> 8) == (CPUID_HV_LEAF_BASE >> 8);
+}
+
 /* vmcs.c */
 int vmcs01_setup(struct vcpu *v, const struct guest_boot_state *gs);
 
@@ -36,7 +45,18 @@ int vmcs01_setup(struct vcpu *v, const struct guest_boot_state *gs);
 void vmx_handle_exit(struct guest_regs *regs, struct vcpu *v);
 __noreturn void vmx_resume_failed(struct guest_regs *regs, struct vcpu *v);
 __noreturn void vmx_launch_failed(struct vcpu *v);
-void vmx_skip_instruction(void);
+
+#ifndef HV_HOST_TEST
+/* SDM 27.3.3 / 28.x: an emulated instruction completes by moving RIP and dropping STI/MOV-SS blocking. */
+static inline void vmx_skip_instruction(void)
+{
+	uint64_t intr = vmcs_read(GUEST_INTERRUPTIBILITY_INFO);
+
+	vmcs_write(GUEST_RIP, vmcs_read(GUEST_RIP) + vmcs_read(VM_EXIT_INSTRUCTION_LEN));
+	if (unlikely(intr & (GUEST_INTR_STATE_STI | GUEST_INTR_STATE_MOV_SS)))
+		vmcs_write(GUEST_INTERRUPTIBILITY_INFO, intr & ~(GUEST_INTR_STATE_STI | GUEST_INTR_STATE_MOV_SS));
+}
+#endif
 void vmx_inject_hw_exception(unsigned int vector, bool has_error_code, uint32_t error_code);
 void vmx_print_exit_counters(const struct vcpu *v);
 __noreturn void vmx_stop_guest(struct vcpu *v, struct guest_regs *regs, uint8_t status);
