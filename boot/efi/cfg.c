@@ -103,7 +103,7 @@ static enum cfg_err parse_module(struct hv_cfg *cfg, struct span v)
 
 /* Which once-only keys were seen, so a repeated one is an error, not a silent override. */
 struct seen {
-	bool hypervisor, cmdline, verbose;
+	bool hypervisor, cmdline, verbose, stale_key_test;
 };
 
 static enum cfg_err once(bool *flag)
@@ -133,6 +133,10 @@ static enum cfg_err parse_pair(struct hv_cfg *cfg, struct seen *seen, struct spa
 	if (span_eq(k, "verbose")) {
 		e = once(&seen->verbose);
 		return e != CFG_OK ? e : parse_bool(v, &cfg->verbose);
+	}
+	if (span_eq(k, "test_stale_map_key")) {
+		e = once(&seen->stale_key_test);
+		return e != CFG_OK ? e : parse_bool(v, &cfg->stale_key_test);
 	}
 	return CFG_ERR_UNKNOWN_KEY;
 }
@@ -165,7 +169,7 @@ static enum cfg_err fail(struct cfg_error *err, enum cfg_err code, uint32_t line
 
 enum cfg_err cfg_parse(const char *text, size_t len, struct hv_cfg *out, struct cfg_error *err)
 {
-	struct seen seen = { false, false, false };
+	struct seen seen = { false, false, false, false };
 	size_t start = 0, i;
 	uint32_t line = 1;
 	enum cfg_err e;
@@ -192,7 +196,7 @@ const char *cfg_strerror(enum cfg_err code)
 	switch (code) {
 	case CFG_OK:                   return "no error";
 	case CFG_ERR_NO_EQUALS:        return "expected key=value";
-	case CFG_ERR_UNKNOWN_KEY:      return "unknown key (known: hypervisor, cmdline, module, verbose)";
+	case CFG_ERR_UNKNOWN_KEY:      return "unknown key (known: hypervisor, cmdline, module, verbose, test_stale_map_key)";
 	case CFG_ERR_DUPLICATE:        return "key given twice (only module= may repeat)";
 	case CFG_ERR_TOO_LONG:         return "value too long";
 	case CFG_ERR_EMPTY_PATH:       return "empty file path";

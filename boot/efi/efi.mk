@@ -88,8 +88,10 @@ $(EFI_TEST)/bi_dump.o: boot/efi/bi_dump.c
 $(EFI_TEST)/stub.elf: $(EFI_STUB_OBJS) linker.ld
 	$(CC) $(KCFLAGS) $(KLDFLAGS) -o $@ $(EFI_STUB_OBJS) -lgcc
 
+# test_stale_map_key makes the loader take the ExitBootServices retry path once.
 $(EFI_TEST)/HV.CFG: boot/efi/efi.mk
 	$(call write_hv_cfg,$@,stub-args one=1,\guest.elf stub-module-args two=2)
+	@printf '%s\n' 'test_stale_map_key=1' >> $@
 
 $(EFI_TEST)/esp.img: $(EFI_OUT)/BOOTX64.EFI $(EFI_TEST)/HV.CFG $(EFI_TEST)/stub.elf
 	$(call make_esp,$@,$(EFI_OUT)/BOOTX64.EFI,$(EFI_TEST)/HV.CFG,$(EFI_TEST)/stub.elf:/hv.elf $(EFI_TEST)/HV.CFG:/guest.elf)

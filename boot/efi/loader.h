@@ -44,6 +44,6 @@ UINT64 find_acpi_rsdp(void);
 void find_framebuffer(struct boot_framebuffer *fb);
 
 /* ---- the hand-off (efi_handoff.c): returns only on an error before ExitBootServices ---- */
-EFI_STATUS exit_and_enter(EFI_HANDLE image, struct boot_info *bi, UINT64 entry64, bool verbose);
+EFI_STATUS exit_and_enter(EFI_HANDLE image, struct boot_info *bi, UINT64 entry64, const struct hv_cfg *cfg);
 
 #endif

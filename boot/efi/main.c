@@ -168,7 +168,7 @@ static EFI_STATUS boot(EFI_HANDLE image)
 	find_framebuffer(&bi->fb);
 	LOG_INFO(L"hypervisor %a entry64=0x%lx, %d module(s), RSDP 0x%lx; exiting boot services",
 		 cfg.hypervisor, entry64, (INT32)bi->module_count, bi->acpi_rsdp);
-	return exit_and_enter(image, bi, entry64, cfg.verbose);
+	return exit_and_enter(image, bi, entry64, &cfg);
 }
 
 /* GNU-EFI's crt0 calls this with the SysV ABI (platform.md), after relocating us. */

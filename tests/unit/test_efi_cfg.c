@@ -21,7 +21,7 @@ static void test_all_keys(void **state)
 
 	(void)state;
 	assert_int_equal(parse("hypervisor=\\hv.elf\ncmdline=serial=0x3f8 log=2\n"
-			       "module=\\guest.elf test=hello a=b\nverbose=yes\n", &err), CFG_OK);
+			       "module=\\guest.elf test=hello a=b\nverbose=yes\ntest_stale_map_key=1\n", &err), CFG_OK);
 	assert_int_equal(err.code, CFG_OK);
 	assert_string_equal(cfg.hypervisor, "\\hv.elf");
 	assert_string_equal(cfg.cmdline, "serial=0x3f8 log=2");
@@ -29,6 +29,7 @@ static void test_all_keys(void **state)
 	assert_string_equal(cfg.modules[0].path, "\\guest.elf");
 	assert_string_equal(cfg.modules[0].args, "test=hello a=b");
 	assert_true(cfg.verbose);
+	assert_true(cfg.stale_key_test);
 }
 
 static void test_crlf_comments_blanks(void **state)
@@ -40,6 +41,7 @@ static void test_crlf_comments_blanks(void **state)
 	assert_string_equal(cfg.cmdline, "x  y");
 	assert_int_equal(cfg.module_count, 0);
 	assert_false(cfg.verbose);
+	assert_false(cfg.stale_key_test);
 }
 
 static void test_paths_normalized(void **state)
@@ -95,6 +97,9 @@ static void test_errors_with_line_numbers(void **state)
 	assert_int_equal(err.line, 2);
 	assert_int_equal(parse("cmdline=a\ncmdline=b\nhypervisor=\\a\n", &err), CFG_ERR_DUPLICATE);
 	assert_int_equal(parse("verbose=1\nverbose=0\nhypervisor=\\a\n", &err), CFG_ERR_DUPLICATE);
+	assert_int_equal(parse("test_stale_map_key=1\ntest_stale_map_key=1\nhypervisor=\\a\n", &err),
+			 CFG_ERR_DUPLICATE);
+	assert_int_equal(parse("hypervisor=\\a\ntest_stale_map_key=2\n", &err), CFG_ERR_BAD_VALUE);
 	assert_int_equal(parse("hypervisor=\n", &err), CFG_ERR_EMPTY_PATH);
 	assert_int_equal(err.line, 1);
 	assert_int_equal(parse("hypervisor=\\a\nmodule=   \n", &err), CFG_ERR_EMPTY_PATH);
