@@ -23,5 +23,20 @@ rc=$?
 printf '%s\n' "$out" | grep -v -E '^[0-9]+ warnings? generated|^Suppressed [0-9]+ warnings|^Use -header-filter|^$' || true
 [ $rc -eq 0 ] || status=1
 
+# The UEFI loader: built with GNU-EFI's headers, outside the hypervisor image.
+mapfile -t ESRC < <(ls boot/efi/*.c 2>/dev/null)
+if [ ${#ESRC[@]} -gt 0 ]; then
+	echo "check: cppcheck and clang-tidy over ${#ESRC[@]} UEFI loader files"
+	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability --inline-suppr --std=c11 \
+		-I. -I/usr/include/efi -I/usr/include/efi/x86_64 -D__x86_64__ -D__GNUC__=12 -D__GNUC_MINOR__=2 -DGNU_EFI_USE_MS_ABI \
+		--suppress=missingIncludeSystem "${ESRC[@]}" || status=1
+	out=$(clang-tidy --quiet --checks="$TIDY_CHECKS" --warnings-as-errors='*' "${ESRC[@]}" -- \
+		-std=gnu11 -I. -I/usr/include/efi -I/usr/include/efi/x86_64 -fshort-wchar -mno-red-zone \
+		-DGNU_EFI_USE_MS_ABI 2>&1)
+	rc=$?
+	printf '%s\n' "$out" | grep -v -E '^[0-9]+ warnings? generated|^Suppressed [0-9]+ warnings|^Use -header-filter|^$' || true
+	[ $rc -eq 0 ] || status=1
+fi
+
 [ $status -eq 0 ] && echo "check: clean"
 exit $status
