@@ -58,7 +58,13 @@ static int check_feature_control(void)
 static int apply_fixed_bits(void)
 {
 	uint32_t a, b, c, d;
-	uint64_t cr0 = vmx_apply_fixed(read_cr0(), vmx_caps.cr0_fixed0, vmx_caps.cr0_fixed1);
+	/*
+	 * VM entries and exits leave CR0.CD/NW alone (SDM 26.3.2.1, 27.5.1), so L1
+	 * starts with the host's: caches on, whatever firmware left (Bochs resets
+	 * to CD=NW=1, and Linux then writes CR0 with NW but not CD, a #GP).
+	 */
+	uint64_t cr0 = vmx_apply_fixed(read_cr0() & ~(X86_CR0_CD | X86_CR0_NW), vmx_caps.cr0_fixed0,
+				       vmx_caps.cr0_fixed1);
 	uint64_t cr4 = read_cr4() | X86_CR4_VMXE;
 
 	/* OSXSAVE lets the host execute XSETBV on L1's behalf (exit_cr.c). */
