@@ -57,12 +57,12 @@ def _hvmem_test():
     def check(results):
         bare, hv = results["bare"], results["hv"]
         why = check_guest_run(runs["bare"], bare, 0)
-        if why or not find_line(bare.body, r"^hvmem: all accesses completed, 0 mismatches$"):
+        if why or not find_line(bare.body, r"^probe: all accesses completed, 0 mismatches$"):
             return "bare: " + (why or "accesses to 2-8 MiB did not all succeed: " + bare.describe())
         why = _hv_common(runs["hv"], hv)
         if why:
             return "hv: " + why
-        done = find_line(hv.guest_lines, r"^~hvmem: 0x|^hvmem: all accesses")
+        done = find_line(hv.guest_lines, r"^~probe: 0x|^probe: all accesses")
         if done:
             return "hv: the guest reached the hypervisor's memory: %r" % done
         if not find_line(hv.hv_lines, r"(?i)\bEPT\b") or not find_line(hv.hv_lines, r"(?i)\b(0x)?0*200000\b"):

@@ -13,6 +13,8 @@ struct leaf_mask {
 static const struct leaf_mask masks[] = {
 	/* APIC ID; hypervisor-present bit; VMX (nested VMX may hide or show it). */
 	{ 0x00000001, { 0, 0xff000000u, (1u << 31) | (1u << 5), 0 }, "apic-id, hypervisor bit, vmx" },
+	/* FSRM: Bochs offers it with fast strings off in IA32_MISC_ENABLE, so the hypervisor hides it (hv/vmx/cpuid.c). */
+	{ 0x00000007, { 0, 0, 0, 1u << 4 }, "fsrm" },
 	/* x2APIC IDs in the topology leaves. */
 	{ 0x0000000b, { 0, 0, 0, 0xffffffffu }, "x2apic-id" },
 	{ 0x0000001f, { 0, 0, 0, 0xffffffffu }, "x2apic-id" },

@@ -78,11 +78,19 @@ static void paging_off(void)
 	write_cr0(read_cr0() & ~(CR0_PG | CR0_WP));
 }
 
+/* Only PG, WP and PE are ours; CD/NW are whatever the loader left (GRUB: caches off, the hypervisor: on). */
+static void print_cr0(const char *when)
+{
+	uint32_t cr0 = read_cr0();
+	printf("%s: cr0 pg=%u wp=%u pe=%u\n", when, !!(cr0 & CR0_PG), !!(cr0 & CR0_WP), cr0 & 1);
+	printf("~%s: cr0=0x%08x\n", when, cr0);
+}
+
 static void page_faults(void)
 {
 	uint32_t v = 0;
 	paging_on();
-	printf("paging on: cr0=0x%08x\n", read_cr0());
+	print_cr0("paging on");
 	bool f = FAULT_PROBE("movl (%[a]), %[v]", , [v] "+r"(v) : [a] "r"(UNMAPPED) : "memory");
 	fault_print(f ? "#PF read, PDE not present" : "read unmapped (no fault)");
 	f = FAULT_PROBE("movl %[v], (%[a])", : [a] "r"(UNMAPPED + 4), [v] "r"(v) : "memory");
@@ -94,7 +102,7 @@ static void page_faults(void)
 	f = FAULT_PROBE("movl %[v], (%[a])", : [a] "r"(RO_PAGE + 0x10), [v] "r"(v) : "memory");
 	fault_print(f ? "#PF write, read-only page, CR0.WP=1" : "write read-only (no fault)");
 	paging_off();
-	printf("paging off: cr0=0x%08x\n", read_cr0());
+	print_cr0("paging off");
 }
 
 int guest_main(const struct mb_info *mbi)

@@ -15,7 +15,7 @@ static bool poke(uint32_t addr)
 	*p = PATTERN;
 	uint32_t got = *p;
 	*p = old;
-	printf("~hvmem: 0x%08x read 0x%08x, wrote and read back 0x%08x\n", addr, old, got);
+	printf("~probe: 0x%08x read 0x%08x, wrote and read back 0x%08x\n", addr, old, got);
 	return got == PATTERN;
 }
 
@@ -23,12 +23,12 @@ int guest_main(const struct mb_info *mbi)
 {
 	unsigned bad = 0;
 	(void)mbi;
-	printf("hvmem: touching 0x%x-0x%x\n", HV_START, HV_END - 1);
+	printf("probe: touching 0x%x-0x%x\n", HV_START, HV_END - 1);
 	/* First and last word of every MiB, so a map that protects only part of the range is caught too. */
 	for (uint32_t a = HV_START; a < HV_END; a += 0x100000) {
 		bad += !poke(a);
 		bad += !poke(a + 0x100000 - 4);
 	}
-	printf("hvmem: all accesses completed, %u mismatches\n", bad);
+	printf("probe: all accesses completed, %u mismatches\n", bad);
 	return bad ? GUEST_FAIL : GUEST_OK;
 }
