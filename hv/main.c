@@ -9,6 +9,7 @@
 #include "hv/percpu.h"
 #include "hv/smp.h"
 #include "hv/string.h"
+#include "hv/x86.h"
 #include "hv/vmx/vmx.h"
 #include "boot/multiboot2.h"
 
@@ -49,6 +50,29 @@ static void apply_console_options(const char *cmdline)
 		console_set_e9(strcmp(val, "0") && strcmp(val, "off"));
 }
 
+static void debug_panic(struct percpu *cpu)
+{
+	panic("debug_panic_cpu=%u on the command line asked this CPU to panic", cpu->cpu_id);
+}
+
+/* debug_panic_cpu=N: a test of the all-CPU stop; CPU N panics once every CPU is up. */
+static void maybe_debug_panic(void)
+{
+	uint64_t n;
+
+	if (!cmdline_get_u64(boot_info.cmdline, "debug_panic_cpu", &n))
+		return;
+	if (n >= nr_cpus_online) {
+		printk("hv: debug_panic_cpu=%llu: there is no such CPU online; ignored\n", (unsigned long long)n);
+		return;
+	}
+	if (n == 0)
+		debug_panic(this_cpu());
+	smp_run_on(&percpu_area[n], debug_panic);
+	for (;;)
+		cpu_relax(); /* until that CPU's NMI stops this one */
+}
+
 __noreturn static void hv_start(void)
 {
 	apply_console_options(boot_info.cmdline);
@@ -66,6 +90,7 @@ __noreturn static void hv_start(void)
 	}
 	printk("hv: CPU 0 (APIC ID %u) is in VMX root\n", this_cpu()->apic_id);
 	smp_boot_aps(&boot_info);
+	maybe_debug_panic();
 	if (boot_info.module_count == 0) {
 		printk("hv: no guest given: add a module line (GRUB: module2 /boot/guest.elf ARGS) after the hypervisor\n");
 		machine_exit(HV_EXIT_BAD_MODULE);

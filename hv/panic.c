@@ -2,6 +2,8 @@
 #include <stdarg.h>
 #include "hv/panic.h"
 #include "hv/console.h"
+#include "hv/delay.h"
+#include "hv/lapic.h"
 #include "hv/percpu.h"
 #include "hv/traps.h"
 #include "hv/x86.h"
@@ -10,6 +12,7 @@
 #define BOCHS_SHUTDOWN_PORT  0x8900
 
 static volatile bool panicking;
+static uint32_t cpus_stopped;
 
 bool panic_in_progress(void)
 {
@@ -44,6 +47,30 @@ __noreturn void machine_exit(uint8_t status)
 	halt_forever();
 }
 
+__noreturn void panic_stop_this_cpu(uint64_t rip)
+{
+	printk("hv: CPU %u (APIC ID %u) stopped by the panic, it was at RIP %#llx\n", this_cpu()->cpu_id,
+	       this_cpu()->apic_id, (unsigned long long)rip);
+	__atomic_add_fetch(&cpus_stopped, 1, __ATOMIC_SEQ_CST);
+	halt_forever();
+}
+
+/*
+ * Stops the other CPUs with an NMI (it gets through with interrupts off, and
+ * in VMX non-root it is an NMI exit that reaches the same report), and gives
+ * them a moment to print where they were.
+ */
+static void stop_other_cpus(void)
+{
+	uint32_t others = nr_cpus_online - 1;
+
+	if (!others)
+		return;
+	lapic_send_ipi(0, ICR_DM_NMI | ICR_ALL_BUT_SELF);
+	for (int ms = 0; ms < 100 && __atomic_load_n(&cpus_stopped, __ATOMIC_SEQ_CST) < others; ms++)
+		udelay(1000);
+}
+
 __noreturn void panic(const char *fmt, ...)
 {
 	va_list ap;
@@ -60,5 +87,6 @@ __noreturn void panic(const char *fmt, ...)
 	va_end(ap);
 	printk("\n");
 	print_stack_trace((uint64_t)__builtin_frame_address(0));
+	stop_other_cpus();
 	machine_exit(HV_EXIT_PANIC);
 }

@@ -1,6 +1,7 @@
 /* Exceptions in the hypervisor: a full diagnostic on the console, then a stop; NMIs are recorded for the guest. */
 #include "hv/traps.h"
 #include "hv/console.h"
+#include "hv/mm.h"
 #include "hv/panic.h"
 #include "hv/percpu.h"
 #include "hv/x86.h"
@@ -21,15 +22,17 @@ static const char *const vector_names[32] = {
 	"#VC VMM communication", "#SX security exception", "reserved 31",
 };
 
-static bool in_image(uint64_t addr)
+/* Boot stacks are in the image, AP and exit stacks in the pool: a frame pointer elsewhere is garbage. */
+static bool on_hv_stack(uint64_t addr)
 {
-	return addr >= (uint64_t)__image_start && addr < (uint64_t)__image_end;
+	return (addr >= (uint64_t)__image_start && addr + 16 <= (uint64_t)__image_end) ||
+	       mm_range_is_hv_owned(addr, 16);
 }
 
 void print_stack_trace(uint64_t rbp)
 {
 	printk("hv:   stack trace (return addresses; resolve with addr2line -e build/hv.elf):\n");
-	for (int depth = 0; depth < 16 && rbp && IS_ALIGNED(rbp, 8) && in_image(rbp); depth++) {
+	for (int depth = 0; depth < 16 && rbp && IS_ALIGNED(rbp, 8) && on_hv_stack(rbp); depth++) {
 		const uint64_t *frame = (const uint64_t *)rbp;
 
 		printk("hv:     #%d %#llx\n", depth, (unsigned long long)frame[1]);
@@ -64,7 +67,9 @@ void hv_trap(struct trap_frame *f)
 	 * An NMI that arrives in VMX root belongs to whoever the platform sent it
 	 * to: we are not its consumer, so remember it for the vCPU (SDM 34.2).
 	 */
-	if (f->vector == X86_NMI_VECTOR && !panic_in_progress()) {
+	if (f->vector == X86_NMI_VECTOR) {
+		if (panic_in_progress())
+			panic_stop_this_cpu(f->rip);
 		this_cpu()->nmi_pending++;
 		return;
 	}

@@ -1,7 +1,7 @@
 # Boot images: for each test guest a bare ISO (GRUB multiboot) and an under-hypervisor ISO (multiboot2 + module2), plus build/hv.iso.
 #   make images-bare   build/iso/bare-NAME.iso for every guest
 #   make images-hv     build/iso/hv-NAME.iso for every guest (needs build/hv.elf)
-#   HV_ARGS="..."      the hypervisor command line in the hv images
+#   HV_ARGS="..."      the hypervisor command line in the hv images (NAME_HV_ARGS adds to it for one image)
 include tests/guests/guests.mk
 
 ISO_DIR := $(BUILD)/iso
@@ -48,7 +48,7 @@ $(ISO_DIR)/hv-%.iso: $(GUEST_DIR)/%.elf $(BUILD)/hv.elf tests/images.mk $(wildca
 	@cp $< $@.d/boot/guest.elf
 	@cp $(BUILD)/hv.elf $@.d/boot/hv.elf
 	@$(call copy_mods,$*,$@.d)
-	@printf '%s\n' $(GRUB_CFG_HEAD) 'multiboot2 /boot/hv.elf $(HV_ARGS)' \
+	@printf '%s\n' $(GRUB_CFG_HEAD) 'multiboot2 /boot/hv.elf $(HV_ARGS) $($*_HV_ARGS)' \
 		'module2 /boot/guest.elf $(call guest_args,$*)' \
 		$(call mod_lines,$*,module2) 'boot' > $@.d/boot/grub/grub.cfg
 	@$(call MKRESCUE,$@.d)

@@ -33,3 +33,32 @@ def _all_cpus_in_vmx_root(ncpus):
 
 
 TESTS = [_all_cpus_in_vmx_root(2), _all_cpus_in_vmx_root(4)]
+
+
+def _panic_stops_every_cpu(ncpus):
+    """debug_panic_cpu=1: CPU 1 panics; every other CPU must report where it was and stop."""
+    run = Run(runner.os.path.join(runner.BUILD, "iso", "hv-smppanic.iso"), cpus=ncpus)
+
+    def check(results):
+        res = results["hv"]
+        if res.timed_out:
+            return "timed out (a CPU kept running?): " + res.describe()
+        if not find_line(res.hv_lines, r"PANIC on CPU 1: debug_panic_cpu=1"):
+            return "CPU 1 did not panic: " + res.describe()
+        stopped = set()
+        for line in res.hv_lines:
+            m = re.match(r"hv: CPU (\d+) \(APIC ID \d+\) stopped by the panic, it was at RIP 0x[0-9a-f]+$", line)
+            if m:
+                stopped.add(int(m.group(1)))
+        if stopped != set(range(ncpus)) - {1}:
+            return "CPUs that reported stopping: %s, expected %s" % (sorted(stopped), sorted(set(range(ncpus)) - {1}))
+        if not find_line(res.hv_lines, r"^hv:     #0 0x[0-9a-f]+$"):
+            return "the panic printed no stack frame: " + res.describe()
+        if res.exit_code != runner.exit_code_for(run, runner.HV_EXIT_PANIC):
+            return "exit code %s, expected the panic status: %s" % (res.exit_code, res.describe())
+        return None
+
+    return Test("smp-panic-stops-all-%dcpu" % ncpus, {"hv": run}, check, needs=[run.image])
+
+
+TESTS += [_panic_stops_every_cpu(4)]
