@@ -4,6 +4,7 @@
 #include "hv/console.h"
 #include "hv/mm.h"
 #include "hv/panic.h"
+#include "hv/percpu.h"
 #include "hv/x86.h"
 
 #define TEST_EXIT_PORT     0xf4 /* QEMU isa-debug-exit convention, 4 ports wide */
@@ -101,23 +102,30 @@ __attribute__((cold, noinline)) static void handle_unhandled(struct vcpu *v, str
 	vmx_stop_guest(v, r, HV_EXIT_GUEST_DIED);
 }
 
-static void handle_cpuid(struct vcpu *v, struct guest_regs *r)
+/* The leaves the policy changes; out[] holds the host's answer. */
+__attribute__((noinline)) static void cpuid_filtered(struct guest_regs *r, uint32_t leaf, uint32_t out[4])
 {
-	uint32_t leaf = (uint32_t)r->rax, subleaf = (uint32_t)r->rcx, out[4];
 	struct cpuid_guest_view g = { 0, false };
 
-	(void)v;
-	cpuid(leaf, subleaf, &out[0], &out[1], &out[2], &out[3]);
-	/* This is the benchmarked exit: guest state is read, and the policy run, only for leaves it changes. */
-	if (cpuid_policy_applies(leaf)) {
-		if (leaf == 1 || leaf == 7)
-			g.cr4 = vmcs_read(GUEST_CR4);
-		else if (leaf == 0x80000001)
-			g.in_64bit_mode = (vmcs_read(GUEST_CS_AR_BYTES) & BIT(13)) &&
-					  (vmcs_read(GUEST_IA32_EFER) & X86_EFER_LMA);
-		cpuid_apply_policy(&vmx_cpuid_policy, leaf, subleaf, &g, out);
-	}
+	if (leaf == 1 || leaf == 7)
+		g.cr4 = vmcs_read(GUEST_CR4);
+	else if (leaf == 0x80000001)
+		g.in_64bit_mode = (vmcs_read(GUEST_CS_AR_BYTES) & BIT(13)) && (vmcs_read(GUEST_IA32_EFER) & X86_EFER_LMA);
+	cpuid_apply_policy(&vmx_cpuid_policy, leaf, (uint32_t)r->rcx, &g, out);
 	r->rax = out[0], r->rbx = out[1], r->rcx = out[2], r->rdx = out[3];
+}
+
+/* The benchmarked exit: most leaves pass straight through without reading any guest state. */
+static void handle_cpuid(struct vcpu *v, struct guest_regs *r)
+{
+	uint32_t leaf = (uint32_t)r->rax, out[4];
+
+	(void)v;
+	cpuid(leaf, (uint32_t)r->rcx, &out[0], &out[1], &out[2], &out[3]);
+	if (unlikely(cpuid_policy_applies(leaf)))
+		cpuid_filtered(r, leaf, out);
+	else
+		r->rax = out[0], r->rbx = out[1], r->rcx = out[2], r->rdx = out[3];
 	vmx_skip_instruction();
 }
 
@@ -360,6 +368,24 @@ __noreturn __attribute__((cold, noinline)) static void entry_failed(struct vcpu 
 	vmx_stop_guest(v, r, HV_EXIT_GUEST_DIED);
 }
 
+/*
+ * An NMI that hit the hypervisor (hv_trap counts it) belonged to L1, which
+ * owns the platform's NMI sources. Inject it once nothing blocks NMIs and no
+ * other event is being injected (SDM 26.3.1.5); otherwise a later exit retries.
+ */
+__attribute__((cold, noinline)) static void forward_pending_nmi(void)
+{
+	struct percpu *cpu = this_cpu();
+	uint64_t blocked = GUEST_INTR_STATE_STI | GUEST_INTR_STATE_MOV_SS | GUEST_INTR_STATE_NMI;
+
+	if ((vmcs_read(VM_ENTRY_INTR_INFO_FIELD) & INTR_INFO_VALID) || (vmcs_read(GUEST_INTERRUPTIBILITY_INFO) & blocked))
+		return;
+	cpu->nmi_pending--;
+	vmcs_write(VM_ENTRY_INTR_INFO_FIELD, NMI_VECTOR | (INTR_TYPE_NMI << INTR_INFO_TYPE_SHIFT) | INTR_INFO_VALID);
+	if (vmcs_read(GUEST_ACTIVITY_STATE) == GUEST_ACTIVITY_HLT)
+		vmcs_write(GUEST_ACTIVITY_STATE, GUEST_ACTIVITY_ACTIVE);
+}
+
 /* Called by vmx_exit_stub with the guest's GPRs; returning resumes L1. */
 void vmx_handle_exit(struct guest_regs *regs, struct vcpu *v)
 {
@@ -378,6 +404,8 @@ void vmx_handle_exit(struct guest_regs *regs, struct vcpu *v)
 	if (unlikely(!handler))
 		handler = handle_unhandled;
 	handler(v, regs);
+	if (unlikely(this_cpu()->nmi_pending))
+		forward_pending_nmi();
 }
 
 __noreturn static void entry_instruction_failed(struct vcpu *v, struct guest_regs *r, const char *insn)
