@@ -126,7 +126,9 @@ enum nested_queue_result {
 	NESTED_QUEUED_VMEXIT,       /* will be an exception VM-exit to L1 */
 	NESTED_QUEUED_DOUBLE_FAULT, /* merged with the event in delivery into #DF (then routed) */
 	NESTED_QUEUED_TRIPLE_FAULT, /* L2 shuts down: VM-exit reason 2 to L1 */
-	NESTED_QUEUE_BUSY,          /* an exception VM-exit is already decided; not queued */
+	NESTED_QUEUE_BUSY,          /* not queued: an exception VM-exit or triple fault is already
+				       decided, or an injection is set up for the coming entry
+				       (queue after nested_l2_exited) */
 };
 enum nested_queue_result nested_queue_exception(struct nested_vcpu *nv,
 						const struct nested_exception *ex);
@@ -176,6 +178,7 @@ enum nested_source {
 #define NESTED_DROPPED_MTF              BIT(2)
 #define NESTED_DROPPED_TIMER            BIT(3)
 #define NESTED_DROPPED_DB_TO_PENDING    BIT(4) /* trap-like #DB moved to vmcs12 pending debug exceptions */
+#define NESTED_DROPPED_TRIPLE_FAULT     BIT(5) /* an exit to L1 for another reason ended L2 first */
 
 struct nested_choice {
 	enum nested_action action;

@@ -84,7 +84,8 @@ enum nested_queue_result nested_queue_exception(struct nested_vcpu *nv,
 	struct nested_exception e = *ex;
 	enum exception_class first;
 
-	if (ev->exception_vmexit.ev.valid || ev->triple_fault)
+	/* Exceptions come from handling a VM-exit, before the next entry is set up. */
+	if (ev->exception_vmexit.ev.valid || ev->triple_fault || ev->inflight.valid)
 		return NESTED_QUEUE_BUSY;
 	e.ev.valid = true;
 	e.during_delivery = ev->reinject.valid;

@@ -77,6 +77,9 @@ static void save_idt_vectoring(struct nested_vcpu *nv)
 	vmcs12->idt_vectoring_error_code = e->valid && e->has_error_code ? e->error_code : 0;
 	if (e->valid && e->insn_len)
 		vmcs12->vm_exit_instruction_len = e->insn_len;
+	/* An injection set up but never entered is withdrawn from vmcs02: it now belongs to L1. */
+	if (ev->inflight.valid)
+		nv->l2.vmcs02_write(nv->l2.ctx, VM_ENTRY_INTR_INFO_FIELD, 0);
 	ev->reinject.valid = false;
 	ev->inflight.valid = false;
 }
@@ -92,6 +95,8 @@ static uint32_t leave_guest_mode(struct nested_events *ev)
 		dropped |= NESTED_DROPPED_MTF;
 	if (ev->preemption_timer_expired)
 		dropped |= NESTED_DROPPED_TIMER;
+	if (ev->triple_fault)
+		dropped |= NESTED_DROPPED_TRIPLE_FAULT;
 	ev->exception_vmexit.ev.valid = false;
 	ev->mtf_pending = false;
 	ev->preemption_timer_expired = false;

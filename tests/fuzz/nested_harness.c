@@ -14,8 +14,9 @@ static void fake_write(void *ctx, uint32_t field, uint64_t val)
 {
 	struct fake_l2 *f = ctx;
 
-	if (field == VM_ENTRY_INTR_INFO_FIELD && (val & INTR_INFO_VALID))
-		f->injections++;
+	/* Counts events set up for the coming entry; writing an invalid one withdraws them. */
+	if (field == VM_ENTRY_INTR_INFO_FIELD)
+		f->injections = (val & INTR_INFO_VALID) ? f->injections + 1 : 0;
 	vmcs12_write(&f->vmcs02, field, val);
 }
 

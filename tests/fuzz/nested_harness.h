@@ -8,7 +8,7 @@ struct fake_l2 {
 	struct vmcs12 vmcs02;      /* what the hardware would hold */
 	uint64_t dr6;
 	uint64_t cr2;
-	unsigned injections;       /* VM_ENTRY_INTR_INFO writes with the valid bit since the last entry */
+	unsigned injections;       /* events written to VM_ENTRY_INTR_INFO for the coming entry */
 	unsigned max_injections;   /* largest count seen at an entry */
 	struct vmcs12 l1_vmcs12;   /* storage for nv->vmcs12 */
 	struct nested_vcpu nv;
