@@ -16,10 +16,13 @@
  *     err = nested_enter_l2(nv)      check and copy L1's VM-entry event
  *                                    (vmcs12 -> vmcs02; never routed back to
  *                                    L1's intercepts), mark the entry in progress.
- *   Anything raises an event for L2:
+ *   Anything raises an event for L2 (while handling an exit, i.e. before
+ *   nested_prepare_entry sets up the next entry):
  *     nested_queue_exception(nv, &ex)    routed at queue time (exception
  *                                    bitmap, #PF mask/match), merged per
- *                                    SDM Table 6-5 (#DF, triple fault)
+ *                                    SDM Table 6-5 (#DF, triple fault);
+ *                                    RIP stays at a faulting instruction,
+ *                                    the payload (DR6 bits / CR2) rides along
  *     nv->ev.nmi_pending = true, .intr_pending/.intr_vector, .init_pending,
  *     .sipi_pending/.sipi_vector, .smi_pending, .mtf_pending,
  *     .preemption_timer_expired      plain flags, set by their sources
@@ -33,13 +36,25 @@
  *                                    waits for the coming entry to finish,
  *                                    so ask for an exit right after it
  *                                    (e.g. preemption timer 0 / NMI window).
+ *                                    SMI: the caller's SMM emulation takes it.
+ *                                    c.dropped lists what the choice ended
+ *                                    (faults preempted at an instruction
+ *                                    boundary, L2-only events at an exit).
+ *                                    The same in two steps:
+ *                                    nested_pick_event (pure) then
+ *                                    nested_apply_choice.
  *   After every hardware VM-exit from L2:
  *     nested_l2_exited(nv)           the entry is complete; an event whose
  *                                    delivery was cut short (IDT-vectoring
  *                                    info) is kept for re-injection, or goes
  *                                    to L1 with the next synthesized exit.
  *   An exit L1 must see (reflection):
- *     nested_vmexit_to_l1(nv, &exit) writes the synthesized VM-exit.
+ *     nested_vmexit_to_l1(nv, &x)    writes the synthesized VM-exit (the
+ *                                    same function every exit above uses).
+ *
+ * Not modelled here: NMI-/interrupt-window and TPR-threshold exits (they
+ * follow from L1's controls merged into vmcs02 by the wiring), virtual-NMI
+ * blocking details, MOV-SS blocking of debug traps, SMM itself.
  *
  * All functions assume the vCPU is in guest mode (L2) unless said otherwise.
  *
