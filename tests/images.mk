@@ -32,6 +32,13 @@ copy_mods = $(if $($(1)_MODS),cp $($(1)_MODS) $(2)/boot/module.txt)
 # $(1) = guest, $(2) = module command (module or module2)
 mod_lines = $(if $($(1)_MODS),'$(2) /boot/module.txt $($(1)_MOD_ARGS)')
 
+# Others relink build/hv.elf in the same tree at any time: a copy taken mid-link
+# is truncated (its section headers, at the end, are missing), so retry until
+# readelf finds the copy whole.
+copy_whole_elf = for try in 1 2 3 4 5 6 7 8 9 10; do \
+		cp $(1) $(2) && ! readelf -hlS $(2) 2>&1 >/dev/null | grep -q . && break; \
+		[ $$try = 10 ] && { echo "$(1) stays truncated"; exit 1; }; sleep 2; done
+
 $(ISO_DIR)/bare-%.iso: $(GUEST_DIR)/%.elf tests/images.mk $(wildcard tests/guests/data/*)
 	@rm -rf $@.d && mkdir -p $@.d/boot/grub
 	@cp $< $@.d/boot/guest.elf
@@ -46,7 +53,7 @@ $(ISO_DIR)/bare-%.iso: $(GUEST_DIR)/%.elf tests/images.mk $(wildcard tests/guest
 $(ISO_DIR)/hv-%.iso: $(GUEST_DIR)/%.elf $(BUILD)/hv.elf tests/images.mk $(wildcard tests/guests/data/*)
 	@rm -rf $@.d && mkdir -p $@.d/boot/grub
 	@cp $< $@.d/boot/guest.elf
-	@cp $(BUILD)/hv.elf $@.d/boot/hv.elf
+	@$(call copy_whole_elf,$(BUILD)/hv.elf,$@.d/boot/hv.elf)
 	@$(call copy_mods,$*,$@.d)
 	@printf '%s\n' $(GRUB_CFG_HEAD) 'multiboot2 /boot/hv.elf $(HV_ARGS) $($*_HV_ARGS)' \
 		'module2 /boot/guest.elf $(call guest_args,$*)' \

@@ -37,7 +37,8 @@ Declaring tests (the interface other test files use)
 
   Result (what check() receives)
     exit_code   the emulator's exit status (None if killed by the timeout)
-    timed_out   True if the run hit its timeout
+    timed_out   True if the run hit its timeout or was stopped early (GRUB prompt)
+    note        why the runner stopped it early, else None
     serial      COM1 output with GRUB's terminal escapes and CRs removed
     e9          port 0xE9 output (Bochs: its stdout, debugger chatter included)
     lines       serial split in lines
@@ -65,6 +66,7 @@ import importlib.util
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -111,7 +113,8 @@ class Run:
 class Result:
     """What one run produced (see the header comment)."""
 
-    def __init__(self, exit_code, timed_out, serial_raw, e9, bochs_log, logdir):
+    def __init__(self, exit_code, timed_out, serial_raw, e9, bochs_log, logdir, note=None):
+        self.note = note
         self.exit_code = exit_code
         self.timed_out = timed_out
         self.serial = clean_serial(serial_raw)
@@ -143,7 +146,7 @@ class Result:
 
     def describe(self):
         """A short summary for failure reasons."""
-        how = "timed out" if self.timed_out else "exit %s" % self.exit_code
+        how = self.note or ("timed out" if self.timed_out else "exit %s" % self.exit_code)
         last = next((l for l in reversed(self.lines) if l.strip()), "")
         return "%s, last line %r (logs: %s)" % (how, last[:120], os.path.relpath(self.logdir, ROOT))
 
@@ -229,6 +232,15 @@ def _read(path):
         return b""
 
 
+def _tail(path, n):
+    try:
+        with open(path, "rb") as f:
+            f.seek(max(0, os.path.getsize(path) - n))
+            return f.read()
+    except OSError:
+        return b""
+
+
 class LiveTail(threading.Thread):
     """Copies the serial file to our stdout while the emulator writes it (for `make run`)."""
 
@@ -250,6 +262,31 @@ class LiveTail(threading.Thread):
             self.pump()
 
 
+# GRUB drops to its prompt when it cannot boot (a missing or truncated file): waiting for the timeout is pointless.
+GRUB_PROMPT = re.compile(rb"grub> ")
+
+
+def supervise(cmd, out, workdir, limit):
+    """Runs cmd in its own process group, killing the group on the limit or when GRUB gives up.
+    Returns (exit code, None) or (None, why it was stopped)."""
+    proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+                            cwd=workdir, start_new_session=True)
+    serial = os.path.join(workdir, "serial.txt")
+    deadline = time.time() + limit
+    note = None
+    while proc.poll() is None:
+        time.sleep(0.2)
+        if time.time() > deadline:
+            note = "timed out after %ds" % limit
+        elif GRUB_PROMPT.search(_tail(serial, 4096)):
+            note = "GRUB could not boot the image and fell to its prompt"
+        if note:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+            return None, note
+    return proc.returncode, None
+
+
 def boot(run, logdir, live=False):
     """Boots run.image once in a fresh temp dir; returns a Result and keeps the files in logdir."""
     workdir = tempfile.mkdtemp(prefix="hv-e2e-")
@@ -261,21 +298,16 @@ def boot(run, logdir, live=False):
         if tail:
             tail.start()
         with open(os.path.join(workdir, "stdout.txt"), "wb") as out:
-            try:
-                proc = subprocess.run(full, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-                                      cwd=workdir, timeout=run.timeout + 20)
-                code = proc.returncode
-            except subprocess.TimeoutExpired:
-                code = 124
+            code, note = supervise(full, out, workdir, run.timeout + 20)
         if tail:
             tail.stop.set()
             tail.join()
             tail.pump()
-        timed_out = code in (124, 137)
+        timed_out = code in (124, 137) or note is not None
         e9_file = "stdout.txt" if run.emulator == "bochs" else "e9.txt"
         res = Result(None if timed_out else code, timed_out, _read(os.path.join(workdir, "serial.txt")),
                      _read(os.path.join(workdir, e9_file)).decode("latin-1"),
-                     _read(os.path.join(workdir, "bochs.log")).decode("latin-1"), logdir)
+                     _read(os.path.join(workdir, "bochs.log")).decode("latin-1"), logdir, note)
         keep_logs(workdir, logdir, cmd)
         return res
     finally:
@@ -448,7 +480,7 @@ def cmd_boot(args):
     res = boot(run, os.path.join(LOG_ROOT, "boot", os.path.basename(args.image)), live=args.live)
     if not args.live:
         sys.stdout.write(res.serial)
-    how = "timed out after %ds" % args.timeout if res.timed_out else "exit code %s" % res.exit_code
+    how = res.note or ("timed out after %ds" % args.timeout if res.timed_out else "exit code %s" % res.exit_code)
     print("\n[runner: %s ended, %s; logs in %s]" % (run.emulator, how, os.path.relpath(res.logdir, ROOT)))
     return 0 if not res.timed_out else 1
 
