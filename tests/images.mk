@@ -66,7 +66,18 @@ $(ISO_DIR)/hv-%.iso: $(GUEST_DIR)/%.elf $(BUILD)/hv.elf tests/images.mk $(wildca
 $(BUILD)/hv.iso: $(ISO_DIR)/hv-hello.iso
 	cp $< $@
 
+# Error paths: no guest module at all, and a guest that is not a kernel (a text file).
+$(ISO_DIR)/hv-nomodule.iso $(ISO_DIR)/hv-badmodule.iso: $(ISO_DIR)/hv-%.iso: $(BUILD)/hv.elf tests/images.mk tests/guests/data/module.txt
+	@rm -rf $@.d && mkdir -p $@.d/boot/grub
+	@$(call copy_whole_elf,$(BUILD)/hv.elf,$@.d/boot/hv.elf)
+	@cp tests/guests/data/module.txt $@.d/boot/notakernel.txt
+	@printf '%s\n' $(GRUB_CFG_HEAD) 'multiboot2 /boot/hv.elf $(HV_ARGS)' \
+		$(if $(filter badmodule,$*),'module2 /boot/notakernel.txt test=badmodule') 'boot' > $@.d/boot/grub/grub.cfg
+	@$(call MKRESCUE,$@.d)
+	@rm -rf $@.d $@.log
+	@echo "  ISO     $@"
+
 .PHONY: images images-bare images-hv
 images-bare: $(patsubst %,$(ISO_DIR)/bare-%.iso,$(GUESTS))
-images-hv: $(patsubst %,$(ISO_DIR)/hv-%.iso,$(GUESTS)) $(BUILD)/hv.iso
+images-hv: $(patsubst %,$(ISO_DIR)/hv-%.iso,$(GUESTS) nomodule badmodule) $(BUILD)/hv.iso
 images: images-bare images-hv

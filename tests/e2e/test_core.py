@@ -95,6 +95,30 @@ def _triplefault_test():
     return Test("guest-triplefault", runs, check, needs=[r.image for r in runs.values()])
 
 
+def _bad_module_test(kind, pattern):
+    """The hypervisor given no usable guest: one clear line, then a clean failure exit (no hang, no panic)."""
+    run = Run(guest_image("hv", kind))
+
+    def check(results):
+        res = results["hv"]
+        if res.timed_out:
+            return "timed out: " + res.describe()
+        said = find_line(res.hv_lines, pattern)
+        if not said:
+            return "no hypervisor line matching %r: %s" % (pattern, res.describe())
+        bad = find_line(res.hv_lines, runner.HV_BAD)
+        if bad:
+            return "hypervisor: %r" % bad
+        # Bochs can only say "nonzero"; the status itself is on the hypervisor's last line.
+        if res.exit_code != exit_code_for(run, runner.HV_EXIT_BAD_MODULE):
+            return "exit code %s, expected the bad-module status: %s" % (res.exit_code, res.describe())
+        if not find_line(res.hv_lines, r"(?i)status 0x72\b"):
+            return "the hypervisor did not report status 0x72 (HV_EXIT_BAD_MODULE): " + res.describe()
+        return None
+
+    return Test("hv-" + kind, {"hv": run}, check, needs=[run.image])
+
+
 TESTS = [
     guest_pair_test("cpuid", name="guest-cpuid"),
     guest_pair_test("memmap", name="guest-memmap", extra_check=_memmap_extra),
@@ -106,4 +130,6 @@ TESTS = [
     _triplefault_test(),
     guest_pair_test("hello", name="guest-hello"),
     guest_pair_test("bench", name="guest-bench", extra_check=_bench_extra),
+    _bad_module_test("nomodule", r"(?i)\bno (guest|module)"),
+    _bad_module_test("badmodule", r"(?i)module.*(neither|not a|unknown|unsupported|invalid)"),
 ]
