@@ -25,10 +25,15 @@ def _memmap_extra(results):
 
 
 def _bench_extra(results):
+    costs = {}
     for op in ("cpuid", "out80", "in3fd"):
         why = _both_have(results, r"^~bench op=%s min=\d+ median=\d+" % op)
         if why:
             return why
+        costs[op] = [int(re.search(r"median=(\d+)", find_line(results[r].guest_lines, r"^~bench op=%s " % op)).group(1))
+                     for r in ("bare", "hv")]
+    # Informational, like `make bench`: the runner passes indented lines through.
+    print("  bench (median ticks bare/L1): " + ", ".join("%s %d/%d" % (op, c[0], c[1]) for op, c in costs.items()))
     return None
 
 
@@ -95,28 +100,38 @@ def _triplefault_test():
     return Test("guest-triplefault", runs, check, needs=[r.image for r in runs.values()])
 
 
-def _bad_module_test(kind, pattern):
-    """The hypervisor given no usable guest: one clear line, then a clean failure exit (no hang, no panic)."""
-    run = Run(guest_image("hv", kind))
+def _refusal_test(name, run, pattern, status_hex):
+    """One clear hypervisor line matching pattern, then a failure exit with the given status."""
 
     def check(results):
         res = results["hv"]
         if res.timed_out:
             return "timed out: " + res.describe()
-        said = find_line(res.hv_lines, pattern)
-        if not said:
+        if not find_line(res.hv_lines, pattern):
             return "no hypervisor line matching %r: %s" % (pattern, res.describe())
         bad = find_line(res.hv_lines, runner.HV_BAD)
         if bad:
             return "hypervisor: %r" % bad
+        if res.began:
+            return "the guest ran although the hypervisor should have refused"
         # Bochs can only say "nonzero"; the status itself is on the hypervisor's last line.
-        if res.exit_code != exit_code_for(run, runner.HV_EXIT_BAD_MODULE):
-            return "exit code %s, expected the bad-module status: %s" % (res.exit_code, res.describe())
-        if not find_line(res.hv_lines, r"(?i)status 0x72\b"):
-            return "the hypervisor did not report status 0x72 (HV_EXIT_BAD_MODULE): " + res.describe()
+        if res.exit_code != exit_code_for(run, 1):
+            return "exit code %s, expected a failure exit: %s" % (res.exit_code, res.describe())
+        if not find_line(res.hv_lines, r"(?i)status %s\b" % status_hex):
+            return "the hypervisor did not report status %s: %s" % (status_hex, res.describe())
         return None
 
-    return Test("hv-" + kind, {"hv": run}, check, needs=[run.image])
+    return Test(name, {"hv": run}, check, needs=[run.image])
+
+
+def _cpu_refusal_test(short, model, pattern):
+    """A Bochs CPU model lacking a feature the hypervisor needs: it must name it and exit HV_EXIT_NO_VMX."""
+    return _refusal_test("hv-refuses-" + short, Run(guest_image("hv", "hello"), model=model), pattern, "0x71")
+
+
+def _bad_module_test(kind, pattern):
+    """The hypervisor given no usable guest: one clear line, then HV_EXIT_BAD_MODULE (no hang, no panic)."""
+    return _refusal_test("hv-" + kind, Run(guest_image("hv", kind)), pattern, "0x72")
 
 
 TESTS = [
@@ -132,4 +147,10 @@ TESTS = [
     guest_pair_test("bench", name="guest-bench", extra_check=_bench_extra),
     _bad_module_test("nomodule", r"(?i)\bno (guest|module)"),
     _bad_module_test("badmodule", r"(?i)module.*(neither|not a|unknown|unsupported|invalid)"),
+    _cpu_refusal_test("penryn-no-ept", "core2_penryn_t9600", r"(?i)\bEPT\b"),
+    _cpu_refusal_test("lynnfield-no-ug", "corei5_lynnfield_750", r"(?i)unrestricted guest"),
+    _cpu_refusal_test("ryzen-no-vmx", "ryzen", r"(?i)(VT-x|VMX).*(not available|unavailable|absent|missing)"),
+    # Older Intel models that still have everything required: the demo guest must run the same.
+    guest_pair_test("hello", name="guest-hello-sandybridge", model="corei7_sandy_bridge_2600k"),
+    guest_pair_test("hello", name="guest-hello-haswell", model="corei7_haswell_4770"),
 ]
