@@ -41,6 +41,8 @@ def main():
         print("%-32s %10s %12s %9s" % (label, cell(bare, op), cell(hv, op), ratio))
     if "cpuid" in bare and "cpuid" in hv:
         print("hypervisor instructions per CPUID exit: %d" % (hv["cpuid"] - bare["cpuid"]))
+    if "out80" in bare and "out80" in hv:
+        print("hypervisor instructions per intercepted OUT exit: %d" % (hv["out80"] - bare["out80"]))
     print("(median of 501 samples each, in TSC ticks; in Bochs one tick is one emulated instruction)")
     for kind, why in (("bare", bare_why), ("hv", hv_why)):
         if why:
