@@ -15,6 +15,16 @@ struct cpuid_policy vmx_cpuid_policy = { .hypervisor_bit = true };
 
 typedef void (*exit_handler_t)(struct vcpu *v, struct guest_regs *r);
 
+/*
+ * The single-step trap after an emulated instruction: a pending debug
+ * exception with BS set, delivered by the CPU right after VM entry (SDM
+ * 26.6.3), so L1's #DB arrives with DR6.BS exactly as if it ran natively.
+ */
+void vmx_single_step_trap(void)
+{
+	vmcs_write(GUEST_PENDING_DBG_EXCEPTIONS, vmcs_read(GUEST_PENDING_DBG_EXCEPTIONS) | PENDING_DBG_BS);
+}
+
 /* SDM 26.6.1: event injection. Real mode (unrestricted guest, CR0.PE=0) delivers no error code (SDM 26.2.1.3). */
 void vmx_inject_hw_exception(unsigned int vector, bool has_error_code, uint32_t error_code)
 {
@@ -168,6 +178,12 @@ static void handle_io(struct vcpu *v, struct guest_regs *r)
 			v->port80 = (uint8_t)r->rax;
 	} else if (in) {
 		set_in_result(r, size, size == 1 ? inb(port) : size == 2 ? inw(port) : inl(port));
+	} else if (port == v->pm1a_cnt_port && (r->rax & BIT(13))) {
+		/* SLP_EN (ACPI 6.5, 4.8.4.2.1): L1 powers off or sleeps; the machine may end on this write. */
+		printk("hv: L1 entered ACPI sleep state (SLP_TYP %llu) at RIP %#llx\n",
+		       (unsigned long long)((r->rax >> 10) & 7), (unsigned long long)vmcs_read(GUEST_RIP));
+		vmx_print_exit_counters(v);
+		outw(port, (uint16_t)r->rax);
 	} else {
 		if (size == 1)
 			outb(port, (uint8_t)r->rax);

@@ -2,6 +2,7 @@
 #include "hv/vmx/vmx_internal.h"
 #include "hv/vmx/vmx_asm.h"
 #include "hv/console.h"
+#include "hv/mm.h"
 #include "hv/x86.h"
 
 static inline uint64_t host_read_cr8(void) { uint64_t v; __asm__ volatile("mov %%cr8, %0" : "=r"(v)); return v; }
@@ -38,9 +39,26 @@ static uint64_t guest_cr(enum vmcs_field real, enum vmcs_field shadow, uint64_t 
 }
 
 /* PAE paging without long mode: with EPT the CPU takes the PDPTEs from the VMCS on entry (SDM 26.3.2.4). */
+static bool is_guest_ram(paddr_t pa, uint64_t len)
+{
+	const struct mem_map *map = mm_guest_map();
+
+	for (uint32_t i = 0; i < map->count; i++)
+		if (map->r[i].type == MEM_USABLE && pa >= map->r[i].base && pa + len <= map->r[i].base + map->r[i].len)
+			return true;
+	return false;
+}
+
 static void load_pdptes(uint64_t cr3)
 {
-	const uint64_t *pdpte = phys_to_virt(cr3 & 0xffffffe0ULL);
+	paddr_t pa = cr3 & 0xffffffe0ULL;
+	static const uint64_t not_present[4];
+	/*
+	 * Only guest RAM is read: the hypervisor's memory is not L1's (hardware
+	 * would take an EPT violation) and MMIO is not mapped in the hypervisor.
+	 * Not-present PDPTEs give L1 a #PF instead.
+	 */
+	const uint64_t *pdpte = is_guest_ram(pa, 32) ? phys_to_virt(pa) : not_present;
 
 	vmcs_write(GUEST_PDPTE0, pdpte[0]);
 	vmcs_write(GUEST_PDPTE1, pdpte[1]);

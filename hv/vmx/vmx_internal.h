@@ -7,6 +7,7 @@
 #include "hv/vmx/guest_boot.h"
 #ifndef HV_HOST_TEST
 #include "hv/vmx/vmx_asm.h"
+#include "hv/x86.h"
 #endif
 
 /* Read once by the boot CPU in vmx_cpu_init(). */
@@ -47,7 +48,13 @@ __noreturn void vmx_resume_failed(struct guest_regs *regs, struct vcpu *v);
 __noreturn void vmx_launch_failed(struct vcpu *v);
 
 #ifndef HV_HOST_TEST
-/* SDM 27.3.3 / 28.x: an emulated instruction completes by moving RIP and dropping STI/MOV-SS blocking. */
+void vmx_single_step_trap(void);
+
+/*
+ * An emulated instruction completes as the CPU would have completed it:
+ * RIP moves past it, STI/MOV-SS blocking ends (SDM 25.4.2), and with
+ * RFLAGS.TF set the single-step #DB is still owed (SDM 17.3.1.4).
+ */
 static inline void vmx_skip_instruction(void)
 {
 	uint64_t intr = vmcs_read(GUEST_INTERRUPTIBILITY_INFO);
@@ -55,6 +62,8 @@ static inline void vmx_skip_instruction(void)
 	vmcs_write(GUEST_RIP, vmcs_read(GUEST_RIP) + vmcs_read(VM_EXIT_INSTRUCTION_LEN));
 	if (unlikely(intr & (GUEST_INTR_STATE_STI | GUEST_INTR_STATE_MOV_SS)))
 		vmcs_write(GUEST_INTERRUPTIBILITY_INFO, intr & ~(GUEST_INTR_STATE_STI | GUEST_INTR_STATE_MOV_SS));
+	if (unlikely(vmcs_read(GUEST_RFLAGS) & X86_RFLAGS_TF))
+		vmx_single_step_trap();
 }
 #endif
 void vmx_inject_hw_exception(unsigned int vector, bool has_error_code, uint32_t error_code);
