@@ -173,6 +173,31 @@ enum acpi_error acpi_find_cpus(paddr_t rsdp_pa, struct acpi_cpus *out)
 	return out->count ? ACPI_OK : ACPI_ERR_BAD_MADT;
 }
 
+/* FADT offsets (ACPI 6.5 Table 5.9) and the Generic Address Structure (5.2.3.2). */
+#define FADT_PM1A_CNT_BLK   64
+#define FADT_X_PM1A_CNT_BLK 172
+#define GAS_SYSTEM_IO       1
+
+uint16_t acpi_pm1a_control_port(paddr_t rsdp_pa)
+{
+	enum acpi_error err;
+	const struct acpi_header *fadt = acpi_find_table(rsdp_pa, "FACP", &err);
+	const uint8_t *f = (const uint8_t *)fadt;
+	uint32_t port32 = 0;
+	uint64_t xaddr = 0;
+
+	if (!fadt || fadt->length < FADT_PM1A_CNT_BLK + 4)
+		return 0;
+	memcpy(&port32, f + FADT_PM1A_CNT_BLK, 4);
+	/* The X_ field, where present and in I/O space, is the one ACPI 2.0+ firmware means. */
+	if (fadt->length >= FADT_X_PM1A_CNT_BLK + 12 && f[FADT_X_PM1A_CNT_BLK] == GAS_SYSTEM_IO) {
+		memcpy(&xaddr, f + FADT_X_PM1A_CNT_BLK + 4, 8);
+		if (xaddr && xaddr <= 0xffff)
+			return (uint16_t)xaddr;
+	}
+	return port32 <= 0xffff ? (uint16_t)port32 : 0;
+}
+
 const char *acpi_strerror(enum acpi_error err)
 {
 	switch (err) {

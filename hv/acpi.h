@@ -34,6 +34,13 @@ const void *acpi_find_table(paddr_t rsdp_pa, const char sig[4], enum acpi_error 
 /* Lists the CPUs the MADT reports as usable. */
 enum acpi_error acpi_find_cpus(paddr_t rsdp_pa, struct acpi_cpus *out);
 const char *acpi_strerror(enum acpi_error err);
+/*
+ * The PM1a control register's I/O port from the FADT (ACPI 5.2.9): where a
+ * guest writes SLP_TYP|SLP_EN to power off. 0 if there is no FADT or the
+ * register is not in I/O space.
+ */
+uint16_t acpi_pm1a_control_port(paddr_t rsdp_pa);
+#define ACPI_PM1_SLP_EN BIT(13)
 /* Scans the BIOS areas (EBDA, 0xE0000-0xFFFFF) for an RSDP; 0 if none (kernel only). */
 paddr_t acpi_scan_bios_rsdp(void);
 

@@ -14,7 +14,7 @@ struct fw {
 	uint8_t xsdt[36 + 8 * 2];
 	uint8_t rsdt[36 + 4 * 2];
 	uint8_t madt[2048];
-	uint8_t other[36];
+	uint8_t other[276]; /* a FADT, ACPI 6 size */
 	size_t madt_len;
 };
 
@@ -80,8 +80,8 @@ static paddr_t seal(int revision)
 
 	header(fw->madt, "APIC", (uint32_t)fw->madt_len);
 	fix_checksum(fw->madt, fw->madt_len, 9);
-	header(fw->other, "FACP", 36);
-	fix_checksum(fw->other, 36, 9);
+	header(fw->other, "FACP", sizeof(fw->other));
+	fix_checksum(fw->other, sizeof(fw->other), 9);
 	header(fw->xsdt, "XSDT", sizeof(fw->xsdt));
 	memcpy(fw->xsdt + 36, &other_pa, 8);
 	memcpy(fw->xsdt + 44, &madt_pa, 8);
@@ -223,6 +223,28 @@ static void test_malformed_madt_entries(void **state)
 	assert_int_equal(acpi_find_cpus(seal(2), &cpus), ACPI_ERR_BAD_MADT); /* no CPU at all */
 }
 
+static void test_pm1a_control_port(void **state)
+{
+	uint32_t port32 = 0x404;
+	uint64_t xport = 0xb004;
+
+	(void)state;
+	madt_lapic(0, 0, 1);
+	memcpy(fw->other + 64, &port32, 4);
+	assert_int_equal(acpi_pm1a_control_port(seal(2)), 0x404);
+	/* The X_ block in system I/O space wins (ACPI 5.2.9). */
+	fw->other[172] = 1;
+	memcpy(fw->other + 176, &xport, 8);
+	assert_int_equal(acpi_pm1a_control_port(seal(2)), 0xb004);
+	/* ...but not when it is in memory space. */
+	fw->other[172] = 0;
+	assert_int_equal(acpi_pm1a_control_port(seal(2)), 0x404);
+	/* No FADT at all (bad checksum). */
+	seal(2);
+	fw->other[9] ^= 1;
+	assert_int_equal(acpi_pm1a_control_port((uintptr_t)fw->rsdp), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -232,6 +254,7 @@ int main(void)
 		cmocka_unit_test_setup(test_too_many_cpus_are_counted_not_overrun, setup),
 		cmocka_unit_test_setup(test_bad_checksums_and_signatures, setup),
 		cmocka_unit_test_setup(test_malformed_madt_entries, setup),
+		cmocka_unit_test_setup(test_pm1a_control_port, setup),
 	};
 
 	return cmocka_run_group_tests_name("acpi", tests, NULL, NULL);
