@@ -139,15 +139,9 @@ static void handle_cpuid(struct vcpu *v, struct guest_regs *r)
 	vmx_skip_instruction();
 }
 
-/* The value an IN leaves in RAX: sizes 1 and 2 merge, size 4 zero-extends (SDM IN, 64-bit operand rules). */
 static void set_in_result(struct guest_regs *r, unsigned int size, uint32_t val)
 {
-	if (size == 4)
-		r->rax = val;
-	else if (size == 2)
-		r->rax = (r->rax & ~0xffffULL) | (val & 0xffff);
-	else
-		r->rax = (r->rax & ~0xffULL) | (val & 0xff);
+	r->rax = emulate_in_result(r->rax, size, val);
 }
 
 /* Exit qualification for I/O, SDM 28.2.1 (Table 28-5). */

@@ -66,63 +66,51 @@ static void load_pdptes(uint64_t cr3)
 	vmcs_write(GUEST_PDPTE3, pdpte[3]);
 }
 
-static bool pae_paging(uint64_t cr0, uint64_t cr4, uint64_t efer)
-{
-	return (cr0 & X86_CR0_PG) && (cr4 & X86_CR4_PAE) && !(efer & X86_EFER_LMA);
-}
-
-/* SDM MOV CR0 (Vol. 2B), 9.8.5: validity, then IA-32e activation or deactivation when PG changes. */
-static bool emulate_write_cr0(struct vcpu *v, uint64_t val)
+/* MOV to CR0: the checks and IA-32e (de)activation are emulate_cr0_write's; this applies them to vmcs01. */
+static bool apply_cr0_write(struct vcpu *v, uint64_t val)
 {
 	uint64_t old = guest_cr(GUEST_CR0, CR0_READ_SHADOW, v->cr0_mask);
 	uint64_t cr4 = guest_cr(GUEST_CR4, CR4_READ_SHADOW, v->cr4_mask);
 	uint64_t efer = vmcs_read(GUEST_IA32_EFER);
 
-	if ((val >> 32) || ((val & X86_CR0_PG) && !(val & X86_CR0_PE)) || ((val & X86_CR0_NW) && !(val & X86_CR0_CD)))
+	if (!emulate_cr0_write(old, val, cr4, &efer))
 		return false;
-	if ((val & X86_CR0_PG) && !(old & X86_CR0_PG) && (efer & X86_EFER_LME)) {
-		if (!(cr4 & X86_CR4_PAE))
-			return false;
-		efer |= X86_EFER_LMA;
-		v->ctl.entry |= VM_ENTRY_IA32E_MODE;
-	} else if (!(val & X86_CR0_PG) && (old & X86_CR0_PG) && (efer & X86_EFER_LMA)) {
-		efer &= ~X86_EFER_LMA;
-		v->ctl.entry &= ~(uint32_t)VM_ENTRY_IA32E_MODE;
-	}
+	/* The IA-32e mode guest entry control must follow EFER.LMA (SDM 26.3.1.1). */
+	v->ctl.entry = (efer & X86_EFER_LMA) ? v->ctl.entry | VM_ENTRY_IA32E_MODE
+					     : v->ctl.entry & ~(uint32_t)VM_ENTRY_IA32E_MODE;
 	vmcs_write(GUEST_IA32_EFER, efer);
 	vmcs_write(VM_ENTRY_CONTROLS, v->ctl.entry);
 	vmcs_write(CR0_READ_SHADOW, val);
 	vmcs_write(GUEST_CR0, vmx_apply_fixed(val, vmx_caps.cr0_fixed0 & v->cr0_mask, vmx_caps.cr0_fixed1));
-	if (pae_paging(val, cr4, efer))
+	if (emulate_pae_paging(val, cr4, efer))
 		load_pdptes(vmcs_read(GUEST_CR3));
 	vmx_flush_guest_tlb(v);
 	return true;
 }
 
-/* CR4: VMXE stays ours (VT-x is hidden from L1); bits VMX operation cannot hold are reserved to L1. */
-static bool emulate_write_cr4(struct vcpu *v, uint64_t val)
+static bool apply_cr4_write(struct vcpu *v, uint64_t val)
 {
 	uint64_t cr0 = guest_cr(GUEST_CR0, CR0_READ_SHADOW, v->cr0_mask);
 	uint64_t efer = vmcs_read(GUEST_IA32_EFER);
 
-	if ((val & X86_CR4_VMXE) || (val & ~vmx_caps.cr4_fixed1) || ((efer & X86_EFER_LMA) && !(val & X86_CR4_PAE)))
+	if (!emulate_cr4_write(val, efer, vmx_caps.cr4_fixed1))
 		return false;
 	vmcs_write(CR4_READ_SHADOW, val);
 	vmcs_write(GUEST_CR4, vmx_apply_fixed(val, vmx_caps.cr4_fixed0, vmx_caps.cr4_fixed1));
-	if (pae_paging(cr0, val, efer))
+	if (emulate_pae_paging(cr0, val, efer))
 		load_pdptes(vmcs_read(GUEST_CR3));
 	vmx_flush_guest_tlb(v);
 	return true;
 }
 
 /* CR3 exits only on CPUs without true controls, where CR3-load/store exiting are forced on (SDM A.3.2). */
-static bool emulate_write_cr3(struct vcpu *v, uint64_t val)
+static bool apply_cr3_write(struct vcpu *v, uint64_t val)
 {
 	uint64_t cr0 = guest_cr(GUEST_CR0, CR0_READ_SHADOW, v->cr0_mask);
 	uint64_t cr4 = guest_cr(GUEST_CR4, CR4_READ_SHADOW, v->cr4_mask);
 
 	vmcs_write(GUEST_CR3, val);
-	if (pae_paging(cr0, cr4, vmcs_read(GUEST_IA32_EFER)))
+	if (emulate_pae_paging(cr0, cr4, vmcs_read(GUEST_IA32_EFER)))
 		load_pdptes(val);
 	vmx_flush_guest_tlb(v);
 	return true;
@@ -131,9 +119,9 @@ static bool emulate_write_cr3(struct vcpu *v, uint64_t val)
 static bool mov_to_cr(struct vcpu *v, unsigned int cr, uint64_t val)
 {
 	switch (cr) {
-	case 0: return emulate_write_cr0(v, val);
-	case 3: return emulate_write_cr3(v, val);
-	case 4: return emulate_write_cr4(v, val);
+	case 0: return apply_cr0_write(v, val);
+	case 3: return apply_cr3_write(v, val);
+	case 4: return apply_cr4_write(v, val);
 	case 8: host_write_cr8(val); return true; /* only with forced CR8 exiting: L1 owns its APIC's TPR */
 	default: return false;
 	}
@@ -166,11 +154,11 @@ void handle_cr_access(struct vcpu *v, struct guest_regs *r)
 		break;
 	case 2: /* CLTS */
 		cr0 = guest_cr(GUEST_CR0, CR0_READ_SHADOW, v->cr0_mask);
-		ok = emulate_write_cr0(v, cr0 & ~X86_CR0_TS);
+		ok = apply_cr0_write(v, cr0 & ~X86_CR0_TS);
 		break;
 	default: /* LMSW: loads PE, MP, EM, TS; cannot clear PE (SDM LMSW) */
 		cr0 = guest_cr(GUEST_CR0, CR0_READ_SHADOW, v->cr0_mask);
-		ok = emulate_write_cr0(v, (cr0 & ~0xeULL) | ((q >> 16) & 0xf) | (cr0 & X86_CR0_PE));
+		ok = apply_cr0_write(v, (cr0 & ~0xeULL) | ((q >> 16) & 0xf) | (cr0 & X86_CR0_PE));
 		break;
 	}
 	if (ok)
@@ -179,18 +167,16 @@ void handle_cr_access(struct vcpu *v, struct guest_regs *r)
 		vmx_inject_hw_exception(GP_VECTOR, true, 0);
 }
 
-/* XSETBV always exits (SDM 25.1.2). Checks from the SDM's XSETBV operation, then the host executes it for L1. */
+/* XSETBV always exits (SDM 25.1.2): checked as the SDM's XSETBV operation says, then executed by the host for L1. */
 void handle_xsetbv(struct vcpu *v, struct guest_regs *r)
 {
-	uint64_t val = (r->rdx << 32) | (uint32_t)r->rax, supported;
+	uint64_t val = (r->rdx << 32) | (uint32_t)r->rax;
 	uint32_t a, b, c, d;
 	unsigned int cpl = (unsigned int)(vmcs_read(GUEST_SS_AR_BYTES) >> 5) & 3;
 
 	(void)v;
 	cpuid(0xd, 0, &a, &b, &c, &d);
-	supported = ((uint64_t)d << 32) | a;
-	if (cpl != 0 || (uint32_t)r->rcx != 0 || !(val & 1) || (val & ~supported) || ((val & 4) && !(val & 2)) ||
-	    ((val & 0xe0) && (val & 0xe0) != 0xe0) || ((val & 0xe0) && !(val & 4))) {
+	if (!emulate_xsetbv_ok(cpl, (uint32_t)r->rcx, val, ((uint64_t)d << 32) | a)) {
 		vmx_inject_hw_exception(GP_VECTOR, true, 0);
 		return;
 	}

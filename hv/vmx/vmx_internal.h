@@ -39,6 +39,13 @@ static inline bool cpuid_policy_applies(uint32_t leaf)
 	return leaf == 1 || leaf == 7 || leaf == 0xd || leaf == 0x80000001 || (leaf >> 8) == (CPUID_HV_LEAF_BASE >> 8);
 }
 
+/* emulate.c (pure) */
+bool emulate_cr0_write(uint64_t old_cr0, uint64_t val, uint64_t cr4, uint64_t *efer);
+bool emulate_cr4_write(uint64_t val, uint64_t efer, uint64_t cr4_fixed1);
+bool emulate_pae_paging(uint64_t cr0, uint64_t cr4, uint64_t efer);
+bool emulate_xsetbv_ok(unsigned int cpl, uint32_t ecx, uint64_t val, uint64_t supported);
+uint64_t emulate_in_result(uint64_t rax, unsigned int size, uint32_t val);
+
 /* vmcs.c */
 int vmcs01_setup(struct vcpu *v, const struct guest_boot_state *gs);
 

@@ -7,3 +7,5 @@ UNIT_TESTS += test_multiboot1
 test_multiboot1_SRCS := tests/unit/test_multiboot1.c hv/vmx/multiboot1.c hv/printf.c hv/string.c
 UNIT_TESTS += test_vmx_policy
 test_vmx_policy_SRCS := tests/unit/test_vmx_policy.c hv/vmx/cpuid.c hv/vmx/vmx_bitmap.c
+UNIT_TESTS += test_vmx_emulate
+test_vmx_emulate_SRCS := tests/unit/test_vmx_emulate.c hv/vmx/emulate.c

@@ -1,0 +1,114 @@
+/* Host tests: the decisions behind L1's emulated CR0/CR4 writes, XSETBV and IN results. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include "hv/vmx/vmx_internal.h"
+#include "hv/x86.h"
+
+#define CR0_PROT (X86_CR0_PE | X86_CR0_ET)
+#define CR0_LINUX (X86_CR0_PE | X86_CR0_MP | X86_CR0_ET | X86_CR0_NE | X86_CR0_WP | X86_CR0_AM | X86_CR0_PG)
+
+static void test_cr0_long_mode_activation(void **state)
+{
+	uint64_t efer = X86_EFER_LME;
+
+	(void)state;
+	/* 32-bit protected mode, PAE on, LME set: paging on activates IA-32e mode. */
+	assert_true(emulate_cr0_write(CR0_PROT, CR0_LINUX, X86_CR4_PAE, &efer));
+	assert_int_equal(efer, X86_EFER_LME | X86_EFER_LMA);
+	/* Paging off again deactivates it. */
+	assert_true(emulate_cr0_write(CR0_LINUX, CR0_PROT, X86_CR4_PAE, &efer));
+	assert_int_equal(efer, X86_EFER_LME);
+	/* Without PAE: #GP, EFER untouched. */
+	assert_false(emulate_cr0_write(CR0_PROT, CR0_LINUX, 0, &efer));
+	assert_int_equal(efer, X86_EFER_LME);
+}
+
+static void test_cr0_without_lme(void **state)
+{
+	uint64_t efer = 0;
+
+	(void)state;
+	assert_true(emulate_cr0_write(CR0_PROT, CR0_PROT | X86_CR0_PG | X86_CR0_NE, 0, &efer));
+	assert_int_equal(efer, 0);
+	/* A write that keeps paging on changes nothing in EFER. */
+	efer = X86_EFER_LME | X86_EFER_LMA;
+	assert_true(emulate_cr0_write(CR0_LINUX, CR0_LINUX | X86_CR0_CD, X86_CR4_PAE, &efer));
+	assert_int_equal(efer, X86_EFER_LME | X86_EFER_LMA);
+}
+
+static void test_cr0_invalid(void **state)
+{
+	uint64_t efer = 0;
+
+	(void)state;
+	assert_false(emulate_cr0_write(CR0_PROT, X86_CR0_PG | X86_CR0_ET, 0, &efer));      /* PG without PE */
+	assert_false(emulate_cr0_write(CR0_PROT, CR0_PROT | X86_CR0_NW, 0, &efer));        /* NW without CD */
+	assert_true(emulate_cr0_write(CR0_PROT, CR0_PROT | X86_CR0_NW | X86_CR0_CD, 0, &efer));
+	assert_false(emulate_cr0_write(CR0_PROT, CR0_PROT | BIT(32), 0, &efer));           /* bits 63:32 */
+	/* Real mode (unrestricted guest) is a valid target. */
+	assert_true(emulate_cr0_write(CR0_PROT, X86_CR0_ET, 0, &efer));
+}
+
+static void test_cr4(void **state)
+{
+	uint64_t fixed1 = 0x3767ff;
+
+	(void)state;
+	assert_true(emulate_cr4_write(X86_CR4_PAE | X86_CR4_OSFXSR, 0, fixed1));
+	assert_false(emulate_cr4_write(X86_CR4_VMXE, 0, fixed1));          /* VT-x is hidden from L1 */
+	assert_false(emulate_cr4_write(BIT(23), 0, fixed1));               /* not supported in VMX operation */
+	assert_false(emulate_cr4_write(0, X86_EFER_LMA, fixed1));          /* PAE must stay on in IA-32e mode */
+	assert_true(emulate_cr4_write(X86_CR4_PAE, X86_EFER_LMA | X86_EFER_LME, fixed1));
+}
+
+static void test_pae_paging(void **state)
+{
+	(void)state;
+	assert_true(emulate_pae_paging(X86_CR0_PG | X86_CR0_PE, X86_CR4_PAE, 0));
+	assert_false(emulate_pae_paging(X86_CR0_PG | X86_CR0_PE, X86_CR4_PAE, X86_EFER_LMA));
+	assert_false(emulate_pae_paging(X86_CR0_PE, X86_CR4_PAE, 0));
+	assert_false(emulate_pae_paging(X86_CR0_PG | X86_CR0_PE, 0, 0));
+}
+
+static void test_xsetbv(void **state)
+{
+	uint64_t supported = 0x2e7; /* x87, SSE, AVX, AVX-512 (5-7), PKRU */
+
+	(void)state;
+	assert_true(emulate_xsetbv_ok(0, 0, 0x7, supported));
+	assert_true(emulate_xsetbv_ok(0, 0, 0x1, supported));
+	assert_true(emulate_xsetbv_ok(0, 0, 0xe7, supported));
+	assert_false(emulate_xsetbv_ok(3, 0, 0x7, supported));   /* CPL 3 */
+	assert_false(emulate_xsetbv_ok(0, 1, 0x7, supported));   /* ECX != 0 */
+	assert_false(emulate_xsetbv_ok(0, 0, 0x6, supported));   /* x87 off */
+	assert_false(emulate_xsetbv_ok(0, 0, 0x5, supported));   /* AVX without SSE */
+	assert_false(emulate_xsetbv_ok(0, 0, 0x27, supported));  /* part of the AVX-512 state */
+	assert_false(emulate_xsetbv_ok(0, 0, 0xe3, supported));  /* AVX-512 without AVX */
+	assert_false(emulate_xsetbv_ok(0, 0, 0x8 | 0x3, supported)); /* unsupported component */
+}
+
+static void test_in_result(void **state)
+{
+	(void)state;
+	assert_int_equal(emulate_in_result(0x1122334455667788ULL, 1, 0xab), 0x11223344556677abULL);
+	assert_int_equal(emulate_in_result(0x1122334455667788ULL, 2, 0xabcd), 0x112233445566abcdULL);
+	assert_int_equal(emulate_in_result(0x1122334455667788ULL, 4, 0xdeadbeef), 0xdeadbeefULL);
+	assert_int_equal(emulate_in_result(0, 1, 0xffffffffu), 0xff);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_cr0_long_mode_activation),
+		cmocka_unit_test(test_cr0_without_lme),
+		cmocka_unit_test(test_cr0_invalid),
+		cmocka_unit_test(test_cr4),
+		cmocka_unit_test(test_pae_paging),
+		cmocka_unit_test(test_xsetbv),
+		cmocka_unit_test(test_in_result),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
