@@ -250,8 +250,12 @@ class LiveTail(threading.Thread):
         self.stop = threading.Event()
         self.pos = 0
 
-    def pump(self):
+    def pump(self, final=False):
         data = _read(self.path)[self.pos:]
+        # Hold back a trailing, possibly incomplete escape sequence until its end arrives.
+        esc = data.rfind(b"\x1b", max(0, len(data) - 16))
+        if esc >= 0 and not final and not _ESCAPES.match(data[esc:].decode("latin-1")):
+            data = data[:esc]
         if data:
             self.pos += len(data)
             sys.stdout.write(clean_serial(data))
@@ -302,7 +306,7 @@ def boot(run, logdir, live=False):
         if tail:
             tail.stop.set()
             tail.join()
-            tail.pump()
+            tail.pump(final=True)
         timed_out = code in (124, 137) or note is not None
         e9_file = "stdout.txt" if run.emulator == "bochs" else "e9.txt"
         res = Result(None if timed_out else code, timed_out, _read(os.path.join(workdir, "serial.txt")),
