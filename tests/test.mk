@@ -14,6 +14,10 @@ run: deps
 bench: deps
 	$(MAKE) -j2 $(ISO_DIR)/bare-bench.iso $(ISO_DIR)/hv-bench.iso
 	$(PYTHON) tests/bench.py
+ifneq ($(BENCH_LINUX),0)
+	@echo "Linux as L1 (two Bochs boots of about a minute each; BENCH_LINUX=0 skips them):"
+	@BUILD="$(BUILD)" PYTHON="$(PYTHON)" MAKE="$(MAKE)" tests/linux/bench-linux.sh
+endif
 
 # For tests/run-all.sh: the unit test binaries the Makefile knows about (stale files in build/unit are ignored).
 print-unit-bins:
