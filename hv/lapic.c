@@ -14,19 +14,16 @@
 #define ICR_SPIN_LIMIT    1000000
 
 static volatile uint32_t *xapic_regs;
-static bool x2apic;
 
 void lapic_init(void)
 {
-	uint64_t base = rdmsr(MSR_IA32_APIC_BASE);
-
-	x2apic = base & APIC_BASE_X2APIC;
-	xapic_regs = phys_to_virt(base & APIC_BASE_ADDR);
+	xapic_regs = phys_to_virt(rdmsr(MSR_IA32_APIC_BASE) & APIC_BASE_ADDR);
 }
 
+/* Read every time: L1 owns the APIC and may switch it to x2APIC after we started. */
 bool lapic_x2apic_mode(void)
 {
-	return x2apic;
+	return rdmsr(MSR_IA32_APIC_BASE) & APIC_BASE_X2APIC;
 }
 
 static uint32_t xapic_read(uint32_t reg)
@@ -41,12 +38,12 @@ static void xapic_write(uint32_t reg, uint32_t val)
 
 uint32_t lapic_id(void)
 {
-	return x2apic ? (uint32_t)rdmsr(X2APIC_MSR_ID) : xapic_read(XAPIC_ID) >> 24;
+	return lapic_x2apic_mode() ? (uint32_t)rdmsr(X2APIC_MSR_ID) : xapic_read(XAPIC_ID) >> 24;
 }
 
 bool lapic_send_ipi(uint32_t dest_apic_id, uint32_t icr_low)
 {
-	if (x2apic) {
+	if (lapic_x2apic_mode()) {
 		/* x2APIC: one MSR write, no delivery-status bit (SDM 11.12.9). */
 		wrmsr(X2APIC_MSR_ICR, ((uint64_t)dest_apic_id << 32) | icr_low);
 		return true;
