@@ -1,6 +1,7 @@
 /* L1's VM exits: one dispatcher table indexed by basic exit reason, one handler per reason, and the reports. */
 #include "hv/vmx/vmx_internal.h"
 #include "hv/vmx/vmx_asm.h"
+#include "hv/acpi.h"
 #include "hv/console.h"
 #include "hv/mm.h"
 #include "hv/panic.h"
@@ -144,6 +145,19 @@ static void set_in_result(struct guest_regs *r, unsigned int size, uint32_t val)
 	r->rax = emulate_in_result(r->rax, size, val);
 }
 
+/* A port L1 owns: the access goes to the device as L1 issued it. */
+static void io_pass_through(struct guest_regs *r, uint16_t port, unsigned int size, bool in)
+{
+	if (in)
+		set_in_result(r, size, size == 1 ? inb(port) : size == 2 ? inw(port) : inl(port));
+	else if (size == 1)
+		outb(port, (uint8_t)r->rax);
+	else if (size == 2)
+		outw(port, (uint16_t)r->rax);
+	else
+		outl(port, (uint32_t)r->rax);
+}
+
 /* Exit qualification for I/O, SDM 28.2.1 (Table 28-5). */
 static void handle_io(struct vcpu *v, struct guest_regs *r)
 {
@@ -170,21 +184,14 @@ static void handle_io(struct vcpu *v, struct guest_regs *r)
 			set_in_result(r, size, v->port80);
 		else
 			v->port80 = (uint8_t)r->rax;
-	} else if (in) {
-		set_in_result(r, size, size == 1 ? inb(port) : size == 2 ? inw(port) : inl(port));
-	} else if (port == v->pm1a_cnt_port && (r->rax & BIT(13))) {
-		/* SLP_EN (ACPI 6.5, 4.8.4.2.1): L1 powers off or sleeps; the machine may end on this write. */
-		printk("hv: L1 entered ACPI sleep state (SLP_TYP %llu) at RIP %#llx\n",
-		       (unsigned long long)((r->rax >> 10) & 7), (unsigned long long)vmcs_read(GUEST_RIP));
-		vmx_print_exit_counters(v);
-		outw(port, (uint16_t)r->rax);
 	} else {
-		if (size == 1)
-			outb(port, (uint8_t)r->rax);
-		else if (size == 2)
-			outw(port, (uint16_t)r->rax);
-		else
-			outl(port, (uint32_t)r->rax);
+		if (port == v->pm1a_cnt_port && !in && (r->rax & ACPI_PM1_SLP_EN)) {
+			/* SLP_EN (ACPI 6.5, 4.8.3.2.1): L1 powers off or sleeps; the write below may end the machine. */
+			printk("hv: L1 entered ACPI sleep state (SLP_TYP %llu) at RIP %#llx\n",
+			       (unsigned long long)((r->rax >> 10) & 7), (unsigned long long)vmcs_read(GUEST_RIP));
+			vmx_print_exit_counters(v);
+		}
+		io_pass_through(r, port, size, in);
 	}
 	vmx_skip_instruction();
 }

@@ -8,7 +8,6 @@
 #include "hv/console.h"
 #include "hv/panic.h"
 #include "hv/percpu.h"
-#include "hv/string.h"
 #include "hv/x86.h"
 
 /* The Linux loader lives in linux_loader.c (another part of the project); until it links, Linux is refused cleanly. */
@@ -77,22 +76,6 @@ static void setup_io_bitmaps(struct vcpu *v)
 		io_bitmap_intercept(a, b, v->pm1a_cnt_port);
 }
 
-/* The FADT's PM1a control block (ACPI 6.5, 5.2.9): watched so the exit counters print before an ACPI power-off. */
-static uint16_t find_pm1a_cnt_port(const struct boot_info *bi)
-{
-	enum acpi_error err;
-	const uint8_t *fadt = bi->acpi_rsdp ? acpi_find_table(bi->acpi_rsdp, "FACP", &err) : NULL;
-	uint32_t len, port;
-
-	if (!fadt)
-		return 0;
-	memcpy(&len, fadt + 4, 4);
-	if (len < 68)
-		return 0;
-	memcpy(&port, fadt + 64, 4); /* PM1a_CNT_BLK */
-	return port && port <= 0xfffe ? (uint16_t)port : 0;
-}
-
 /* What the hypervisor must own: VT-x's MSRs (hidden from L1), IA32_FEATURE_CONTROL, IA32_APIC_BASE writes. */
 static void setup_msr_bitmap(struct vcpu *v)
 {
@@ -159,7 +142,8 @@ __noreturn void vmx_run_l1(const struct boot_info *bi)
 	v->vpid = vmx_base_controls.proc2 & SECONDARY_ENABLE_VPID ? L1_VPID : 0;
 	if (alloc_vcpu_pages(v) < 0 || setup_ept(v) < 0)
 		machine_exit(HV_EXIT_PANIC);
-	v->pm1a_cnt_port = find_pm1a_cnt_port(bi);
+	/* Watched so the exit counters print before an ACPI power-off ends the machine. */
+	v->pm1a_cnt_port = bi->acpi_rsdp ? acpi_pm1a_control_port(bi->acpi_rsdp) : 0;
 	setup_io_bitmaps(v);
 	setup_msr_bitmap(v);
 	if (vmcs01_setup(v, &gs) < 0)
