@@ -445,6 +445,8 @@ int multiboot1_load(const struct guest_load_ctx *ctx, struct guest_boot_state *o
 		pr_err("hv: no free guest RAM below 4 GiB for the L1 kernel's Multiboot information (%zu bytes)\n", mbi_size);
 		return -1;
 	}
+	if (img.header_flags & MB1_HDR_VIDEO)
+		pr_warn("hv: L1 kernel asks for a video mode (Multiboot header flag 2); it keeps the current text mode\n");
 	copy_segments(&img, file);
 	mb1_build_info(&in, guest_ptr(mbi_gpa), (uint32_t)mbi_gpa);
 	set_entry_state(&img, mbi_gpa, out);
