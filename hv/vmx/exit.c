@@ -126,17 +126,23 @@ __attribute__((noinline)) static void cpuid_filtered(struct guest_regs *r, uint3
 	r->rax = out[0], r->rbx = out[1], r->rcx = out[2], r->rdx = out[3];
 }
 
-/* The benchmarked exit: most leaves pass straight through without reading any guest state. */
+/*
+ * The benchmarked exit: most leaves pass straight through without reading any
+ * guest state. CPUID writes the guest's registers directly (64-bit CPUID
+ * zero-extends, which a 32-bit L1 cannot observe and a 64-bit L1 expects).
+ */
 static void handle_cpuid(struct vcpu *v, struct guest_regs *r)
 {
 	uint32_t leaf = (uint32_t)r->rax, out[4];
 
 	(void)v;
-	cpuid(leaf, (uint32_t)r->rcx, &out[0], &out[1], &out[2], &out[3]);
-	if (unlikely(cpuid_policy_applies(leaf)))
+	if (likely(!cpuid_policy_applies(leaf))) {
+		__asm__ volatile("cpuid" : "=a"(r->rax), "=b"(r->rbx), "=c"(r->rcx), "=d"(r->rdx)
+				 : "a"((uint64_t)leaf), "c"((uint64_t)(uint32_t)r->rcx));
+	} else {
+		cpuid(leaf, (uint32_t)r->rcx, &out[0], &out[1], &out[2], &out[3]);
 		cpuid_filtered(r, leaf, out);
-	else
-		r->rax = out[0], r->rbx = out[1], r->rcx = out[2], r->rdx = out[3];
+	}
 	vmx_skip_instruction();
 }
 
@@ -343,7 +349,7 @@ static void handle_ept_misconfig(struct vcpu *v, struct guest_regs *r)
 	vmx_stop_guest(v, r, HV_EXIT_GUEST_DIED);
 }
 
-static const exit_handler_t exit_handlers[EXIT_REASON_MAX] = {
+static exit_handler_t exit_handlers[EXIT_REASON_MAX] = {
 	[EXIT_REASON_EXTERNAL_INTERRUPT] = handle_external_interrupt,
 	[EXIT_REASON_TRIPLE_FAULT]       = handle_triple_fault,
 	[EXIT_REASON_INIT_SIGNAL]        = handle_init_sipi,
@@ -373,6 +379,14 @@ static const exit_handler_t exit_handlers[EXIT_REASON_MAX] = {
 	[EXIT_REASON_VMFUNC]             = handle_ud,
 	[EXIT_REASON_XSETBV]             = handle_xsetbv,
 };
+
+/* Every reason without a handler gets the report-and-stop one, so the dispatcher never tests for NULL. */
+void vmx_exit_handlers_init(void)
+{
+	for (uint32_t r = 0; r < EXIT_REASON_MAX; r++)
+		if (!exit_handlers[r])
+			exit_handlers[r] = handle_unhandled;
+}
 
 /* SDM 27.8: a VM entry that failed after loading guest state arrives as an exit with bit 31 set. */
 __noreturn __attribute__((cold, noinline)) static void entry_failed(struct vcpu *v, struct guest_regs *r, uint32_t reason)
@@ -418,8 +432,6 @@ void vmx_handle_exit(struct guest_regs *regs, struct vcpu *v)
 	}
 	v->exits[basic]++;
 	handler = exit_handlers[basic];
-	if (unlikely(!handler))
-		handler = handle_unhandled;
 	handler(v, regs);
 	if (unlikely(this_cpu()->nmi_pending))
 		forward_pending_nmi();

@@ -50,6 +50,7 @@ uint64_t emulate_in_result(uint64_t rax, unsigned int size, uint32_t val);
 int vmcs01_setup(struct vcpu *v, const struct guest_boot_state *gs);
 
 /* exit.c */
+void vmx_exit_handlers_init(void);
 void vmx_handle_exit(struct guest_regs *regs, struct vcpu *v);
 __noreturn void vmx_resume_failed(struct guest_regs *regs, struct vcpu *v);
 __noreturn void vmx_launch_failed(struct vcpu *v);

@@ -149,6 +149,7 @@ __noreturn void vmx_run_l1(const struct boot_info *bi)
 	if (vmcs01_setup(v, &gs) < 0)
 		machine_exit(HV_EXIT_PANIC);
 	apply_policy(bi, v);
+	vmx_exit_handlers_init();
 	flush_tlbs(v);
 	this_cpu()->vcpu = v;
 	printk("hv: launching L1 at %#llx (%s mode, eax %#llx, ebx %#llx)\n", (unsigned long long)gs.rip,
