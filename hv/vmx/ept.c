@@ -126,3 +126,41 @@ bool ept_translate(paddr_t pml4, uint64_t gpa, uint64_t *hpa, unsigned int *memt
 	}
 	return false;
 }
+
+/* Replaces a large-page entry of `level` by a table of the next level with the same mapping (SDM 29.3.2). */
+static int split_large_entry(uint64_t *entry, int level, paddr_t (*alloc_frame)(void))
+{
+	uint64_t child_size = 1ULL << (PAGE_SHIFT + 9 * (level - 2));
+	uint64_t attrs = *entry & (EPT_RWX | EPT_MT_MASK | EPT_IGNORE_PAT);
+	uint64_t base = *entry & EPT_ADDR_MASK;
+	paddr_t sub = alloc_frame();
+	uint64_t *t;
+
+	if (!sub)
+		return -1;
+	t = phys_to_virt(sub);
+	for (unsigned int i = 0; i < 512; i++)
+		t[i] = (base + i * child_size) | attrs | (level - 1 > 1 ? EPT_LARGE : 0);
+	*entry = sub | EPT_RWX;
+	return 0;
+}
+
+int ept_restrict_page(paddr_t pml4, uint64_t gpa, uint64_t rights, paddr_t (*alloc_frame)(void))
+{
+	uint64_t *table = phys_to_virt(pml4);
+
+	for (int level = 4; level >= 1; level--) {
+		uint64_t *e = &table[(gpa >> (PAGE_SHIFT + 9 * (level - 1))) & 511];
+
+		if (!(*e & EPT_RWX))
+			return -1;
+		if (level == 1) {
+			*e = (*e & ~(uint64_t)EPT_RWX) | (rights & EPT_RWX);
+			return 0;
+		}
+		if ((*e & EPT_LARGE) && split_large_entry(e, level, alloc_frame) < 0)
+			return -1;
+		table = phys_to_virt(*e & EPT_ADDR_MASK);
+	}
+	return -1;
+}

@@ -40,6 +40,13 @@ struct ept_layout {
  */
 int ept_build_identity(const struct ept_layout *layout, paddr_t (*alloc_frame)(void), paddr_t *pml4_out);
 
+/*
+ * Gives the 4 KiB page at gpa these access rights (EPT_READ/WRITE/EXEC),
+ * splitting the large pages above it; the rest of the map is unchanged.
+ * -1 if gpa is not mapped or frames ran out. The caller flushes (INVEPT).
+ */
+int ept_restrict_page(paddr_t pml4, uint64_t gpa, uint64_t rights, paddr_t (*alloc_frame)(void));
+
 /* The EPT pointer for a 4-level table at pml4 (SDM 25.6.11). */
 uint64_t ept_make_eptp(paddr_t pml4, unsigned int memtype);
 

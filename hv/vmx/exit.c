@@ -11,6 +11,7 @@
 #define TEST_EXIT_PORT     0xf4 /* QEMU isa-debug-exit convention, 4 ports wide */
 #define TEST_EXIT_PORT_END 0xf8
 #define POST_CODE_PORT     0x80
+#define X2APIC_MSR_ICR_WRITE 0x830 /* intercepted only while L1 has AP vCPUs (apic_access.c) */
 
 struct cpuid_policy vmx_cpuid_policy = { .hypervisor_bit = true };
 
@@ -38,10 +39,10 @@ void vmx_inject_hw_exception(unsigned int vector, bool has_error_code, uint32_t 
 	vmcs_write(VM_ENTRY_INTR_INFO_FIELD, info);
 }
 
-void vmx_print_exit_counters(const struct vcpu *v)
+static void print_vcpu_exit_counters(const struct vcpu *v, const char *label)
 {
 	char line[600];
-	int n = hv_snprintf(line, sizeof(line), "hv: exits:");
+	int n = hv_snprintf(line, sizeof(line), "%s", label);
 	uint64_t total = 0;
 
 	for (uint32_t r = 0; r < EXIT_REASON_MAX; r++) {
@@ -53,6 +54,23 @@ void vmx_print_exit_counters(const struct vcpu *v)
 					 (unsigned long long)v->exits[r]);
 	}
 	printk("%s total=%llu\n", line, (unsigned long long)total);
+}
+
+/* The boot vCPU's counters first (the line tests and users look for), then each AP's. */
+void vmx_print_exit_counters(void)
+{
+	char label[32];
+
+	if (percpu_area[0].vcpu)
+		print_vcpu_exit_counters(percpu_area[0].vcpu, "hv: exits:");
+	for (uint32_t i = 1; i < MAX_CPUS; i++) {
+		const struct vcpu *ap = percpu_area[i].vcpu;
+
+		if (!ap || !ap->launched)
+			continue;
+		hv_snprintf(label, sizeof(label), "hv: exits on CPU %u:", i);
+		print_vcpu_exit_counters(ap, label);
+	}
 }
 
 static void dump_segment(const char *name, enum vmcs_field sel)
@@ -98,8 +116,8 @@ __noreturn void vmx_stop_guest(struct vcpu *v, struct guest_regs *regs, uint8_t 
 {
 	if (regs)
 		dump_guest_state(regs);
-	vmx_print_exit_counters(v);
-	printk("hv: L1 stopped; ending the machine with status %#x\n", status);
+	vmx_print_exit_counters();
+	printk("hv: L1 stopped by its vCPU on CPU %u; ending the machine with status %#x\n", v->cpu_id, status);
 	machine_exit(status);
 }
 
@@ -181,7 +199,7 @@ static void handle_io(struct vcpu *v, struct guest_regs *r)
 			set_in_result(r, size, 0xffffffffu); /* write-only device */
 		} else {
 			printk("hv: guest requested exit status %llu\n", (unsigned long long)(r->rax & 0xff));
-			vmx_print_exit_counters(v);
+			vmx_print_exit_counters();
 			machine_exit((uint8_t)r->rax);
 		}
 	} else if (port == POST_CODE_PORT) {
@@ -195,7 +213,7 @@ static void handle_io(struct vcpu *v, struct guest_regs *r)
 			/* SLP_EN (ACPI 6.5, 4.8.3.2.1): L1 powers off or sleeps; the write below may end the machine. */
 			printk("hv: L1 entered ACPI sleep state (SLP_TYP %llu) at RIP %#llx\n",
 			       (unsigned long long)((r->rax >> 10) & 7), (unsigned long long)vmcs_read(GUEST_RIP));
-			vmx_print_exit_counters(v);
+			vmx_print_exit_counters();
 		}
 		io_pass_through(r, port, size, in);
 	}
@@ -261,6 +279,10 @@ static void handle_wrmsr(struct vcpu *v, struct guest_regs *r)
 	uint64_t val = (r->rdx << 32) | (uint32_t)r->rax;
 
 	(void)v;
+	if (msr == X2APIC_MSR_ICR_WRITE && vmx_x2apic_icr_write(val)) {
+		vmx_skip_instruction();
+		return;
+	}
 	if (msr == MSR_IA32_APIC_BASE && apic_base_write_ok(val)) {
 		wrmsr(msr, val);
 		vmx_skip_instruction();
@@ -273,7 +295,12 @@ static void handle_wrmsr(struct vcpu *v, struct guest_regs *r)
 static void handle_hlt(struct vcpu *v, struct guest_regs *r)
 {
 	vmx_skip_instruction();
-	if (!(vmcs_read(GUEST_RFLAGS) & X86_RFLAGS_IF)) {
+	/*
+	 * An AP parked with interrupts off still wakes on INIT or NMI from the
+	 * boot CPU, so it halts for real. The boot CPU halted so is L1's end:
+	 * nothing else will wake it, and a silent hang helps nobody.
+	 */
+	if (v->is_bsp && !(vmcs_read(GUEST_RFLAGS) & X86_RFLAGS_IF)) {
 		printk("hv: L1 halted with interrupts disabled at RIP %#llx: nothing can wake it; stopping L1\n",
 		       (unsigned long long)vmcs_read(GUEST_RIP));
 		vmx_stop_guest(v, r, HV_EXIT_GUEST_DIED);
@@ -309,13 +336,26 @@ static void handle_triple_fault(struct vcpu *v, struct guest_regs *r)
 	vmx_stop_guest(v, r, HV_EXIT_GUEST_DIED);
 }
 
-static void handle_init_sipi(struct vcpu *v, struct guest_regs *r)
+/*
+ * INIT (SDM 25.2: an exit that changes no state). An AP goes back to the INIT
+ * state and waits for SIPI, as hardware would. On the boot CPU INIT is a
+ * reset into the firmware, which L1 does not own: report it and stop.
+ */
+static void handle_init(struct vcpu *v, struct guest_regs *r)
 {
-	uint32_t reason = VMX_EXIT_REASON_BASIC((uint32_t)vmcs_read(VM_EXIT_REASON));
+	if (v->is_bsp) {
+		printk("hv: L1 sent INIT to its boot CPU at RIP %#llx (a reset); stopping L1\n",
+		       (unsigned long long)vmcs_read(GUEST_RIP));
+		vmx_stop_guest(v, r, HV_EXIT_GUEST_DIED);
+	}
+	vmx_vcpu_load_init_state(v);
+}
 
-	printk("hv: L1 received %s at RIP %#llx: resetting or starting L1 CPUs is not supported yet; stopping L1\n",
-	       reason == EXIT_REASON_SIPI ? "a start-up IPI" : "INIT", (unsigned long long)vmcs_read(GUEST_RIP));
-	vmx_stop_guest(v, r, HV_EXIT_GUEST_DIED);
+/* A SIPI reaches only a vCPU in wait-for-SIPI (SDM 25.2); the vector is the exit qualification's low byte. */
+static void handle_sipi(struct vcpu *v, struct guest_regs *r)
+{
+	(void)r;
+	vmx_vcpu_start_at_sipi(v, (uint8_t)vmcs_read(EXIT_QUALIFICATION));
 }
 
 static const char *ept_access_name(uint64_t q)
@@ -331,6 +371,10 @@ static void handle_ept_violation(struct vcpu *v, struct guest_regs *r)
 {
 	uint64_t q = vmcs_read(EXIT_QUALIFICATION), gpa = vmcs_read(GUEST_PHYSICAL_ADDRESS);
 	bool hv = mm_range_overlaps_hv(gpa & ~0xfffULL, PAGE_SIZE);
+
+	/* Bit 1: a write (SDM Table 28-7); the one page L1 may not write is its xAPIC page. */
+	if ((q & BIT(1)) && vmx_apic_page_write(v, r, gpa))
+		return;
 
 	printk("hv: L1 EPT violation: %s access to GPA %#llx (%s) at RIP %#llx",
 	       ept_access_name(q), (unsigned long long)gpa,
@@ -352,8 +396,8 @@ static void handle_ept_misconfig(struct vcpu *v, struct guest_regs *r)
 static exit_handler_t exit_handlers[EXIT_REASON_MAX] = {
 	[EXIT_REASON_EXTERNAL_INTERRUPT] = handle_external_interrupt,
 	[EXIT_REASON_TRIPLE_FAULT]       = handle_triple_fault,
-	[EXIT_REASON_INIT_SIGNAL]        = handle_init_sipi,
-	[EXIT_REASON_SIPI]               = handle_init_sipi,
+	[EXIT_REASON_INIT_SIGNAL]        = handle_init,
+	[EXIT_REASON_SIPI]               = handle_sipi,
 	[EXIT_REASON_CPUID]              = handle_cpuid,
 	[EXIT_REASON_GETSEC]             = handle_ud,
 	[EXIT_REASON_HLT]                = handle_hlt,
@@ -435,6 +479,8 @@ void vmx_handle_exit(struct guest_regs *regs, struct vcpu *v)
 	handler(v, regs);
 	if (unlikely(this_cpu()->nmi_pending))
 		forward_pending_nmi();
+	if (unlikely(v->started_by_sipi))
+		vmx_vcpu_fix_sipi_blocking();
 }
 
 __noreturn static void entry_instruction_failed(struct vcpu *v, struct guest_regs *r, const char *insn)

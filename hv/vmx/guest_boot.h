@@ -9,6 +9,7 @@
 enum guest_cpu_mode {
 	GUEST_MODE_PROT32, /* CR0.PE=1, paging off, flat 4 GiB segments (Multiboot, Linux 32-bit entry) */
 	GUEST_MODE_LONG64, /* CR0.PG=1, EFER.LMA, 64-bit CS (Linux 64-bit entry), cr3 built by the loader */
+	GUEST_MODE_WAIT_SIPI, /* an AP after INIT: the architectural INIT state, waiting for a start-up IPI */
 };
 
 struct guest_boot_state {

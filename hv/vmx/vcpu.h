@@ -20,6 +20,12 @@ STATIC_ASSERT(sizeof(struct guest_regs) == 128, "the exit stub pushes 16 registe
 
 struct vcpu {
 	paddr_t vmcs;               /* vmcs01 for L1 */
+	uint32_t cpu_id;            /* the physical CPU that runs it: one vCPU per CPU */
+	bool is_bsp;                /* L1's boot CPU (INIT resets it rather than parking it) */
+	volatile bool launched;     /* set by its CPU just before the first VMLAUNCH */
+	uint32_t apic_id;           /* L1 addresses this vCPU by its CPU's APIC ID */
+	volatile bool waiting_for_sipi; /* in the INIT state, wait-for-SIPI activity (read by other CPUs) */
+	bool started_by_sipi;       /* came out of wait-for-SIPI: see vmx_vcpu_fix_sipi_blocking() */
 	struct vmx_controls ctl;    /* as written into the VMCS */
 	uint64_t cr0_mask, cr4_mask;/* host-owned CR bits (guest/host masks) */
 	paddr_t io_bitmap_a, io_bitmap_b, msr_bitmap;
@@ -32,6 +38,8 @@ struct vcpu {
 	struct guest_regs *regs;    /* on the exit stack */
 	uint64_t exits[EXIT_REASON_MAX];
 };
+
+STATIC_ASSERT(sizeof(struct vcpu) <= PAGE_SIZE, "an AP's vcpu is one frame");
 
 /* Exit stack layout: [top-8] holds the vcpu pointer; HOST_RSP = top-16; the stub pushes guest_regs below it. */
 #define VMX_EXIT_STACK_PAGES 4

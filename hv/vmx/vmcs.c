@@ -200,6 +200,10 @@ int vmcs01_setup(struct vcpu *v, const struct guest_boot_state *gs)
 	}
 	setup_controls(v, gs);
 	setup_host_state(v);
+	if (gs->mode == GUEST_MODE_WAIT_SIPI) {
+		vmx_vcpu_load_init_state(v);
+		return 0;
+	}
 	setup_guest_state(v, gs);
 	setup_guest_regs(v->regs, gs);
 	return 0;

@@ -46,6 +46,16 @@ bool emulate_pae_paging(uint64_t cr0, uint64_t cr4, uint64_t efer);
 bool emulate_xsetbv_ok(unsigned int cpl, uint32_t ecx, uint64_t val, uint64_t supported);
 uint64_t emulate_in_result(uint64_t rax, unsigned int size, uint32_t val);
 
+/* apic_access.c: L1's INIT/SIPI through its xAPIC page or x2APIC ICR (SDM 11.6.1) */
+void vmx_virtualize_icr(struct vcpu *bsp);
+bool vmx_apic_page_write(struct vcpu *v, struct guest_regs *r, uint64_t gpa);
+bool vmx_x2apic_icr_write(uint64_t value);
+
+/* vcpu_reset.c: INIT and SIPI for L1's vCPUs (SDM 10.1, 10.4.4) */
+void vmx_vcpu_load_init_state(struct vcpu *v);
+void vmx_vcpu_start_at_sipi(struct vcpu *v, uint8_t vector);
+void vmx_vcpu_fix_sipi_blocking(void);
+
 /* vmcs.c */
 int vmcs01_setup(struct vcpu *v, const struct guest_boot_state *gs);
 
@@ -63,19 +73,25 @@ void vmx_single_step_trap(void);
  * RIP moves past it, STI/MOV-SS blocking ends (SDM 25.4.2), and with
  * RFLAGS.TF set the single-step #DB is still owed (SDM 17.3.1.4).
  */
-static inline void vmx_skip_instruction(void)
+static inline void vmx_advance_rip(uint64_t len)
 {
 	uint64_t intr = vmcs_read(GUEST_INTERRUPTIBILITY_INFO);
 
-	vmcs_write(GUEST_RIP, vmcs_read(GUEST_RIP) + vmcs_read(VM_EXIT_INSTRUCTION_LEN));
+	vmcs_write(GUEST_RIP, vmcs_read(GUEST_RIP) + len);
 	if (unlikely(intr & (GUEST_INTR_STATE_STI | GUEST_INTR_STATE_MOV_SS)))
 		vmcs_write(GUEST_INTERRUPTIBILITY_INFO, intr & ~(GUEST_INTR_STATE_STI | GUEST_INTR_STATE_MOV_SS));
 	if (unlikely(vmcs_read(GUEST_RFLAGS) & X86_RFLAGS_TF))
 		vmx_single_step_trap();
 }
+
+/* For exits that report the instruction's length (SDM 28.2.5). */
+static inline void vmx_skip_instruction(void)
+{
+	vmx_advance_rip(vmcs_read(VM_EXIT_INSTRUCTION_LEN));
+}
 #endif
 void vmx_inject_hw_exception(unsigned int vector, bool has_error_code, uint32_t error_code);
-void vmx_print_exit_counters(const struct vcpu *v);
+void vmx_print_exit_counters(void);
 __noreturn void vmx_stop_guest(struct vcpu *v, struct guest_regs *regs, uint8_t status);
 extern struct cpuid_policy vmx_cpuid_policy;
 

@@ -8,6 +8,8 @@
 #include "hv/console.h"
 #include "hv/panic.h"
 #include "hv/percpu.h"
+#include "hv/smp.h"
+#include "hv/delay.h"
 #include "hv/x86.h"
 
 /* The Linux loader lives in linux_loader.c (another part of the project); until it links, Linux is refused cleanly. */
@@ -87,21 +89,32 @@ static void setup_msr_bitmap(struct vcpu *v)
 	msr_bitmap_intercept(bm, MSR_IA32_APIC_BASE, false, true);
 }
 
-static int alloc_vcpu_pages(struct vcpu *v)
+/* Each vCPU's own exit stack; its top holds the vcpu pointer the exit stub hands to C. */
+static int alloc_exit_stack(struct vcpu *v)
 {
 	paddr_t stack = frame_alloc_contig(VMX_EXIT_STACK_PAGES, PAGE_SIZE);
 
-	v->io_bitmap_a = frame_alloc();
-	v->io_bitmap_b = frame_alloc();
-	v->msr_bitmap = frame_alloc();
-	if (!stack || !v->io_bitmap_a || !v->io_bitmap_b || !v->msr_bitmap) {
-		printk("hv: out of hypervisor frames for L1's bitmaps and exit stack\n");
+	if (!stack) {
+		printk("hv: out of hypervisor frames for the exit stack of L1's vCPU on CPU %u\n", v->cpu_id);
 		return -1;
 	}
 	v->exit_stack_top = stack + VMX_EXIT_STACK_PAGES * PAGE_SIZE;
 	*(struct vcpu **)phys_to_virt(v->exit_stack_top - 8) = v;
 	v->regs = phys_to_virt(v->exit_stack_top - 16 - sizeof(struct guest_regs));
 	return 0;
+}
+
+/* The bitmaps and EPT are one machine's policy: every vCPU of L1 shares them. */
+static int alloc_vcpu_pages(struct vcpu *v)
+{
+	v->io_bitmap_a = frame_alloc();
+	v->io_bitmap_b = frame_alloc();
+	v->msr_bitmap = frame_alloc();
+	if (!v->io_bitmap_a || !v->io_bitmap_b || !v->msr_bitmap) {
+		printk("hv: out of hypervisor frames for L1's bitmaps\n");
+		return -1;
+	}
+	return alloc_exit_stack(v);
 }
 
 /* Stale translations for this EPTP/VPID may exist from firmware or an earlier run (SDM 29.4.3.3). */
@@ -132,6 +145,91 @@ static void drain_com1(void)
 			return;
 }
 
+/* On each AP: its own VMCS and exit stack, the INIT state, then into L1 waiting for L1's SIPI. */
+static void ap_enter_l1(struct percpu *cpu)
+{
+	static const struct guest_boot_state wait_sipi = { .mode = GUEST_MODE_WAIT_SIPI };
+	struct vcpu *v = cpu->vcpu;
+
+	if (alloc_exit_stack(v) < 0 || vmcs01_setup(v, &wait_sipi) < 0)
+		return; /* reported; this CPU stays parked and L1 sees one CPU fewer */
+	flush_tlbs(v);
+	v->launched = true;
+	vmx_launch(v->regs);
+	vmx_launch_failed(v);
+}
+
+/* An AP's vcpu: the boot vCPU's shared policy (EPT, bitmaps, VPID, watched ports), its own state. */
+static struct vcpu *ap_vcpu_from(const struct vcpu *bsp, uint32_t cpu_id)
+{
+	paddr_t pa = frame_alloc();
+	struct vcpu *v = phys_to_virt(pa);
+
+	if (!pa)
+		return NULL;
+	v->cpu_id = cpu_id;
+	v->apic_id = percpu_area[cpu_id].apic_id;
+	v->io_bitmap_a = bsp->io_bitmap_a;
+	v->io_bitmap_b = bsp->io_bitmap_b;
+	v->msr_bitmap = bsp->msr_bitmap;
+	v->ept_pml4 = bsp->ept_pml4;
+	v->eptp = bsp->eptp;
+	v->vpid = bsp->vpid;
+	v->pm1a_cnt_port = bsp->pm1a_cnt_port;
+	return v;
+}
+
+static bool wait_until_launched(const struct vcpu *v)
+{
+	for (int ms = 0; ms < 1000; ms++) {
+		if (v->launched)
+			return true;
+		udelay(1000);
+	}
+	return false;
+}
+
+/*
+ * One L1 vCPU per physical CPU in VMX root (SDM 10.4: the APs of a real
+ * machine wait for INIT-SIPI-SIPI). L1 drives its APs through the local APIC
+ * it owns: its SIPI reaches the AP in wait-for-SIPI as a VM exit (SDM 25.2).
+ */
+static bool l1_gets_aps(void)
+{
+	if (nr_cpus_online < 2)
+		return false;
+	if (!(vmx_caps.misc & VMX_MISC_ACTIVITY_WAIT_SIPI)) {
+		printk("hv: L1 gets the boot CPU only: this CPU cannot hold a vCPU in wait-for-SIPI (IA32_VMX_MISC[8] = 0)\n");
+		return false;
+	}
+	return true;
+}
+
+static void start_ap_vcpus(const struct vcpu *bsp)
+{
+	uint32_t started = 0;
+
+	if (!l1_gets_aps())
+		return;
+	for (uint32_t i = 1; i < MAX_CPUS; i++) {
+		struct percpu *cpu = &percpu_area[i];
+
+		if (cpu->boot_state != AP_READY)
+			continue;
+		cpu->vcpu = ap_vcpu_from(bsp, i);
+		if (!cpu->vcpu) {
+			printk("hv: out of hypervisor frames for L1's vCPU on CPU %u\n", i);
+			continue;
+		}
+		smp_run_on(cpu, ap_enter_l1);
+		if (wait_until_launched(cpu->vcpu))
+			started++;
+		else
+			printk("hv: CPU %u did not enter L1; L1 will not be able to start APIC ID %u\n", i, cpu->apic_id);
+	}
+	printk("hv: L1 has %u vCPU(s); %u wait for L1's start-up IPI\n", started + 1, started);
+}
+
 __noreturn void vmx_run_l1(const struct boot_info *bi)
 {
 	struct vcpu *v = &l1_vcpu;
@@ -150,8 +248,13 @@ __noreturn void vmx_run_l1(const struct boot_info *bi)
 		machine_exit(HV_EXIT_PANIC);
 	apply_policy(bi, v);
 	vmx_exit_handlers_init();
-	flush_tlbs(v);
 	this_cpu()->vcpu = v;
+	v->is_bsp = true;
+	v->apic_id = this_cpu()->apic_id;
+	if (l1_gets_aps())
+		vmx_virtualize_icr(v);
+	flush_tlbs(v);
+	start_ap_vcpus(v);
 	printk("hv: launching L1 at %#llx (%s mode, eax %#llx, ebx %#llx)\n", (unsigned long long)gs.rip,
 	       gs.mode == GUEST_MODE_LONG64 ? "64-bit" : "32-bit protected", (unsigned long long)gs.rax,
 	       (unsigned long long)gs.rbx);

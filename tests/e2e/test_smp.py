@@ -2,7 +2,7 @@
 import re
 
 import runner
-from runner import Run, Test, guest_image, find_line
+from runner import Run, Test, guest_image, find_line, guest_pair_test
 
 
 def _all_cpus_in_vmx_root(ncpus):
@@ -62,3 +62,17 @@ def _panic_stops_every_cpu(ncpus):
 
 
 TESTS += [_panic_stops_every_cpu(4)]
+
+
+def _l1_aps_started(results):
+    """Under the hypervisor each AP must have been an L1 vCPU started by L1's own SIPI."""
+    hv = results["hv"]
+    if not find_line(hv.hv_lines, r"^hv: L1 has \d+ vCPU\(s\)"):
+        return "hv: the hypervisor gave L1 no AP vCPUs: " + hv.describe()
+    if not find_line(hv.hv_lines, r"^hv: exits on CPU 1: .*SIPI=1"):
+        return "hv: CPU 1's vCPU shows no SIPI exit: " + hv.describe()
+    return None
+
+
+# The SMP guest bare and as L1 with 2 and 4 CPUs: APs started, APIC IDs and CPUID-loop results must match.
+TESTS += [guest_pair_test("smp", name="guest-smp-%dcpu" % n, cpus=n, extra_check=_l1_aps_started) for n in (2, 4)]

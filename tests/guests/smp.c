@@ -15,6 +15,8 @@ const char guest_name[] = "smp";
 #define MAX_APS        16
 #define CPUID_LOOPS    1000
 #define AP_STACK_SIZE  4096
+#define CPUID1_ECX_VMX        (1u << 5)
+#define CPUID1_ECX_HYPERVISOR (1u << 31)
 
 struct ap_report {
 	volatile uint32_t apic_id;
@@ -81,6 +83,9 @@ __attribute__((noreturn, used)) void ap_main(uint32_t idx)
 	if (idx < MAX_APS) {
 		for (uint32_t i = 0; i < CPUID_LOOPS; i++) {
 			cpuid(i & 1, 0, r);
+			/* CPUID.1:ECX's hypervisor-present and VMX bits legitimately differ under a hypervisor. */
+			if (i & 1)
+				r[2] &= ~(CPUID1_ECX_HYPERVISOR | CPUID1_ECX_VMX);
 			sum = (sum << 1 | sum >> 31) ^ r[0] ^ r[2];
 		}
 		reports[idx].apic_id = lapic_read(LAPIC_ID) >> 24;

@@ -1,0 +1,43 @@
+/* Which of L1's interrupt-command-register writes the hypervisor keeps from the hardware (pure). */
+#ifndef HV_VMX_APIC_ICR_H
+#define HV_VMX_APIC_ICR_H
+
+#include "hv/types.h"
+
+/* ICR fields, SDM 11.6.1 (Figure 11-12). */
+#define ICR_VECTOR_MASK        0xffu
+#define ICR_DELIVERY_SHIFT     8
+#define ICR_DELIVERY_MASK      (7u << ICR_DELIVERY_SHIFT)
+#define ICR_DELIVERY_INIT      (5u << ICR_DELIVERY_SHIFT)
+#define ICR_DELIVERY_STARTUP   (6u << ICR_DELIVERY_SHIFT)
+#define ICR_DEST_LOGICAL       BIT(11)
+#define ICR_LEVEL_ASSERT       BIT(14)
+#define ICR_SHORTHAND_SHIFT    18
+#define ICR_SHORTHAND_MASK     (3u << ICR_SHORTHAND_SHIFT)
+
+enum icr_shorthand {
+	ICR_TO_DEST = 0,
+	ICR_TO_SELF = 1,
+	ICR_TO_ALL = 2,
+	ICR_TO_ALL_BUT_SELF = 3,
+};
+
+struct icr_write {
+	uint32_t low;  /* ICR[31:0] */
+	uint32_t dest; /* the physical destination APIC ID (xAPIC: ICR[63:56]; x2APIC: ICR[63:32]) */
+};
+
+/* Answers, for an APIC ID, whether L1's vCPU there sits in wait-for-SIPI; false for unknown IDs. */
+typedef bool (*vcpu_waits_for_sipi_fn)(uint32_t apic_id);
+
+/*
+ * True when the write must not reach the hardware: an INIT level de-assert
+ * (a no-op since the Pentium 4, SDM 11.6.1), or an INIT whose every target is
+ * a vCPU already waiting for SIPI. On hardware such an INIT changes nothing;
+ * sent on, it would be blocked in VMX non-root and fire later as a spurious
+ * INIT exit (SDM 25.2), and Bochs 2.7 never clears it at all.
+ */
+bool icr_write_is_dropped(const struct icr_write *w, uint32_t self_apic_id, const uint32_t *vcpu_apic_ids,
+			  uint32_t nr_vcpus, vcpu_waits_for_sipi_fn waits_for_sipi);
+
+#endif
