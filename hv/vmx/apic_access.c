@@ -122,7 +122,7 @@ static void apic_register_write(uint32_t offset, uint32_t val)
  */
 bool vmx_apic_page_write(struct vcpu *v, struct guest_regs *r, uint64_t gpa)
 {
-	uint8_t insn[X86_MAX_INSN_LEN];
+	uint8_t insn[X86_MAX_INSN_LEN] = { 0 };
 	struct mmio_insn in;
 	bool long64 = (vmcs_read(GUEST_IA32_EFER) & X86_EFER_LMA) && (vmcs_read(GUEST_CS_AR_BYTES) & BIT(13));
 	size_t n;
