@@ -217,6 +217,50 @@ static void test_page_straddling_ram_end_is_wb(void **state)
 	assert_int_equal(mt, EPT_MT_WB);
 }
 
+/* The leaf entry mapping gpa (the test's own walk, so rights can be read). */
+static uint64_t leaf_entry(paddr_t pml4, uint64_t gpa)
+{
+	const uint64_t *t = phys_to_virt(pml4);
+
+	for (int level = 4; level >= 1; level--) {
+		uint64_t e = t[(gpa >> (12 + 9 * (level - 1))) & 511];
+
+		if (level == 1 || (e & EPT_LARGE))
+			return e;
+		t = phys_to_virt(e & EPT_ADDR_MASK);
+	}
+	return 0;
+}
+
+/* The xAPIC page made read-only inside a 1 GiB / 2 MiB mapping: only that page changes. */
+static void test_restrict_one_page(void **state)
+{
+	paddr_t pml4 = build(true, true);
+	const uint64_t apic = 0xfee00000ULL;
+	uint64_t hpa;
+	unsigned int mt, level;
+
+	(void)state;
+	assert_true(ept_translate(pml4, apic, &hpa, &mt, &level));
+	assert_true(level > 1);
+	assert_int_equal(ept_restrict_page(pml4, apic, EPT_READ, fake_alloc), 0);
+	assert_true(ept_translate(pml4, apic + 0x300, &hpa, &mt, &level));
+	assert_int_equal(level, 1);
+	assert_int_equal(hpa, apic + 0x300);
+	assert_int_equal(mt, EPT_MT_UC);
+	assert_int_equal(leaf_entry(pml4, apic) & EPT_RWX, EPT_READ);
+	/* Its neighbours keep their mapping, type and full rights. */
+	for (uint64_t pa = apic - MiB(2); pa < apic + MiB(2); pa += PAGE_SIZE) {
+		if (pa == apic)
+			continue;
+		assert_true(ept_translate(pml4, pa, &hpa, &mt, &level));
+		assert_int_equal(hpa, pa);
+		assert_int_equal(leaf_entry(pml4, pa) & EPT_RWX, EPT_RWX);
+	}
+	/* Memory the map leaves out (the hypervisor's) cannot be given rights. */
+	assert_int_equal(ept_restrict_page(pml4, hv_map.r[0].base, EPT_READ, fake_alloc), -1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -226,6 +270,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_out_of_frames, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_eptp, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_page_straddling_ram_end_is_wb, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_restrict_one_page, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
