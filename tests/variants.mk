@@ -1,4 +1,4 @@
-# Image variants: the demo guest under the hypervisor with a particular command line (NAME_HV_ARGS, see images.mk).
+# Image variants: a guest under another name with its own command line (NAME_ARGS) or hypervisor arguments (NAME_HV_ARGS), see images.mk.
 HELLO_VARIANTS := smppanic hellolog0 hellolog3 hellonoserial hellobadserial
 smppanic_HV_ARGS       := debug_panic_cpu=1
 hellolog0_HV_ARGS      := loglevel=0
@@ -10,3 +10,13 @@ $(patsubst %,$(GUEST_DIR)/%.elf,$(HELLO_VARIANTS)): $(GUEST_DIR)/hello.elf
 	cp $< $@
 
 images-hv: $(patsubst %,$(ISO_DIR)/hv-%.iso,$(HELLO_VARIANTS))
+
+# The SMP guest driving its APIC in x2APIC mode (both bare and under the hypervisor).
+SMP_VARIANTS := smpx2apic
+smpx2apic_ARGS := x2apic
+
+$(patsubst %,$(GUEST_DIR)/%.elf,$(SMP_VARIANTS)): $(GUEST_DIR)/smp.elf
+	cp $< $@
+
+images-bare: $(patsubst %,$(ISO_DIR)/bare-%.iso,$(SMP_VARIANTS))
+images-hv: $(patsubst %,$(ISO_DIR)/hv-%.iso,$(SMP_VARIANTS))

@@ -76,3 +76,5 @@ def _l1_aps_started(results):
 
 # The SMP guest bare and as L1 with 2 and 4 CPUs: APs started, APIC IDs and CPUID-loop results must match.
 TESTS += [guest_pair_test("smp", name="guest-smp-%dcpu" % n, cpus=n, extra_check=_l1_aps_started) for n in (2, 4)]
+# The same with the BSP in x2APIC mode: L1's INIT/SIPI go through the x2APIC ICR MSR.
+TESTS += [guest_pair_test("smpx2apic", name="guest-smp-x2apic-2cpu", cpus=2, extra_check=_l1_aps_started)]

@@ -16,6 +16,10 @@ const char guest_name[] = "smp";
 #define CPUID_LOOPS    1000
 #define AP_STACK_SIZE  4096
 #define CPUID1_ECX_VMX        (1u << 5)
+#define MSR_APIC_BASE         0x1b
+#define APIC_BASE_EXTD        (1u << 10)
+#define X2APIC_ID             0x802
+#define X2APIC_ICR            0x830
 #define CPUID1_ECX_HYPERVISOR (1u << 31)
 
 struct ap_report {
@@ -73,6 +77,38 @@ extern const char tramp_start[], tramp_end[];
 
 static uint32_t lapic_read(uint32_t reg) { return *(volatile uint32_t *)(LAPIC_BASE + reg); }
 static void lapic_write(uint32_t reg, uint32_t v) { *(volatile uint32_t *)(LAPIC_BASE + reg) = v; }
+
+/* "x2apic" on the command line: the BSP drives its APIC through MSRs (SDM 11.12), the APs stay xAPIC. */
+static bool use_x2apic;
+
+static bool contains(const char *s, const char *word)
+{
+	for (; *s; s++) {
+		size_t i = 0;
+
+		while (word[i] && s[i] == word[i]) /* stops at s's terminator too: it never equals a word byte */
+			i++;
+		if (!word[i])
+			return true;
+	}
+	return false;
+}
+
+static bool enable_x2apic(void)
+{
+	uint64_t base;
+
+	return rdmsr_safe(MSR_APIC_BASE, &base) && wrmsr_safe(MSR_APIC_BASE, base | APIC_BASE_EXTD);
+}
+
+static uint32_t bsp_apic_id(void)
+{
+	uint64_t id = 0;
+
+	if (use_x2apic)
+		return rdmsr_safe(X2APIC_ID, &id) ? (uint32_t)id : ~0u;
+	return lapic_read(LAPIC_ID) >> 24;
+}
 
 /* Each AP: who it is, a CPUID loop whose result must match across runs, then halt for good. */
 __attribute__((noreturn, used)) void ap_main(uint32_t idx);
@@ -183,6 +219,10 @@ static uint32_t madt_apic_ids(const uint8_t *madt, uint32_t *ids, uint32_t max)
 
 static void send_ipi(uint32_t apic_id, uint32_t icr)
 {
+	if (use_x2apic) {
+		wrmsr_safe(X2APIC_ICR, ((uint64_t)apic_id << 32) | icr); /* no delivery-status bit in x2APIC mode */
+		return;
+	}
 	lapic_write(LAPIC_ICR_HIGH, apic_id << 24);
 	lapic_write(LAPIC_ICR_LOW, icr);
 	for (uint32_t spin = 0; spin < 1000000u && (lapic_read(LAPIC_ICR_LOW) & ICR_PENDING); spin++)
@@ -220,15 +260,19 @@ int guest_main(const struct mb_info *mbi)
 	uint32_t ids[MAX_APS + 1], n, bsp, started = 0, aps = 0;
 	const uint8_t *madt = find_madt();
 
-	(void)mbi;
 	if (!madt) {
 		printf("smp: no ACPI MADT found\n");
 		return GUEST_FAIL;
 	}
 	n = madt_apic_ids(madt, ids, MAX_APS + 1);
 	lapic_write(LAPIC_SVR, lapic_read(LAPIC_SVR) | 0x100); /* software-enable the local APIC */
-	bsp = lapic_read(LAPIC_ID) >> 24;
-	printf("smp: MADT lists %u CPU(s); the BSP is APIC ID %u\n", n, bsp);
+	use_x2apic = contains(mbi_cmdline(mbi), "x2apic");
+	if (use_x2apic && !enable_x2apic()) {
+		printf("smp: could not switch the BSP to x2APIC mode\n");
+		return GUEST_FAIL;
+	}
+	bsp = bsp_apic_id();
+	printf("smp: MADT lists %u CPU(s); the BSP is APIC ID %u (%s mode)\n", n, bsp, use_x2apic ? "x2APIC" : "xAPIC");
 	memcpy((void *)TRAMPOLINE_PA, tramp_start, (size_t)(tramp_end - tramp_start));
 	for (uint32_t i = 0; i < n; i++) {
 		if (ids[i] == bsp)
