@@ -479,8 +479,13 @@ void vmx_handle_exit(struct guest_regs *regs, struct vcpu *v)
 	handler(v, regs);
 	if (unlikely(this_cpu()->nmi_pending))
 		forward_pending_nmi();
-	if (unlikely(v->started_by_sipi))
-		vmx_vcpu_fix_sipi_blocking();
+}
+
+/* AP vCPUs exit here (their HOST_RIP is vmx_exit_stub_ap): the common dispatch, then the wait-for-SIPI fix. */
+void vmx_handle_exit_ap(struct guest_regs *regs, struct vcpu *v)
+{
+	vmx_handle_exit(regs, v);
+	vmx_vcpu_fix_sipi_blocking();
 }
 
 __noreturn static void entry_instruction_failed(struct vcpu *v, struct guest_regs *r, const char *insn)

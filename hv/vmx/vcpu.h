@@ -25,7 +25,6 @@ struct vcpu {
 	volatile bool launched;     /* set by its CPU just before the first VMLAUNCH */
 	uint32_t apic_id;           /* L1 addresses this vCPU by its CPU's APIC ID */
 	volatile bool waiting_for_sipi; /* in the INIT state, wait-for-SIPI activity (read by other CPUs) */
-	bool started_by_sipi;       /* came out of wait-for-SIPI: see vmx_vcpu_fix_sipi_blocking() */
 	struct vmx_controls ctl;    /* as written into the VMCS */
 	uint64_t cr0_mask, cr4_mask;/* host-owned CR bits (guest/host masks) */
 	paddr_t io_bitmap_a, io_bitmap_b, msr_bitmap;

@@ -83,7 +83,6 @@ void vmx_vcpu_load_init_state(struct vcpu *v)
 void vmx_vcpu_start_at_sipi(struct vcpu *v, uint8_t vector)
 {
 	v->waiting_for_sipi = false;
-	v->started_by_sipi = true;
 	write_real_segment(GUEST_CS_SELECTOR, (uint16_t)(vector << 8), (uint64_t)vector << 12, AR_REAL_CODE);
 	vmcs_write(GUEST_RIP, 0);
 	vmcs_write(GUEST_INTERRUPTIBILITY_INFO, 0);

@@ -7,10 +7,11 @@
  * order of struct guest_regs (rax lowest), call the C dispatcher, pop them
  * and VMRESUME. 16 pushes keep RSP 16-byte aligned for the call (SysV ABI).
  */
-	.text
-	.globl vmx_exit_stub
-	.type vmx_exit_stub, @function
-vmx_exit_stub:
+/* One stub per C entry: the boot vCPU's exits stay free of the APs' extra step. */
+.macro EXIT_STUB name, handler
+	.globl \name
+	.type \name, @function
+\name:
 	push %r15
 	push %r14
 	push %r13
@@ -29,7 +30,7 @@ vmx_exit_stub:
 	push %rax
 	mov %rsp, %rdi          /* struct guest_regs * */
 	mov 136(%rsp), %rsi     /* struct vcpu * at top-8 */
-	call vmx_handle_exit
+	call \handler
 	pop %rax
 	pop %rcx
 	pop %rdx
@@ -53,7 +54,12 @@ vmx_exit_stub:
 	mov 136(%rsp), %rsi
 	call vmx_resume_failed  /* does not return */
 	ud2
-	.size vmx_exit_stub, . - vmx_exit_stub
+	.size \name, . - \name
+.endm
+
+	.text
+EXIT_STUB vmx_exit_stub, vmx_handle_exit
+EXIT_STUB vmx_exit_stub_ap, vmx_handle_exit_ap
 
 /*
  * int vmx_launch(struct guest_regs *regs): loads the guest's GPRs and

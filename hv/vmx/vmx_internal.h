@@ -62,6 +62,7 @@ int vmcs01_setup(struct vcpu *v, const struct guest_boot_state *gs);
 /* exit.c */
 void vmx_exit_handlers_init(void);
 void vmx_handle_exit(struct guest_regs *regs, struct vcpu *v);
+void vmx_handle_exit_ap(struct guest_regs *regs, struct vcpu *v);
 __noreturn void vmx_resume_failed(struct guest_regs *regs, struct vcpu *v);
 __noreturn void vmx_launch_failed(struct vcpu *v);
 
@@ -103,5 +104,6 @@ void vmx_flush_guest_tlb(const struct vcpu *v);
 /* vmx_entry.S */
 int vmx_launch(struct guest_regs *regs);
 void vmx_exit_stub(void);
+void vmx_exit_stub_ap(void);
 
 #endif

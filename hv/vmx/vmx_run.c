@@ -153,6 +153,7 @@ static void ap_enter_l1(struct percpu *cpu)
 
 	if (alloc_exit_stack(v) < 0 || vmcs01_setup(v, &wait_sipi) < 0)
 		return; /* reported; this CPU stays parked and L1 sees one CPU fewer */
+	vmcs_write(HOST_RIP, (uint64_t)(uintptr_t)vmx_exit_stub_ap);
 	flush_tlbs(v);
 	v->launched = true;
 	vmx_launch(v->regs);
