@@ -62,9 +62,11 @@ $(ISO_DIR)/hv-%.iso: $(GUEST_DIR)/%.elf $(BUILD)/hv.elf tests/images.mk $(wildca
 	@rm -rf $@.d $@.log
 	@echo "  ISO     $@"
 
-# The user-facing image: the hypervisor with the demo guest.
+# The user-facing image (BIOS+UEFI): the hypervisor with the demo guest; part of the default build.
 $(BUILD)/hv.iso: $(ISO_DIR)/hv-hello.iso
 	cp $< $@
+
+all: $(BUILD)/hv.iso
 
 # Error paths: no guest module at all, and a guest that is not a kernel (a text file).
 $(ISO_DIR)/hv-nomodule.iso $(ISO_DIR)/hv-badmodule.iso: $(ISO_DIR)/hv-%.iso: $(BUILD)/hv.elf tests/images.mk tests/guests/data/module.txt
