@@ -1,5 +1,7 @@
 /* Boot entries: the multiboot2 header and 32-bit entry (GRUB), the 64-bit entry (our UEFI loader), both into long mode on our own tables. */
 
+#include "boot/asm.h"
+
 #define MB2_MAGIC        0xe85250d6
 #define MB2_ARCH_I386    0
 #define MB2_BOOT_MAGIC   0x36d76289
@@ -16,8 +18,6 @@
 #define EFER_LME 0x100
 #define EFER_NXE 0x800
 
-#define BOOT_CS 0x08
-#define BOOT_DS 0x10
 
 	.section .multiboot2, "a"
 	.balign 8
@@ -70,7 +70,6 @@ mb2_entry32:
 	rep stosb
 
 	call check_long_mode
-	call build_boot_page_tables
 
 	movl %cr4, %eax
 	orl $CR4_PAE, %eax
@@ -124,45 +123,9 @@ check_long_mode:
 	hlt
 	jmp 4b
 
-/*
- * Identity map of the low 4 GiB with 2 MiB pages: enough for the image, the
- * boot information, the modules and the local APIC. The C code extends it.
- */
-build_boot_page_tables:
-	movl $boot_pdpt, %eax
-	orl $(PTE_P | PTE_W), %eax
-	movl %eax, boot_pml4
-	xorl %ecx, %ecx
-1:	movl %ecx, %eax
-	shll $12, %eax
-	addl $boot_pd, %eax
-	orl $(PTE_P | PTE_W), %eax
-	movl %eax, boot_pdpt(,%ecx,8)
-	incl %ecx
-	cmpl $4, %ecx
-	jb 1b
-	xorl %ecx, %ecx
-2:	movl %ecx, %eax
-	shll $21, %eax
-	orl $(PTE_P | PTE_W | PTE_PS), %eax
-	movl %eax, boot_pd(,%ecx,8)
-	movl %ecx, %eax
-	shrl $11, %eax
-	movl %eax, boot_pd+4(,%ecx,8)
-	incl %ecx
-	cmpl $2048, %ecx
-	jb 2b
-	ret
-
 	.code64
 long_mode_from32:
-	movw $BOOT_DS, %ax
-	movw %ax, %ds
-	movw %ax, %es
-	movw %ax, %ss
-	xorw %ax, %ax
-	movw %ax, %fs
-	movw %ax, %gs
+	LOAD_BOOT_DATA_SEGMENTS
 	movq $boot_stack_top, %rsp
 	movl %ebp, %edi          /* multiboot2 magic */
 	movl %esi, %esi          /* boot information address, zero-extended */
@@ -185,7 +148,6 @@ hv_entry64:
 	xorl %eax, %eax
 	rep stosb
 	movq $boot_stack_top, %rsp
-	call build_boot_page_tables64
 	movq $boot_pml4, %rax
 	movq %rax, %cr3
 	lgdt boot_gdt_ptr
@@ -193,41 +155,11 @@ hv_entry64:
 	leaq 1f(%rip), %rax
 	pushq %rax
 	lretq
-1:	movw $BOOT_DS, %ax
-	movw %ax, %ds
-	movw %ax, %es
-	movw %ax, %ss
-	xorw %ax, %ax
-	movw %ax, %fs
-	movw %ax, %gs
+1:	LOAD_BOOT_DATA_SEGMENTS
 	movq %r12, %rdi
 	xorl %ebp, %ebp
 	call hv_main_uefi
 	jmp halt_forever
-
-/* The same tables as build_boot_page_tables, written from long mode. */
-build_boot_page_tables64:
-	movq $boot_pdpt, %rax
-	orq $(PTE_P | PTE_W), %rax
-	movq %rax, boot_pml4
-	xorl %ecx, %ecx
-1:	movq %rcx, %rax
-	shlq $12, %rax
-	addq $boot_pd, %rax
-	orq $(PTE_P | PTE_W), %rax
-	movq %rax, boot_pdpt(,%rcx,8)
-	incl %ecx
-	cmpl $4, %ecx
-	jb 1b
-	xorl %ecx, %ecx
-2:	movq %rcx, %rax
-	shlq $21, %rax
-	orq $(PTE_P | PTE_W | PTE_PS), %rax
-	movq %rax, boot_pd(,%rcx,8)
-	incl %ecx
-	cmpl $2048, %ecx
-	jb 2b
-	ret
 
 halt_forever:
 	cli
@@ -250,15 +182,31 @@ boot_gdt_ptr:
 	.short boot_gdt_end - boot_gdt - 1
 	.quad boot_gdt
 
-	.section .bss
+/*
+ * The boot identity map of the low 4 GiB in 2 MiB pages: enough for the
+ * image, the boot information, the modules and the local APIC. It is fixed
+ * at link time, so both entries just load CR3; paging.c extends it past 4 GiB.
+ */
 	.balign 4096
 	.globl boot_pml4, boot_pdpt
 boot_pml4:
-	.skip 4096
+	.quad boot_pdpt + (PTE_P | PTE_W)
+	.fill 511, 8, 0
 boot_pdpt:
-	.skip 4096
+	.quad boot_pd + (PTE_P | PTE_W)
+	.quad boot_pd + 0x1000 + (PTE_P | PTE_W)
+	.quad boot_pd + 0x2000 + (PTE_P | PTE_W)
+	.quad boot_pd + 0x3000 + (PTE_P | PTE_W)
+	.fill 508, 8, 0
 boot_pd:
-	.skip 4096 * 4
+	.set pd_index, 0
+	.rept 2048
+	.quad (pd_index << 21) | (PTE_P | PTE_W | PTE_PS)
+	.set pd_index, pd_index + 1
+	.endr
+
+	.section .bss
+	.balign 4096
 	.globl boot_stack_top
 boot_stack:
 	.skip 16384

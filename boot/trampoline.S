@@ -1,5 +1,7 @@
 /* The application processors' start-up code: copied below 1 MiB, it takes an AP from real mode to long mode on the BSP's page tables. */
 
+#include "boot/asm.h"
+
 #define TR_OFF(sym) ((sym) - ap_trampoline_start)
 
 	.section .text.boot, "ax"
@@ -75,13 +77,7 @@ ap_trampoline_end:
 	.code64
 	.globl ap_entry64
 ap_entry64:
-	movw $0x10, %ax
-	movw %ax, %ds
-	movw %ax, %es
-	movw %ax, %ss
-	xorw %ax, %ax
-	movw %ax, %fs
-	movw %ax, %gs
+	LOAD_BOOT_DATA_SEGMENTS
 	movl %ebx, %ebx
 	movq TR_OFF(ap_tr_stack)(%rbx), %rsp
 	movq TR_OFF(ap_tr_percpu)(%rbx), %rdi
