@@ -27,7 +27,6 @@ void percpu_init_boot_cpu(void)
 	idt_load();
 	/* After the segment reloads above: loading GS zeroes the GS base. */
 	wrmsr(MSR_IA32_GS_BASE, (uint64_t)cpu);
-	cpu->online = true;
 	nr_cpus_online = 1;
 	percpu_ready = true;
 }

@@ -13,14 +13,12 @@ struct percpu {
 	struct percpu *self;   /* at offset 0: %gs:0 yields this struct */
 	uint32_t cpu_id;       /* dense index, 0 = boot CPU */
 	uint32_t apic_id;
-	bool online;
 	bool vmx_on;
 	uint32_t nmi_pending;   /* NMIs taken in root operation, owed to the guest */
 	paddr_t vmxon_region;
 	struct vcpu *vcpu;     /* the guest vCPU this CPU runs, if any */
 	volatile uint32_t boot_state; /* enum ap_boot_state, written by the AP while it starts */
 	void (*volatile run_fn)(struct percpu *cpu); /* work handed to a parked AP (smp_run_on) */
-	uint64_t stack_top;
 	uint8_t gdt[16 * 8] __aligned(16);
 	uint8_t tss[104] __aligned(16);
 };

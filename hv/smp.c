@@ -102,7 +102,6 @@ __noreturn void ap_main(struct percpu *cpu)
 	cpu->boot_state = AP_ALIVE;
 	if (vmx_cpu_init() == 0) {
 		printk("hv: CPU %u (APIC ID %u) is in VMX root\n", cpu->cpu_id, cpu->apic_id);
-		cpu->online = true;
 		__atomic_add_fetch(&nr_cpus_online, 1, __ATOMIC_SEQ_CST);
 		__atomic_store_n(&cpu->boot_state, AP_READY, __ATOMIC_RELEASE);
 	} else {
@@ -134,8 +133,7 @@ static void start_ap(uint32_t idx, uint32_t apic_id)
 	cpu->self = cpu;
 	cpu->cpu_id = idx;
 	cpu->apic_id = apic_id;
-	cpu->stack_top = stack + HV_STACK_SIZE;
-	*(uint64_t *)tramp_var(ap_tr_stack) = cpu->stack_top;
+	*(uint64_t *)tramp_var(ap_tr_stack) = stack + HV_STACK_SIZE;
 	*(uint64_t *)tramp_var(ap_tr_percpu) = (uint64_t)cpu;
 	cpu->boot_state = AP_STARTING;
 

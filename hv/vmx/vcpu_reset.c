@@ -13,14 +13,10 @@
 #define RESET_CS_BASE 0xffff0000ULL
 #define RESET_RIP     0xfff0u
 
+/* Real-mode segments are 64 KiB (SDM Table 10-1). */
 static void write_real_segment(enum vmcs_field sel, uint16_t selector, uint64_t base, uint32_t ar)
 {
-	uint32_t idx = (uint32_t)(sel - GUEST_ES_SELECTOR);
-
-	vmcs_write(sel, selector);
-	vmcs_write((enum vmcs_field)(GUEST_ES_BASE + idx), base);
-	vmcs_write((enum vmcs_field)(GUEST_ES_LIMIT + idx), 0xffff);
-	vmcs_write((enum vmcs_field)(GUEST_ES_AR_BYTES + idx), ar);
+	vmcs_write_guest_segment(sel, selector, base, 0xffff, ar);
 }
 
 /* CR0/CR4/EFER after INIT; the host-owned VMX bits stay set underneath the read shadows. */

@@ -116,15 +116,21 @@ static void setup_controls(struct vcpu *v, const struct guest_boot_state *gs)
 	setup_cr_masks(v);
 }
 
-static void write_segment(enum vmcs_field sel, uint16_t selector, uint32_t ar)
+void vmcs_write_guest_segment(enum vmcs_field sel, uint16_t selector, uint64_t base, uint32_t limit, uint32_t ar)
 {
 	/* The selector, base, limit and AR fields of one register are 2 apart in each width group (App. B). */
 	uint32_t idx = (uint32_t)(sel - GUEST_ES_SELECTOR);
 
 	vmcs_write(sel, selector);
-	vmcs_write((enum vmcs_field)(GUEST_ES_BASE + idx), 0);
-	vmcs_write((enum vmcs_field)(GUEST_ES_LIMIT + idx), 0xffffffff);
+	vmcs_write((enum vmcs_field)(GUEST_ES_BASE + idx), base);
+	vmcs_write((enum vmcs_field)(GUEST_ES_LIMIT + idx), limit);
 	vmcs_write((enum vmcs_field)(GUEST_ES_AR_BYTES + idx), ar);
+}
+
+/* A flat 4 GiB segment, as Multiboot and Linux's entries expect. */
+static void write_segment(enum vmcs_field sel, uint16_t selector, uint32_t ar)
+{
+	vmcs_write_guest_segment(sel, selector, 0, 0xffffffff, ar);
 }
 
 /* CR0/CR4/EFER at the guest's first instruction: what it sees (shadows) and what the CPU runs with. */

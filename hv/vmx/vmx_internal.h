@@ -5,6 +5,7 @@
 #include "hv/types.h"
 #include "hv/vmx/vcpu.h"
 #include "hv/vmx/guest_boot.h"
+#include "hv/vmx/vmcs_fields.h"
 #ifndef HV_HOST_TEST
 #include "hv/vmx/vmx_asm.h"
 #include "hv/x86.h"
@@ -57,6 +58,7 @@ void vmx_vcpu_start_at_sipi(struct vcpu *v, uint8_t vector);
 void vmx_vcpu_fix_sipi_blocking(void);
 
 /* vmcs.c */
+void vmcs_write_guest_segment(enum vmcs_field sel, uint16_t selector, uint64_t base, uint32_t limit, uint32_t ar);
 int vmcs01_setup(struct vcpu *v, const struct guest_boot_state *gs);
 
 /* exit.c */

@@ -206,12 +206,11 @@ static bool l1_gets_aps(void)
 	return true;
 }
 
+/* Call only when l1_gets_aps(): the xAPIC trap must be in place before any AP vCPU runs. */
 static void start_ap_vcpus(const struct vcpu *bsp)
 {
 	uint32_t started = 0;
 
-	if (!l1_gets_aps())
-		return;
 	for (uint32_t i = 1; i < MAX_CPUS; i++) {
 		struct percpu *cpu = &percpu_area[i];
 
@@ -235,6 +234,7 @@ __noreturn void vmx_run_l1(const struct boot_info *bi)
 {
 	struct vcpu *v = &l1_vcpu;
 	struct guest_boot_state gs;
+	bool smp;
 
 	if (bi->module_count == 0 || load_guest(bi, &gs) < 0)
 		machine_exit(HV_EXIT_BAD_MODULE);
@@ -252,10 +252,12 @@ __noreturn void vmx_run_l1(const struct boot_info *bi)
 	this_cpu()->vcpu = v;
 	v->is_bsp = true;
 	v->apic_id = this_cpu()->apic_id;
-	if (l1_gets_aps())
+	smp = l1_gets_aps();
+	if (smp)
 		vmx_virtualize_icr(v);
 	flush_tlbs(v);
-	start_ap_vcpus(v);
+	if (smp)
+		start_ap_vcpus(v);
 	printk("hv: launching L1 at %#llx (%s mode, eax %#llx, ebx %#llx)\n", (unsigned long long)gs.rip,
 	       gs.mode == GUEST_MODE_LONG64 ? "64-bit" : "32-bit protected", (unsigned long long)gs.rax,
 	       (unsigned long long)gs.rbx);
