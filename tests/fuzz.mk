@@ -7,7 +7,7 @@ FUZZ_SRCS    := tests/fuzz/fuzz_nested_events.c tests/fuzz/nested_harness.c $(wi
 FUZZ_CFLAGS  := -std=gnu11 -O1 -g $(WARN) -I. -DHV_HOST_TEST -fsanitize=fuzzer,address,undefined \
 	-fno-sanitize-recover=undefined -fno-omit-frame-pointer
 
-$(FUZZ_BIN): $(FUZZ_SRCS) $(wildcard hv/*.h hv/vmx/*.h hv/nested/*.h tests/fuzz/*.h)
+$(FUZZ_BIN): $(FUZZ_SRCS) $(wildcard hv/*.h hv/loader/*.h hv/vmx/*.h hv/nested/*.h tests/fuzz/*.h)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $(FUZZ_SRCS)
 

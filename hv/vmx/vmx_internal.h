@@ -4,7 +4,7 @@
 
 #include "hv/types.h"
 #include "hv/vmx/vcpu.h"
-#include "hv/vmx/guest_boot.h"
+#include "hv/loader/guest_boot.h"
 #include "hv/vmx/vmcs_fields.h"
 #ifndef HV_HOST_TEST
 #include "hv/vmx/vmx_asm.h"

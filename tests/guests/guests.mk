@@ -2,7 +2,17 @@
 # Guarded: tests/images.mk includes it early because make expands prerequisites when it reads them.
 ifndef GUESTS_MK_INCLUDED
 GUESTS_MK_INCLUDED := 1
-GUESTS := cpuid memmap serial faults msr hvmem triplefault hello bench smp
+# Each guest is one line, so that work adding guests in parallel does not collide.
+GUESTS := cpuid
+GUESTS += memmap
+GUESTS += serial
+GUESTS += faults
+GUESTS += msr
+GUESTS += hvmem
+GUESTS += triplefault
+GUESTS += hello
+GUESTS += bench
+GUESTS += smp
 GUEST_DIR := $(BUILD)/guests
 GUEST_CFLAGS := -m32 -std=gnu11 -O2 -g $(WARN) -ffreestanding -fno-pic -fno-pie \
 	-fno-stack-protector -fno-asynchronous-unwind-tables -mgeneral-regs-only \

@@ -7,7 +7,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "hv/vmx/linux_boot.h"
+#include "hv/loader/linux_boot.h"
 
 #define IMG_SIZE 0x10000 /* a synthetic bzImage: 3 setup sectors + boot sector, then "kernel" */
 

@@ -11,8 +11,8 @@
 
 #include "hv/console.h"
 #include "hv/mm.h"
-#include "hv/vmx/guest_boot.h"
-#include "hv/vmx/linux_boot.h"
+#include "hv/loader/guest_boot.h"
+#include "hv/loader/linux_boot.h"
 
 /*
  * The loader writes guest memory through phys_to_virt(), the identity. The

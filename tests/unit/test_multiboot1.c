@@ -7,8 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "hv/vmx/multiboot1.h"
-#include "hv/vmx/guest_boot.h"
+#include "hv/loader/multiboot1.h"
+#include "hv/loader/guest_boot.h"
 #include "hv/console.h"
 
 #define GMEM_SIZE MiB(32)

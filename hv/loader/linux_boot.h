@@ -1,10 +1,10 @@
 /* Pure parts of the Linux loader: the bzImage setup header, the guest memory layout, boot_params and the 64-bit entry state (host-tested). */
-#ifndef HV_VMX_LINUX_BOOT_H
-#define HV_VMX_LINUX_BOOT_H
+#ifndef HV_LOADER_LINUX_BOOT_H
+#define HV_LOADER_LINUX_BOOT_H
 
 #include "hv/types.h"
 #include "hv/mm.h"
-#include "hv/vmx/guest_boot.h"
+#include "hv/loader/guest_boot.h"
 
 /*
  * Offsets of the setup header fields, the same in the bzImage file and in

@@ -1,6 +1,6 @@
 /* The Linux bzImage loader for L1: places kernel, initrd and boot data in guest memory and returns the 64-bit entry state. */
-#include "hv/vmx/guest_boot.h"
-#include "hv/vmx/linux_boot.h"
+#include "hv/loader/guest_boot.h"
+#include "hv/loader/linux_boot.h"
 #include "hv/console.h"
 #include "hv/mm.h"
 #include "hv/string.h"

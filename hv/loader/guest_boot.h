@@ -1,6 +1,6 @@
 /* What a guest loader (Multiboot v1, Linux bzImage) hands to the vCPU setup: the CPU state at the guest's first instruction. */
-#ifndef HV_VMX_GUEST_BOOT_H
-#define HV_VMX_GUEST_BOOT_H
+#ifndef HV_LOADER_GUEST_BOOT_H
+#define HV_LOADER_GUEST_BOOT_H
 
 #include "hv/types.h"
 #include "hv/boot_info.h"

@@ -1,6 +1,6 @@
 /* The Multiboot (version 1) loader's pure parts: header and image parsing, placement checks, the guest's info structure. */
-#ifndef HV_VMX_MULTIBOOT1_H
-#define HV_VMX_MULTIBOOT1_H
+#ifndef HV_LOADER_MULTIBOOT1_H
+#define HV_LOADER_MULTIBOOT1_H
 
 #include "hv/types.h"
 #include "hv/boot_info.h"

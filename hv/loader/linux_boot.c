@@ -1,5 +1,5 @@
 /* Pure parts of the Linux loader: setup header checks, memory layout, boot_params, GDT, page tables and entry state (Documentation/arch/x86/boot.rst). */
-#include "hv/vmx/linux_boot.h"
+#include "hv/loader/linux_boot.h"
 #include "hv/string.h"
 
 #define LX_NO_ADDR  (~0ULL)

@@ -1,6 +1,6 @@
 /* The Multiboot (version 1) loader for L1: finds the header, loads ELF32/ELF64/a.out-kludge images, builds the info structure. */
-#include "hv/vmx/multiboot1.h"
-#include "hv/vmx/guest_boot.h"
+#include "hv/loader/multiboot1.h"
+#include "hv/loader/guest_boot.h"
 #include "hv/console.h"
 #include "hv/string.h"
 
