@@ -3,7 +3,7 @@
 #include "hv/vmx/vmx_asm.h"
 #include "hv/vmx/apic_icr.h"
 #include "hv/vmx/ept.h"
-#include "hv/vmx/guest_walk.h"
+#include "hv/vmx/l1_mem.h"
 #include "hv/vmx/mmio_decode.h"
 #include "hv/console.h"
 #include "hv/mm.h"
@@ -61,33 +61,21 @@ void vmx_virtualize_icr(struct vcpu *bsp)
 	msr_bitmap_intercept(phys_to_virt(bsp->msr_bitmap), X2APIC_MSR_ICR, false, true);
 }
 
-static bool read_guest_ram64(uint64_t gpa, uint64_t *val)
-{
-	if (mm_range_overlaps_hv(gpa, 8))
-		return false;
-	memcpy(val, phys_to_virt(gpa), 8);
-	return true;
-}
-
-/* The instruction bytes at L1's CS:RIP, through L1's paging; a page boundary is translated twice. */
+/*
+ * The instruction bytes at L1's CS:RIP, read as the CPU fetched them (through
+ * the checked accessor); fewer than len when the fetch stops at a page L1
+ * cannot reach, which the decoder then refuses.
+ */
 static size_t fetch_guest_insn(uint8_t *buf, size_t len)
 {
-	/* PG, PAE, PSE and LMA are L1's own bits in the real registers (unrestricted guest). */
-	struct guest_paging p = { vmcs_read(GUEST_CR0), vmcs_read(GUEST_CR3), vmcs_read(GUEST_CR4),
-				  vmcs_read(GUEST_IA32_EFER) };
+	struct guest_paging p;
+	struct l1_fault f;
 	uint64_t lin = vmcs_read(GUEST_CS_BASE) + vmcs_read(GUEST_RIP);
 	size_t got = 0;
 
-	while (got < len) {
-		uint64_t gpa;
-		size_t chunk = MIN(len - got, PAGE_SIZE - ((lin + got) & (PAGE_SIZE - 1)));
-
-		if (!guest_linear_to_phys(&p, lin + got, read_guest_ram64, &gpa) ||
-		    mm_range_overlaps_hv(gpa, chunk))
-			break;
-		memcpy(buf + got, phys_to_virt(gpa), chunk);
-		got += chunk;
-	}
+	l1_paging_now(&p);
+	while (got < len && l1_read_linear(&p, lin + got, buf + got, 1, GUEST_ACCESS_FETCH, &f) == L1_MEM_OK)
+		got++;
 	return got;
 }
 

@@ -1,8 +1,10 @@
 /* Emulation of L1's control-register writes that touch host-owned bits (CR0.NE, CR4.VMXE, ...) and of XSETBV. */
 #include "hv/vmx/vmx_internal.h"
+#include "hv/vmx/l1_mem.h"
 #include "hv/vmx/vmx_asm.h"
 #include "hv/console.h"
 #include "hv/mm.h"
+#include "hv/string.h"
 #include "hv/x86.h"
 
 static inline uint64_t host_read_cr8(void) { uint64_t v; __asm__ volatile("mov %%cr8, %0" : "=r"(v)); return v; }
@@ -38,28 +40,18 @@ static uint64_t guest_cr(enum vmcs_field real, enum vmcs_field shadow, uint64_t 
 	return (vmcs_read(real) & ~mask) | (vmcs_read(shadow) & mask);
 }
 
-/* PAE paging without long mode: with EPT the CPU takes the PDPTEs from the VMCS on entry (SDM 26.3.2.4). */
-static bool is_guest_ram(paddr_t pa, uint64_t len)
-{
-	const struct mem_map *map = mm_guest_map();
-
-	for (uint32_t i = 0; i < map->count; i++)
-		if (map->r[i].type == MEM_USABLE && pa >= map->r[i].base && pa + len <= map->r[i].base + map->r[i].len)
-			return true;
-	return false;
-}
-
+/*
+ * PAE paging without long mode: with EPT the CPU takes the PDPTEs from the
+ * VMCS on entry (SDM 26.3.2.4). Only L1 RAM is read (l1_mem.c): the
+ * hypervisor's memory is not L1's and MMIO is not the hypervisor's to read;
+ * not-present PDPTEs then give L1 a #PF instead.
+ */
 static void load_pdptes(uint64_t cr3)
 {
-	paddr_t pa = cr3 & 0xffffffe0ULL;
-	static const uint64_t not_present[4];
-	/*
-	 * Only guest RAM is read: the hypervisor's memory is not L1's (hardware
-	 * would take an EPT violation) and MMIO is not mapped in the hypervisor.
-	 * Not-present PDPTEs give L1 a #PF instead.
-	 */
-	const uint64_t *pdpte = is_guest_ram(pa, 32) ? phys_to_virt(pa) : not_present;
+	uint64_t pdpte[4] = { 0 };
 
+	if (l1_read_phys(cr3 & 0xffffffe0ULL, pdpte, sizeof(pdpte)) != L1_MEM_OK)
+		memset(pdpte, 0, sizeof(pdpte));
 	vmcs_write(GUEST_PDPTE0, pdpte[0]);
 	vmcs_write(GUEST_PDPTE1, pdpte[1]);
 	vmcs_write(GUEST_PDPTE2, pdpte[2]);
