@@ -1,0 +1,72 @@
+"""Nested VMX: the test L1 hypervisor (tests/guests/vmxtest.c) bare on Bochs' VT-x, the oracle, and as L1 under ours."""
+import runner
+from runner import Run, Test, guest_image, check_guest_run, body_diff, find_line
+
+# Until nested VMX lands, the hypervisor hides VMX from L1 and vmxtest stops at its capability check.
+# The nested VMX work sets this to False: then the transcripts must agree line by line.
+NESTED_XFAIL = True
+NOT_OFFERED = r"^vmx: not offered \(cpuid\.1:ecx\.vmx=0\)$"
+
+# What the SDM says these cases give (Bochs agrees); the bare run checks the oracle itself.
+SDM_LINES = [
+    r"^vmxon cr4\.vmxe=0: fault vector=6 ",                    # SDM 31.3 VMXON: #UD with CR4.VMXE=0
+    r"^vmxon bad revision: vmfail-invalid$",
+    r"^vmxon again: vmfail-invalid$",                          # in VMX root, no current VMCS
+    r"^clear cr4\.vmxe in vmx operation: fault vector=13 err=0x0$",
+    r"^vmptrst without current vmcs: ok 0xffffffff$",
+    r"^vmclear vmxon pointer: vmfail-invalid$",                # no current VMCS: VMfailInvalid, not 3
+    r"^current: vmxon again: vmfail-valid 15$",                # SDM 31.4 error numbers
+    r"^current: vmclear unaligned: vmfail-valid 2$",
+    r"^current: vmclear vmxon pointer: vmfail-valid 3$",
+    r"^current: vmptrld unaligned: vmfail-valid 9$",
+    r"^current: vmptrld vmxon pointer: vmfail-valid 10$",
+    r"^current: vmptrld bad revision: vmfail-valid 11$",
+    r"^vmptrst after failures: ok is_a=1$",
+    r"^vmread unsupported field: vmfail-valid 12$",
+    r"^vmresume on clear vmcs: vmfail-valid 5$",
+    r"^entry pin reserved bit: vmfail-valid 7$",
+    r"^entry host tr=0: vmfail-valid 8$",
+    r"^entry vmcs link pointer 0: exit reason=0x80000021 qual=0x4 ",
+    r"^entry msr-load reserved field: exit reason=0x80000022 qual=0x1 ",
+    r"^cpuid: exit reason=0xa qual=0x0 len=2 ",
+    r"^out 0x80: exit reason=0x1e qual=0x800040 len=2 ",
+    r"^ud2: exit reason=0x0 qual=0x0 intr=0x80000306 ",
+    r"^#pf read of unmapped: exit reason=0x0 qual=0x40000010 intr=0x80000b0e err=0x0 ",
+    r"^inject int 0x21 onto unmapped stack: exit reason=0x0 qual=0x40000ffc intr=0x80000b0e err=0x2 idtvec=0x80000421$",
+    r"^vmlaunch on launched vmcs: vmfail-valid 4$",
+    r"^vmptrst after vmxoff: fault vector=6 ",
+    r"^vmxtest done$",
+]
+
+
+def _check_bare(results):
+    res = results["bare"]
+    why = check_guest_run(RUNS["bare"], res, 0, False)
+    if why:
+        return why
+    for pattern in SDM_LINES:
+        if not find_line(res.body, pattern):
+            return "bare Bochs transcript lacks %r: %s" % (pattern, res.describe())
+    return None
+
+
+def _check_nested(results):
+    why = _check_bare({"bare": results["bare"]})
+    if why:
+        return "bare: " + why
+    hv = results["hv"]
+    why = check_guest_run(RUNS["hv"], hv, 0, True)
+    if why:
+        return "hv: " + why
+    if NESTED_XFAIL:
+        if not find_line(hv.body, NOT_OFFERED):
+            return "vmxtest under the hypervisor no longer stops at 'VMX not offered': set NESTED_XFAIL = False"
+        return None
+    return body_diff(results["bare"].body, hv.body)
+
+
+RUNS = {"bare": Run(guest_image("bare", "vmxtest")), "hv": Run(guest_image("hv", "vmxtest"))}
+TESTS = [
+    Test("vmxtest-bare", {"bare": RUNS["bare"]}, _check_bare, needs=[RUNS["bare"].image]),
+    Test("vmxtest-nested", RUNS, _check_nested, needs=[r.image for r in RUNS.values()]),
+]

@@ -1,0 +1,714 @@
+/*
+ * The test L1 hypervisor: a 32-bit VMX host that runs small L2 payloads and prints what every VMX instruction and
+ * VM exit gave it. Bare on Bochs' VT-x it is the oracle; nested, the transcript must agree line by line.
+ */
+#include "vmxlib.h"
+
+const char guest_name[] = "vmxtest";
+
+#define MSR_FEATURE_CONTROL 0x3a
+#define MSR_VMX_BASIC       0x480
+#define MSR_VMX_PINBASED    0x481
+#define MSR_VMX_PROCBASED   0x482
+#define MSR_VMX_EXIT        0x483
+#define MSR_VMX_ENTRY       0x484
+#define MSR_VMX_MISC        0x485
+#define MSR_VMX_CR0_FIXED0  0x486
+#define MSR_VMX_CR0_FIXED1  0x487
+#define MSR_VMX_CR4_FIXED0  0x488
+#define MSR_VMX_CR4_FIXED1  0x489
+#define MSR_VMX_PROCBASED2  0x48b
+#define MSR_VMX_TRUE_PIN    0x48d
+
+#define CR0_NE    (1u << 5)
+#define CR0_TS    (1u << 3)
+#define CR0_PG    (1u << 31)
+#define CR4_PSE   (1u << 4)
+#define CR4_VMXE  (1u << 13)
+
+/* Controls used below (SDM 25.6). */
+#define PIN_NMI_EXITING    (1u << 3)
+#define PIN_VIRTUAL_NMIS   (1u << 5)
+#define PIN_PREEMPT_TIMER  (1u << 6)
+#define PROC_INTR_WINDOW   (1u << 2)
+#define PROC_HLT           (1u << 7)
+#define PROC_INVLPG        (1u << 9)
+#define PROC_RDTSC         (1u << 12)
+#define PROC_NMI_WINDOW    (1u << 22)
+#define PROC_MOV_DR        (1u << 23)
+#define PROC_IO_BITMAPS    (1u << 25)
+#define PROC_MSR_BITMAPS   (1u << 28)
+
+#define INTR_VALID        (1u << 31)
+#define INTR_DELIVER_CODE (1u << 11)
+#define INTR_TYPE_NMI     (2u << 8)
+#define INTR_TYPE_HW_EXC  (3u << 8)
+#define INTR_TYPE_SW_INT  (4u << 8)
+#define INTR_TYPE_SW_EXC  (6u << 8)
+
+#define PAGE 4096
+#define HOLE 0x40000000u /* one 4 MiB region left unmapped for #PF cases */
+
+static uint8_t vmxon_region[PAGE] __attribute__((aligned(PAGE)));
+static uint8_t vmcs_a[PAGE] __attribute__((aligned(PAGE)));
+static uint8_t vmcs_b[PAGE] __attribute__((aligned(PAGE)));
+static uint8_t vmcs_bad[PAGE] __attribute__((aligned(PAGE)));
+static uint8_t io_bitmap_a[PAGE] __attribute__((aligned(PAGE)));
+static uint8_t io_bitmap_b[PAGE] __attribute__((aligned(PAGE)));
+static uint8_t msr_bitmap[PAGE] __attribute__((aligned(PAGE)));
+static uint32_t page_dir[1024] __attribute__((aligned(PAGE)));
+static uint8_t l2_stack[2 * PAGE] __attribute__((aligned(PAGE)));
+static uint64_t l2_idt[64];
+static uint8_t tss[104] __attribute__((aligned(16)));
+static uint64_t gdt[8] __attribute__((aligned(8))) = {
+	0, 0x00cf9a000000ffffull, 0x00cf92000000ffffull, 0, 0, 0 /* 0x28: TSS */, 0, 0,
+};
+
+static uint32_t revision, maxphyaddr;
+static uint32_t pin_lo, pin_hi, proc_lo, proc_hi, exit_lo, exit_hi, entry_lo, entry_hi;
+
+/* ---- L2 payloads: each ends in the exit under test, then VMCALL ---------------- */
+void l2_cpuid(void), l2_hlt(void), l2_io(void), l2_rdmsr(void), l2_wrmsr(void), l2_ud2(void), l2_int3(void);
+void l2_touch_hole(void), l2_cr0(void), l2_dr7(void), l2_invlpg(void), l2_rdtsc(void), l2_vmread(void);
+void l2_vmcall(void), l2_sti(void), l2_loop(void), l2_vec_stubs(void);
+extern const uint32_t l2_vec_table[64];
+
+__asm__(
+	"	.text\n"
+	"l2_cpuid:	xorl %eax, %eax\n	cpuid\n	vmcall\n"
+	"l2_hlt:	hlt\n	vmcall\n"
+	"l2_io:	movb $0x55, %al\n	outb %al, $0x80\n	movw $0x3fd, %dx\n	inb %dx, %al\n	vmcall\n"
+	"l2_rdmsr:	movl $0x174, %ecx\n	rdmsr\n	vmcall\n"
+	"l2_wrmsr:	movl $0x175, %ecx\n	xorl %eax, %eax\n	xorl %edx, %edx\n	wrmsr\n	vmcall\n"
+	"l2_ud2:	ud2\n	vmcall\n"
+	"l2_int3:	int3\n	vmcall\n"
+	"l2_touch_hole:	movl 0x40000010, %eax\n	vmcall\n"
+	"l2_cr0:	movl %cr0, %eax\n	movl %eax, %ebx\n	xorl $8, %eax\n	movl %eax, %cr0\n	vmcall\n"
+	"l2_dr7:	movl %dr7, %eax\n	vmcall\n"
+	"l2_invlpg:	invlpg 0x12345\n	vmcall\n"
+	"l2_rdtsc:	rdtsc\n	vmcall\n"
+	"l2_vmread:	movl $0x4402, %ecx\n	vmread %ecx, %eax\n	vmcall\n"
+	"l2_vmcall:	vmcall\n"
+	"l2_sti:	sti\n	nop\n	nop\n	vmcall\n"
+	"l2_loop:	xorl %ecx, %ecx\n1:	incl %ecx\n	jmp 1b\n"
+	/* L2's IDT: every vector reports itself with VMCALL, EBX = vector, ESI = the stack at entry. */
+	"	.irp v, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31\n"
+	"l2_vec_\\v:	movl $\\v, %ebx\n	movl %esp, %esi\n	vmcall\n"
+	"	.endr\n"
+	"	.irp v, 32,33,34,35,36,37,38,39,40,41,42,43,44,45,46,47,48,49,50,51,52,53,54,55,56,57,58,59,60,61,62,63\n"
+	"l2_vec_\\v:	movl $\\v, %ebx\n	movl %esp, %esi\n	vmcall\n"
+	"	.endr\n"
+	"	.section .rodata\n"
+	"	.align 4\n"
+	"l2_vec_table:\n"
+	"	.irp v, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31\n"
+	"	.long l2_vec_\\v\n"
+	"	.endr\n"
+	"	.irp v, 32,33,34,35,36,37,38,39,40,41,42,43,44,45,46,47,48,49,50,51,52,53,54,55,56,57,58,59,60,61,62,63\n"
+	"	.long l2_vec_\\v\n"
+	"	.endr\n"
+	"	.text\n");
+
+/* ---- the L1 host ----------------------------------------------------------------- */
+static inline void write_cr4(uint32_t v) { __asm__ volatile("mov %0, %%cr4" : : "r"(v) : "memory"); }
+
+struct dt_ptr {
+	uint16_t limit;
+	uint32_t base;
+} __attribute__((packed));
+
+static uint32_t idt_base(void)
+{
+	struct dt_ptr p;
+
+	__asm__ volatile("sidt %0" : "=m"(p));
+	return p.base;
+}
+
+static uint64_t rdmsr64(uint32_t msr)
+{
+	uint64_t v = 0;
+
+	if (!rdmsr_safe(msr, &v))
+		printf("rdmsr 0x%x: fault vector=%u\n", msr, last_fault.vector);
+	return v;
+}
+
+/* Flat 4 GiB of 4 MiB pages (CR4.PSE) except the hole; our own GDT with a TSS, since VMX wants a usable TR. */
+static void setup_cpu(void)
+{
+	uint32_t base = (uint32_t)tss;
+	struct dt_ptr g = { sizeof(gdt) - 1, (uint32_t)gdt };
+
+	for (uint32_t i = 0; i < 1024; i++)
+		page_dir[i] = (i << 22) | 0x83;
+	page_dir[HOLE >> 22] = 0;
+	gdt[5] = 103 | ((uint64_t)(base & 0xffffff) << 16) | (0x89ull << 40) | ((uint64_t)(base >> 24) << 56);
+	__asm__ volatile("lgdt %0\n\tljmp $0x08, $1f\n1:\tmovw $0x10, %%ax\n\tmovw %%ax, %%ds\n\tmovw %%ax, %%es\n\t"
+			 "movw %%ax, %%ss\n\tmovw %%ax, %%fs\n\tmovw %%ax, %%gs\n\tmovw $0x28, %%ax\n\tltr %%ax"
+			 : : "m"(g) : "eax", "memory");
+	write_cr4(read_cr4() | CR4_PSE);
+	write_cr3((uint32_t)page_dir);
+	write_cr0(read_cr0() | CR0_PG | CR0_NE);
+	for (int v = 0; v < 64; v++) {
+		uint32_t h = l2_vec_table[v];
+
+		l2_idt[v] = (h & 0xffff) | (0x08ull << 16) | (0x8eull << 40) | ((uint64_t)(h >> 16) << 48);
+	}
+}
+
+static void split(uint32_t msr, uint32_t *lo, uint32_t *hi)
+{
+	uint64_t v = rdmsr64(msr);
+
+	*lo = (uint32_t)v;
+	*hi = (uint32_t)(v >> 32);
+}
+
+/* What VMX offers, printed; values that a nested hypervisor legitimately chooses differently are on "~" lines. */
+static bool read_capabilities(void)
+{
+	uint32_t r[4];
+	uint64_t basic, fc;
+	bool true_ctls;
+
+	cpuid(1, 0, r);
+	if (!(r[2] & (1u << 5))) {
+		printf("vmx: not offered (cpuid.1:ecx.vmx=0)\n");
+		return false;
+	}
+	cpuid(0x80000008, 0, r);
+	maxphyaddr = r[0] & 0xff;
+	fc = rdmsr64(MSR_FEATURE_CONTROL);
+	printf("vmx: cpuid.1:ecx.vmx=1 feature_control=0x%llx\n", fc);
+	basic = rdmsr64(MSR_VMX_BASIC);
+	revision = (uint32_t)basic & 0x7fffffff;
+	true_ctls = basic & (1ull << 55);
+	printf("~vmx: basic=0x%llx\n", basic);
+	printf("vmx: basic memtype=%u true_ctls=%u inject_any_error_code=%u region_fits_page=%u\n",
+	       (uint32_t)(basic >> 50) & 15, true_ctls, (uint32_t)(basic >> 56) & 1, ((uint32_t)(basic >> 32) & 0x1fff) <= PAGE);
+	split(true_ctls ? MSR_VMX_TRUE_PIN : MSR_VMX_PINBASED, &pin_lo, &pin_hi);
+	split(true_ctls ? MSR_VMX_TRUE_PIN + 1 : MSR_VMX_PROCBASED, &proc_lo, &proc_hi);
+	split(true_ctls ? MSR_VMX_TRUE_PIN + 2 : MSR_VMX_EXIT, &exit_lo, &exit_hi);
+	split(true_ctls ? MSR_VMX_TRUE_PIN + 3 : MSR_VMX_ENTRY, &entry_lo, &entry_hi);
+	printf("~vmx: pin %08x/%08x proc %08x/%08x exit %08x/%08x entry %08x/%08x\n", pin_lo, pin_hi, proc_lo,
+	       proc_hi, exit_lo, exit_hi, entry_lo, entry_hi);
+	printf("~vmx: misc=0x%llx proc2=0x%llx\n", rdmsr64(MSR_VMX_MISC), rdmsr64(MSR_VMX_PROCBASED2));
+	printf("vmx: cr0 fixed0=0x%llx fixed1=0x%llx cr4 fixed0=0x%llx\n", rdmsr64(MSR_VMX_CR0_FIXED0),
+	       rdmsr64(MSR_VMX_CR0_FIXED1), rdmsr64(MSR_VMX_CR4_FIXED0));
+	printf("~vmx: cr4 fixed1=0x%llx\n", rdmsr64(MSR_VMX_CR4_FIXED1));
+	return true;
+}
+
+static uint32_t adjust(uint32_t want, uint32_t lo, uint32_t hi)
+{
+	return (want | lo) & hi;
+}
+
+static void write_revision(uint8_t *region, uint32_t rev)
+{
+	*(uint32_t *)region = rev;
+}
+
+/* #UD outside VMX operation, then each way VMXON can fail (SDM 31.3 VMXON), then success. */
+static void test_vmxon(void)
+{
+	struct vmx_result r;
+	bool f;
+
+	vmx_print("vmxon cr4.vmxe=0", (r = vmxon((uint32_t)vmxon_region), &r));
+	write_cr4(read_cr4() | CR4_VMXE);
+	printf("cr4.vmxe set: %u\n", (read_cr4() & CR4_VMXE) != 0);
+	vmx_print("vmptrld outside vmx", (r = vmptrld((uint32_t)vmcs_a), &r));
+	vmx_print("vmread outside vmx", (r = vmread(EXIT_REASON), &r));
+	vmx_print("vmxoff outside vmx", (r = vmxoff(), &r));
+	f = FAULT_PROBE("vmlaunch", );
+	printf("vmlaunch outside vmx: %s vector=%u\n", f ? "fault" : "no fault", f ? last_fault.vector : 0);
+	write_revision(vmxon_region, revision ^ 1);
+	vmx_print("vmxon bad revision", (r = vmxon((uint32_t)vmxon_region), &r));
+	write_revision(vmxon_region, revision);
+	vmx_print("vmxon unaligned", (r = vmxon((uint32_t)vmxon_region + 8), &r));
+	vmx_print("vmxon beyond maxphyaddr", (r = vmxon(1ull << maxphyaddr), &r));
+	vmx_print("vmxon", (r = vmxon((uint32_t)vmxon_region), &r));
+	vmx_print("vmxon again", (r = vmxon((uint32_t)vmxon_region), &r));
+	f = FAULT_PROBE("movl %%cr4, %%eax\n\tandl $~0x2000, %%eax\n\tmovl %%eax, %%cr4", : : "eax");
+	printf("clear cr4.vmxe in vmx operation: %s vector=%u err=0x%x\n", f ? "fault" : "no fault",
+	       f ? last_fault.vector : 0, f ? last_fault.error : 0);
+}
+
+/* Every VMCS-pointer failure with its VM-instruction error number (SDM 31.4). */
+static void test_vmcs_pointers(void)
+{
+	struct vmx_result r;
+
+	r = vmptrst();
+	printf("vmptrst without current vmcs: %s 0x%x\n", vmx_outcome_name(&r), r.value);
+	vmx_print("vmread without current vmcs", (r = vmread(EXIT_REASON), &r));
+	vmx_print("vmwrite without current vmcs", (r = vmwrite(G_RIP, 0), &r));
+	vmx_print("vmlaunch without current vmcs", (r = vmx_enter(false), &r));
+	vmx_print("vmclear unaligned", (r = vmclear((uint32_t)vmcs_a + 4), &r));
+	vmx_print("vmclear beyond maxphyaddr", (r = vmclear(1ull << maxphyaddr), &r));
+	vmx_print("vmclear vmxon pointer", (r = vmclear((uint32_t)vmxon_region), &r));
+	vmx_print("vmptrld unaligned", (r = vmptrld((uint32_t)vmcs_a + 4), &r));
+	vmx_print("vmptrld vmxon pointer", (r = vmptrld((uint32_t)vmxon_region), &r));
+	write_revision(vmcs_bad, revision ^ 2);
+	vmx_print("vmptrld bad revision", (r = vmptrld((uint32_t)vmcs_bad), &r));
+	write_revision(vmcs_a, revision);
+	write_revision(vmcs_b, revision);
+	vmx_print("vmclear a", (r = vmclear((uint32_t)vmcs_a), &r));
+	vmx_print("vmptrld a", (r = vmptrld((uint32_t)vmcs_a), &r));
+	r = vmptrst();
+	printf("vmptrst: %s is_a=%u\n", vmx_outcome_name(&r), r.value == (uint32_t)vmcs_a);
+	/* With a current VMCS the same failures are VMfailValid with their numbers. */
+	vmx_print("current: vmxon again", (r = vmxon((uint32_t)vmxon_region), &r));
+	vmx_print("current: vmclear unaligned", (r = vmclear((uint32_t)vmcs_b + 4), &r));
+	vmx_print("current: vmclear beyond maxphyaddr", (r = vmclear(1ull << maxphyaddr), &r));
+	vmx_print("current: vmclear vmxon pointer", (r = vmclear((uint32_t)vmxon_region), &r));
+	vmx_print("current: vmptrld unaligned", (r = vmptrld((uint32_t)vmcs_b + 4), &r));
+	vmx_print("current: vmptrld vmxon pointer", (r = vmptrld((uint32_t)vmxon_region), &r));
+	vmx_print("current: vmptrld bad revision", (r = vmptrld((uint32_t)vmcs_bad), &r));
+	r = vmptrst();
+	printf("vmptrst after failures: %s is_a=%u\n", vmx_outcome_name(&r), r.value == (uint32_t)vmcs_a);
+	vmx_print("vmread unsupported field", (r = vmread(0x7ffe), &r));
+	vmx_print("vmwrite unsupported field", (r = vmwrite(0x7ffe, 1), &r));
+}
+
+/* A VMCS that passes every VM-entry check: a 32-bit protected-mode L2 with paging, in L1's address space. */
+static void setup_vmcs(uint32_t rip)
+{
+	struct dt_ptr g;
+
+	__asm__ volatile("sgdt %0" : "=m"(g));
+	vmw(PIN_CTL, adjust(0, pin_lo, pin_hi));
+	vmw(PROC_CTL, adjust(0, proc_lo, proc_hi));
+	vmw(EXIT_CTL, adjust(0, exit_lo, exit_hi));
+	vmw(ENTRY_CTL, adjust(0, entry_lo, entry_hi));
+	vmw(EXC_BITMAP, 0);
+	vmw(PF_MASK, 0);
+	vmw(PF_MATCH, 0);
+	vmw(CR3_TARGET_COUNT, 0);
+	vmw(EXIT_MSR_STORE_COUNT, 0);
+	vmw(EXIT_MSR_LOAD_COUNT, 0);
+	vmw(ENTRY_MSR_LOAD_COUNT, 0);
+	vmw(ENTRY_INTR_INFO, 0);
+	vmw(CR0_MASK, 0);
+	vmw(CR4_MASK, 0);
+	vmw64(IO_BITMAP_A, (uint32_t)io_bitmap_a);
+	vmw64(IO_BITMAP_B, (uint32_t)io_bitmap_b);
+	vmw64(MSR_BITMAP, (uint32_t)msr_bitmap);
+	vmw64(VMCS_LINK, ~0ull);
+	/* Host state (SDM 26.2.2, 27.5): this very context. */
+	vmw(H_CR0, read_cr0());
+	vmw(H_CR3, (uint32_t)page_dir);
+	vmw(H_CR4, read_cr4());
+	vmw(H_CS_SEL, 0x08);
+	vmw(H_SS_SEL, 0x10);
+	vmw(H_DS_SEL, 0x10);
+	vmw(H_ES_SEL, 0x10);
+	vmw(H_FS_SEL, 0x10);
+	vmw(H_GS_SEL, 0x10);
+	vmw(H_TR_SEL, 0x28);
+	vmw(H_FS_BASE, 0);
+	vmw(H_GS_BASE, 0);
+	vmw(H_TR_BASE, (uint32_t)tss);
+	vmw(H_GDTR_BASE, g.base);
+	vmw(H_IDTR_BASE, idt_base());
+	vmw(H_SYSENTER_CS, 0);
+	vmw(H_SYSENTER_ESP, 0);
+	vmw(H_SYSENTER_EIP, 0);
+	vmw(H_RIP, (uint32_t)vmx_exit_stub);
+	/* Guest state (SDM 26.3.1). */
+	vmw(G_CR0, read_cr0());
+	vmw(G_CR3, (uint32_t)page_dir);
+	vmw(G_CR4, read_cr4());
+	vmw(CR0_SHADOW, read_cr0());
+	vmw(CR4_SHADOW, read_cr4());
+	for (uint32_t i = 0; i < 6; i++) {
+		uint32_t sel = i == 1 ? 0x08 : 0x10;
+
+		vmw(G_ES_SEL + 2 * i, sel);
+		vmw(G_ES_BASE + 2 * i, 0);
+		vmw(G_ES_LIMIT + 2 * i, 0xffffffff);
+		vmw(G_ES_AR + 2 * i, i == 1 ? 0xc09b : 0xc093);
+	}
+	vmw(G_LDTR_SEL, 0);
+	vmw(G_LDTR_BASE, 0);
+	vmw(G_LDTR_LIMIT, 0);
+	vmw(G_LDTR_AR, 0x10000);
+	vmw(G_TR_SEL, 0x28);
+	vmw(G_TR_BASE, (uint32_t)tss);
+	vmw(G_TR_LIMIT, 103);
+	vmw(G_TR_AR, 0x8b);
+	vmw(G_GDTR_BASE, g.base);
+	vmw(G_GDTR_LIMIT, g.limit);
+	vmw(G_IDTR_BASE, (uint32_t)l2_idt);
+	vmw(G_IDTR_LIMIT, sizeof(l2_idt) - 1);
+	vmw(G_DR7, 0x400);
+	vmw(G_RSP, (uint32_t)l2_stack + sizeof(l2_stack));
+	vmw(G_RIP, rip);
+	vmw(G_RFLAGS, 0x2);
+	vmw(G_ACTIVITY, 0);
+	vmw(G_INTERRUPTIBILITY, 0);
+	vmw(G_PENDING_DBG, 0);
+	vmw64(G_DEBUGCTL, 0);
+	vmw(G_SYSENTER_CS, 0);
+	vmw(G_SYSENTER_ESP, 0);
+	vmw(G_SYSENTER_EIP, 0);
+}
+
+static bool launched;
+
+/* Exit reasons whose VM-exit instruction length is defined (SDM 28.2.5): instruction exits. */
+static bool has_insn_len(uint32_t reason, uint32_t intr)
+{
+	static const uint8_t insn_exits[] = { 10, 12, 14, 16, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32 };
+	uint32_t type = (intr >> 8) & 7;
+
+	for (unsigned i = 0; i < sizeof(insn_exits); i++)
+		if (reason == insn_exits[i])
+			return true;
+	/* Exception exits define it only for software exceptions and interrupts (types 4, 5, 6). */
+	return reason == 0 && (intr & INTR_VALID) && type >= 4 && type <= 6;
+}
+
+/* VMX-instruction exits that define the instruction-information field (SDM 28.2.5, Table 28-13). */
+static bool has_insn_info(uint32_t reason)
+{
+	return reason == 19 || reason == 21 || reason == 22 || reason == 23 || reason == 25 || reason == 27;
+}
+
+/*
+ * One entry; prints the exit information as L1 reads it. Fields the SDM
+ * leaves undefined for this exit are not printed: their stale values are no
+ * part of the architecture, so a nested hypervisor need not reproduce them.
+ */
+static uint32_t run(const char *what)
+{
+	struct vmx_result r = vmx_enter(launched);
+	uint32_t reason, intr, idtvec;
+
+	if (r.outcome != VMX_OK) {
+		vmx_print(what, &r);
+		return ~0u;
+	}
+	reason = vmr(EXIT_REASON);
+	if (!(reason & (1u << 31)))
+		launched = true;
+	intr = vmr(EXIT_INTR_INFO);
+	idtvec = vmr(IDT_VEC_INFO);
+	printf("%s: exit reason=0x%x qual=0x%x", what, reason, vmr(EXIT_QUAL));
+	if (has_insn_len(reason & 0xffff, intr))
+		printf(" len=%u", vmr(EXIT_INSN_LEN));
+	if (has_insn_info(reason & 0xffff))
+		printf(" info=0x%x", vmr(EXIT_INSN_INFO));
+	printf(" intr=0x%x", intr);
+	if ((intr & INTR_VALID) && (intr & INTR_DELIVER_CODE))
+		printf(" err=0x%x", vmr(EXIT_INTR_ERR));
+	printf(" idtvec=0x%x", idtvec);
+	if ((idtvec & INTR_VALID) && (idtvec & INTR_DELIVER_CODE))
+		printf(" idterr=0x%x", vmr(IDT_VEC_ERR));
+	printf("\n");
+	return reason;
+}
+
+static uint32_t rip_start;
+
+/* Starts L2 at a payload: a fresh RIP and stack, no event pending. */
+static void at(void (*payload)(void))
+{
+	rip_start = (uint32_t)payload;
+	vmw(G_RIP, rip_start);
+	vmw(G_RSP, (uint32_t)l2_stack + sizeof(l2_stack));
+	vmw(G_RFLAGS, 0x2);
+	vmw(ENTRY_INTR_INFO, 0);
+	vmw(G_INTERRUPTIBILITY, 0);
+}
+
+/* Runs one exit and prints where L2 stood (RIP relative to the payload). */
+static uint32_t step(const char *what)
+{
+	uint32_t reason = run(what);
+
+	if (reason != ~0u)
+		printf("  %s: l2 rip=+%u\n", what, vmr(G_RIP) - rip_start);
+	return reason;
+}
+
+static void skip_insn(void)
+{
+	vmw(G_RIP, vmr(G_RIP) + vmr(EXIT_INSN_LEN));
+}
+
+/* Runs L2 to its VMCALL after an exit L1 emulated by skipping. */
+static void finish(const char *what)
+{
+	skip_insn();
+	step(what);
+}
+
+/* A VM-entry failure per broken field: VMfailValid 7 (controls), 8 (host state), or exit 33/34 (guest state). */
+static void test_entry_checks(void)
+{
+	uint32_t bad_pin = 0;
+
+	for (int b = 0; b < 32 && !bad_pin; b++)
+		if (!(pin_hi & (1u << b)))
+			bad_pin = 1u << b;
+	at(l2_vmcall);
+	vmw(PIN_CTL, adjust(0, pin_lo, pin_hi) | bad_pin);
+	run("entry pin reserved bit");
+	vmw(PIN_CTL, adjust(0, pin_lo, pin_hi));
+	vmw(CR3_TARGET_COUNT, 5);
+	run("entry cr3-target count 5");
+	vmw(CR3_TARGET_COUNT, 0);
+	vmw64(IO_BITMAP_A, (uint32_t)io_bitmap_a + 8);
+	vmw(PROC_CTL, adjust(PROC_IO_BITMAPS, proc_lo, proc_hi));
+	run("entry io bitmap unaligned");
+	vmw64(IO_BITMAP_A, (uint32_t)io_bitmap_a);
+	vmw(PROC_CTL, adjust(0, proc_lo, proc_hi));
+	vmw(ENTRY_INTR_INFO, INTR_VALID | (7u << 8) | 3);
+	run("entry event type 7");
+	vmw(ENTRY_INTR_INFO, INTR_VALID | INTR_TYPE_HW_EXC | 13);
+	run("entry #GP without error code");
+	vmw(ENTRY_INTR_INFO, 0);
+	vmw(H_CR0, read_cr0() & ~CR0_PG);
+	run("entry host cr0.pg=0");
+	vmw(H_CR0, read_cr0());
+	vmw(H_TR_SEL, 0);
+	run("entry host tr=0");
+	vmw(H_TR_SEL, 0x28);
+	vmw(H_CS_SEL, 0x0b);
+	run("entry host cs rpl=3");
+	vmw(H_CS_SEL, 0x08);
+	vmw(G_RFLAGS, 0);
+	run("entry guest rflags bit 1 clear");
+	vmw(G_RFLAGS, 0x2);
+	vmw(G_ACTIVITY, 5);
+	run("entry guest activity 5");
+	vmw(G_ACTIVITY, 0);
+	vmw64(VMCS_LINK, 0);
+	run("entry vmcs link pointer 0");
+	vmw64(VMCS_LINK, ~0ull);
+	vmw(G_CS_AR, 0xc093);
+	run("entry guest cs not code");
+	vmw(G_CS_AR, 0xc09b);
+	vmw(G_TR_AR, 0x89);
+	run("entry guest tr not busy");
+	vmw(G_TR_AR, 0x8b);
+	vmw(ENTRY_MSR_LOAD_COUNT, 1);
+	vmw64(ENTRY_MSR_LOAD_ADDR, (uint32_t)msr_bitmap + 2048 + 16 * 4);
+	((uint32_t *)msr_bitmap)[(2048 + 64) / 4] = 0x10; /* IA32_TSC... */
+	((uint32_t *)msr_bitmap)[(2048 + 64) / 4 + 1] = 1; /* ... with a reserved field set */
+	run("entry msr-load reserved field");
+	memset(msr_bitmap, 0, PAGE);
+	vmw(ENTRY_MSR_LOAD_COUNT, 0);
+	vmw64(ENTRY_MSR_LOAD_ADDR, 0);
+	printf("after failed entries: launched=%u\n", launched);
+}
+
+/* Instruction exits L1 asks for, each with its exit information (SDM 28.2). */
+static void test_instruction_exits(void)
+{
+	uint32_t proc0 = adjust(0, proc_lo, proc_hi);
+
+	at(l2_cpuid);
+	step("cpuid");
+	l2.eax = 0x4c314c31;
+	finish("cpuid done");
+	printf("  l2 saw eax=0x%x\n", l2.eax);
+	vmw(PROC_CTL, adjust(PROC_HLT, proc_lo, proc_hi));
+	at(l2_hlt);
+	step("hlt");
+	finish("hlt done");
+	vmw(PROC_CTL, adjust(PROC_IO_BITMAPS, proc_lo, proc_hi));
+	io_bitmap_a[0x80 / 8] |= 1u << (0x80 % 8);
+	at(l2_io);
+	step("out 0x80");
+	finish("in 0x3fd (not intercepted)");
+	vmw(PROC_CTL, adjust(PROC_MSR_BITMAPS, proc_lo, proc_hi));
+	msr_bitmap[0x174 / 8] |= 1u << (0x174 % 8);          /* read-low */
+	msr_bitmap[2048 + 0x175 / 8] |= 1u << (0x175 % 8);   /* write-low */
+	at(l2_rdmsr);
+	step("rdmsr 0x174");
+	printf("  ecx=0x%x\n", l2.ecx);
+	finish("rdmsr done");
+	at(l2_wrmsr);
+	step("wrmsr 0x175");
+	finish("wrmsr done");
+	vmw(PROC_CTL, adjust(PROC_INVLPG | PROC_RDTSC | PROC_MOV_DR, proc_lo, proc_hi));
+	at(l2_invlpg);
+	step("invlpg");
+	finish("invlpg done");
+	at(l2_rdtsc);
+	step("rdtsc");
+	finish("rdtsc done");
+	at(l2_dr7);
+	step("mov dr7");
+	finish("mov dr7 done");
+	vmw(PROC_CTL, proc0);
+	vmw(CR0_MASK, CR0_TS);
+	vmw(CR0_SHADOW, read_cr0() | CR0_TS);
+	at(l2_cr0);
+	step("mov to cr0 (ts owned by l1)");
+	printf("  l2 read cr0 ts=%u\n", (l2.ebx & CR0_TS) != 0);
+	finish("mov to cr0 done");
+	vmw(CR0_MASK, 0);
+	at(l2_vmread);
+	step("vmread in l2");
+	finish("vmread in l2 done");
+}
+
+/* Exceptions in L2 that L1's exception bitmap takes, and #PF mask/match (SDM 25.2). */
+static void test_exception_exits(void)
+{
+	vmw(EXC_BITMAP, (1u << 6) | (1u << 3) | (1u << 14));
+	at(l2_ud2);
+	step("ud2");
+	at(l2_int3);
+	step("int3");
+	at(l2_touch_hole);
+	step("#pf read of unmapped");
+	vmw(PF_MASK, 1);
+	vmw(PF_MATCH, 1); /* only present-page faults exit: this one goes to L2's own handler */
+	at(l2_touch_hole);
+	step("#pf not matching");
+	printf("  l2 handler vector=%u err=0x%x\n", l2.ebx, *(uint32_t *)l2.esi);
+	vmw(PF_MASK, 0);
+	vmw(PF_MATCH, 0);
+	vmw(EXC_BITMAP, 0);
+}
+
+/* VM-entry event injection of each type (SDM 26.6). */
+static uint32_t inject_if = 0x2;
+
+static void inject(const char *what, uint32_t info, uint32_t err, uint32_t len)
+{
+	at(l2_vmcall);
+	vmw(G_RFLAGS, inject_if);
+	vmw(ENTRY_INTR_INFO, info);
+	vmw(ENTRY_EXC_ERR, err);
+	vmw(ENTRY_INSN_LEN, len);
+	if (step(what) != 18)
+		return;
+	printf("  l2 handler vector=%u top=0x%x pushed_eip=+%u\n", l2.ebx, *(uint32_t *)l2.esi,
+	       ((uint32_t *)l2.esi)[(info & INTR_DELIVER_CODE) ? 1 : 0] - rip_start);
+}
+
+static void test_injection(void)
+{
+	inject("inject #GP(0x1234)", INTR_VALID | INTR_TYPE_HW_EXC | INTR_DELIVER_CODE | 13, 0x1234, 0);
+	inject("inject NMI", INTR_VALID | INTR_TYPE_NMI | 2, 0, 0);
+	inject("inject int 0x21", INTR_VALID | INTR_TYPE_SW_INT | 0x21, 0, 2);
+	inject("inject #BP (software exception)", INTR_VALID | INTR_TYPE_SW_EXC | 3, 0, 1);
+	inject("inject external interrupt 0x30 with if=0", INTR_VALID | 0x30, 0, 0);
+	inject_if = 0x202;
+	inject("inject external interrupt 0x30", INTR_VALID | 0x30, 0, 0);
+	inject_if = 0x2;
+	/* Delivery through an unmapped stack: a #PF during delivery, with IDT-vectoring information. */
+	vmw(EXC_BITMAP, 1u << 14);
+	at(l2_vmcall);
+	vmw(G_RSP, HOLE + 0x1000);
+	vmw(ENTRY_INTR_INFO, INTR_VALID | INTR_TYPE_SW_INT | 0x21);
+	vmw(ENTRY_INSN_LEN, 2);
+	step("inject int 0x21 onto unmapped stack");
+	vmw(EXC_BITMAP, 0);
+	vmw(ENTRY_INTR_INFO, 0);
+}
+
+/* Interrupt and NMI windows, the preemption timer (SDM 25.2, 26.7.5, 26.7.6). */
+static void test_windows_and_timer(void)
+{
+	at(l2_sti);
+	vmw(PROC_CTL, adjust(PROC_INTR_WINDOW, proc_lo, proc_hi));
+	step("interrupt window, l2 if=0 then sti");
+	vmw(PROC_CTL, adjust(0, proc_lo, proc_hi));
+	finish("interrupt window done");
+	if ((pin_hi & (PIN_VIRTUAL_NMIS | PIN_NMI_EXITING)) == (PIN_VIRTUAL_NMIS | PIN_NMI_EXITING) &&
+	    (proc_hi & PROC_NMI_WINDOW)) {
+		at(l2_vmcall);
+		vmw(PIN_CTL, adjust(PIN_VIRTUAL_NMIS | PIN_NMI_EXITING, pin_lo, pin_hi));
+		vmw(PROC_CTL, adjust(PROC_NMI_WINDOW, proc_lo, proc_hi));
+		step("nmi window");
+		vmw(PROC_CTL, adjust(0, proc_lo, proc_hi));
+		vmw(PIN_CTL, adjust(0, pin_lo, pin_hi));
+	}
+	if (pin_hi & PIN_PREEMPT_TIMER) {
+		at(l2_loop);
+		vmw(PIN_CTL, adjust(PIN_PREEMPT_TIMER, pin_lo, pin_hi));
+		vmw(PREEMPT_TIMER, 1000);
+		step("preemption timer");
+		printf("~  l2 loop count=%u timer=%u\n", l2.ecx, vmr(PREEMPT_TIMER));
+		vmw(PIN_CTL, adjust(0, pin_lo, pin_hi));
+	}
+}
+
+/* Two VMCSs in flight, launch states kept per VMCS (SDM 25.1, 25.11.3). */
+static void test_two_vmcss(void)
+{
+	struct vmx_result r;
+
+	at(l2_cpuid);
+	vmx_print("vmlaunch on launched vmcs", (r = vmx_enter(false), &r));
+	vmx_print("vmclear b", (r = vmclear((uint32_t)vmcs_b), &r));
+	vmx_print("vmptrld b", (r = vmptrld((uint32_t)vmcs_b), &r));
+	vmx_print("vmresume on clear vmcs", (r = vmx_enter(true), &r));
+	setup_vmcs((uint32_t)l2_cpuid);
+	launched = false;
+	at(l2_cpuid);
+	step("b: cpuid");
+	vmx_print("vmptrld a", (r = vmptrld((uint32_t)vmcs_a), &r));
+	launched = true;
+	at(l2_cpuid);
+	step("a: cpuid after switch");
+	vmx_print("vmptrld b again", (r = vmptrld((uint32_t)vmcs_b), &r));
+	skip_insn();
+	step("b: resumed to vmcall");
+	vmx_print("vmclear a", (r = vmclear((uint32_t)vmcs_a), &r));
+	vmx_print("vmclear b", (r = vmclear((uint32_t)vmcs_b), &r));
+	r = vmptrst();
+	printf("vmptrst after vmclear of current: %s 0x%x\n", vmx_outcome_name(&r), r.value);
+}
+
+/* VMXOFF, then VMX operation again from scratch. */
+static void test_vmxoff_again(void)
+{
+	struct vmx_result r;
+
+	vmx_print("vmxoff", (r = vmxoff(), &r));
+	vmx_print("vmptrst after vmxoff", (r = vmptrst(), &r));
+	vmx_print("vmxon after vmxoff", (r = vmxon((uint32_t)vmxon_region), &r));
+	vmx_print("vmptrld a", (r = vmptrld((uint32_t)vmcs_a), &r));
+	launched = false;
+	at(l2_vmcall);
+	step("a: launch after vmxon again");
+	vmx_print("vmclear a", (r = vmclear((uint32_t)vmcs_a), &r));
+	vmx_print("vmxoff", (r = vmxoff(), &r));
+	write_cr4(read_cr4() & ~CR4_VMXE);
+	printf("cr4.vmxe cleared: %u\n", (read_cr4() & CR4_VMXE) == 0);
+}
+
+int guest_main(const struct mb_info *mbi)
+{
+	(void)mbi;
+	setup_cpu();
+	if (!read_capabilities())
+		return GUEST_OK;
+	test_vmxon();
+	test_vmcs_pointers();
+	setup_vmcs((uint32_t)l2_vmcall);
+	{
+		struct vmx_result r;
+
+		vmx_print("vmresume on clear vmcs", (r = vmx_enter(true), &r));
+		vmx_print("vmwrite read-only exit reason", (r = vmwrite(EXIT_REASON, 0), &r));
+	}
+	test_entry_checks();
+	test_instruction_exits();
+	test_exception_exits();
+	test_injection();
+	test_windows_and_timer();
+	test_two_vmcss();
+	test_vmxoff_again();
+	printf("vmxtest done\n");
+	return GUEST_OK;
+}
