@@ -57,9 +57,13 @@ enum vmcs12_feature {
  * for the first 8 bytes (revision identifier, abort indicator; SDM 24.2).
  * The rest is ours; it must fit the 4 KiB region L1 allocates.
  */
+#define VMCS12_LAUNCHED 1u
+
 struct vmcs12 {
 	uint32_t revision_id;
 	uint32_t abort_indicator;
+	uint32_t launch_state;   /* VMCS12_LAUNCHED or 0 ("clear"): kept in the region, as the hardware does (SDM 25.1) */
+	uint32_t reserved;
 #define VMCS12_MEMBER(ctype, enc, member, feat) ctype member;
 	VMCS12_FIELD_LIST(VMCS12_MEMBER)
 #undef VMCS12_MEMBER

@@ -1,0 +1,4 @@
+# Host tests for L1's VMX instructions and their memory operand (hv/nested/vmx_insn.c, vmx_operand.c).
+UNIT_TESTS += test_nested_vmx_insn
+test_nested_vmx_insn_SRCS := tests/unit/test_nested_vmx_insn.c hv/nested/vmx_insn.c hv/nested/vmx_operand.c \
+	hv/nested/vmcs12.c hv/string.c
