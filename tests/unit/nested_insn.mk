@@ -2,3 +2,8 @@
 UNIT_TESTS += test_nested_vmx_insn
 test_nested_vmx_insn_SRCS := tests/unit/test_nested_vmx_insn.c hv/nested/vmx_insn.c hv/nested/vmx_operand.c \
 	hv/nested/vmcs12.c hv/string.c
+
+# Who handles an L2 exit (hv/nested/exit_decide.c).
+UNIT_TESTS += test_nested_exit_owner
+test_nested_exit_owner_SRCS := tests/unit/test_nested_exit_owner.c hv/nested/exit_decide.c hv/nested/routing.c hv/nested/exception_class.c \
+	hv/nested/vmcs12.c hv/string.c
