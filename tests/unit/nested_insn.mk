@@ -7,3 +7,8 @@ test_nested_vmx_insn_SRCS := tests/unit/test_nested_vmx_insn.c hv/nested/vmx_ins
 UNIT_TESTS += test_nested_exit_owner
 test_nested_exit_owner_SRCS := tests/unit/test_nested_exit_owner.c hv/nested/exit_decide.c hv/nested/routing.c hv/nested/exception_class.c \
 	hv/nested/vmcs12.c hv/string.c
+
+# vmcs02 merge and the host-state load of a synthesized exit.
+UNIT_TESTS += test_nested_vmcs02
+test_nested_vmcs02_SRCS := tests/unit/test_nested_vmcs02.c hv/nested/vmcs02.c hv/nested/host_state.c \
+	hv/nested/vmcs12.c hv/string.c

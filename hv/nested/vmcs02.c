@@ -1,0 +1,141 @@
+/* vmcs02 from vmcs12: L1's controls merged with the hypervisor's, L2's guest state, CR masks and shadows (SDM 26.3, 25.3). */
+#include "hv/nested/vmcs02.h"
+#include "hv/x86.h"
+
+enum vmcs02_bitmap_source vmcs02_io_bitmap_source(const struct vmcs12 *vmcs12)
+{
+	uint32_t proc = vmcs12->cpu_based_vm_exec_control;
+
+	/* "Use I/O bitmaps" overrides "unconditional I/O exiting" (SDM 25.1.3). */
+	if (proc & CPU_BASED_USE_IO_BITMAPS)
+		return VMCS02_BITMAP_L1;
+	return (proc & CPU_BASED_UNCOND_IO_EXITING) ? VMCS02_BITMAP_ALL : VMCS02_BITMAP_NONE;
+}
+
+bool vmcs02_uses_msr_bitmap(const struct vmcs12 *vmcs12)
+{
+	return vmcs12->cpu_based_vm_exec_control & CPU_BASED_USE_MSR_BITMAPS;
+}
+
+uint64_t vmcs02_l2_cr(uint64_t real, uint64_t shadow, uint64_t l0_mask, uint64_t vmcs12_mask)
+{
+	uint64_t l0_only = l0_mask & ~vmcs12_mask;
+
+	return (real & ~l0_only) | (shadow & l0_only);
+}
+
+/*
+ * What L2's EFER is at entry (SDM 26.3.2.1): vmcs12's if it loads EFER,
+ * else L1's with LMA (and LME under paging) set by "IA-32e mode guest".
+ */
+static uint64_t l2_efer(const struct vmcs12 *vmcs12, const struct vmcs02_l0 *l0)
+{
+	bool ia32e = vmcs12->vm_entry_controls & VM_ENTRY_IA32E_MODE;
+	uint64_t efer;
+
+	if (vmcs12->vm_entry_controls & VM_ENTRY_LOAD_IA32_EFER)
+		return vmcs12->guest_ia32_efer;
+	efer = l0->l1_efer & ~(uint64_t)(X86_EFER_LMA | X86_EFER_LME);
+	if (ia32e)
+		efer |= X86_EFER_LMA | ((vmcs12->guest_cr0 & X86_CR0_PG) ? X86_EFER_LME : 0);
+	return efer;
+}
+
+/* Guest-state fields whose vmcs02 value is not simply vmcs12's. */
+static bool guest_field_is_special(uint32_t enc)
+{
+	switch (enc) {
+	case VMCS_LINK_POINTER: case GUEST_IA32_EFER: case GUEST_IA32_PAT:
+	case GUEST_DR7: case GUEST_IA32_DEBUGCTL:
+		return true;
+	default:
+		return false;
+	}
+}
+
+static void prepare_guest_state(const struct vmcs12 *vmcs12, uint32_t features, const struct vmcs02_l0 *l0,
+				const struct nested_l2_ops *ops)
+{
+	bool load_debug = vmcs12->vm_entry_controls & VM_ENTRY_LOAD_DEBUG_CONTROLS;
+	bool load_pat = vmcs12->vm_entry_controls & VM_ENTRY_LOAD_IA32_PAT;
+
+	for (size_t i = 0; i < vmcs12_nr_fields; i++) {
+		const struct vmcs12_field *f = &vmcs12_fields[i];
+
+		if (vmcs_field_type(f->encoding) != VMCS_TYPE_GUEST || !vmcs12_field_exists(f, features) ||
+		    guest_field_is_special(f->encoding))
+			continue;
+		ops->vmcs02_write(ops->ctx, f->encoding, vmcs12_read_field(vmcs12, f));
+	}
+	/* No shadow VMCS for L2; what L2 inherits from L1 unless vmcs12 loads its own (SDM 26.3.2.1). */
+	ops->vmcs02_write(ops->ctx, VMCS_LINK_POINTER, ~0ULL);
+	ops->vmcs02_write(ops->ctx, GUEST_IA32_EFER, l2_efer(vmcs12, l0));
+	ops->vmcs02_write(ops->ctx, GUEST_IA32_PAT, load_pat ? vmcs12->guest_ia32_pat : l0->l1_pat);
+	ops->vmcs02_write(ops->ctx, GUEST_DR7, load_debug ? vmcs12->guest_dr7 : l0->l1_dr7);
+	ops->vmcs02_write(ops->ctx, GUEST_IA32_DEBUGCTL, load_debug ? vmcs12->guest_ia32_debugctl : l0->l1_debugctl);
+}
+
+/* Each CR: L1's mask plus ours; the shadow shows L1's shadow for L1's bits and L2's own value for ours. */
+static void prepare_cr(const struct nested_l2_ops *ops, enum vmcs_field mask_f, enum vmcs_field shadow_f,
+		       uint64_t mask12, uint64_t shadow12, uint64_t guest12, uint64_t l0_mask)
+{
+	ops->vmcs02_write(ops->ctx, mask_f, mask12 | l0_mask);
+	ops->vmcs02_write(ops->ctx, shadow_f, (shadow12 & mask12) | (guest12 & ~mask12));
+}
+
+static void prepare_controls(const struct vmcs12 *vmcs12, const struct vmcs02_l0 *l0,
+			     const struct nested_l2_ops *ops)
+{
+	uint32_t proc12 = vmcs12->cpu_based_vm_exec_control;
+	uint32_t proc2_12 = (proc12 & CPU_BASED_ACTIVATE_SECONDARY) ? vmcs12->secondary_vm_exec_control : 0;
+	uint32_t proc = (proc12 & ~(uint32_t)(CPU_BASED_UNCOND_IO_EXITING | CPU_BASED_USE_MSR_BITMAPS)) |
+			CPU_BASED_USE_IO_BITMAPS | l0->proc;
+	uint64_t tsc_offset = l0->tsc_offset;
+
+	if (vmcs02_uses_msr_bitmap(vmcs12))
+		proc |= CPU_BASED_USE_MSR_BITMAPS;
+	/* TSC offsets compose: L2's TSC is L1's plus L1's offset for L2 (SDM 25.3). */
+	if (proc12 & CPU_BASED_USE_TSC_OFFSETTING)
+		tsc_offset += vmcs12->tsc_offset;
+	if (tsc_offset)
+		proc |= CPU_BASED_USE_TSC_OFFSETTING;
+	ops->vmcs02_write(ops->ctx, PIN_BASED_VM_EXEC_CONTROL,
+			  (vmcs12->pin_based_vm_exec_control | l0->pin) & l0->pin_allowed1);
+	ops->vmcs02_write(ops->ctx, CPU_BASED_VM_EXEC_CONTROL, proc & l0->proc_allowed1);
+	ops->vmcs02_write(ops->ctx, SECONDARY_VM_EXEC_CONTROL, (proc2_12 | l0->proc2) & l0->proc2_allowed1);
+	ops->vmcs02_write(ops->ctx, TSC_OFFSET, tsc_offset);
+	ops->vmcs02_write(ops->ctx, EXCEPTION_BITMAP, vmcs12->exception_bitmap);
+	ops->vmcs02_write(ops->ctx, PAGE_FAULT_ERROR_CODE_MASK, vmcs12->page_fault_error_code_mask);
+	ops->vmcs02_write(ops->ctx, PAGE_FAULT_ERROR_CODE_MATCH, vmcs12->page_fault_error_code_match);
+	ops->vmcs02_write(ops->ctx, CR3_TARGET_COUNT, vmcs12->cr3_target_count);
+	ops->vmcs02_write(ops->ctx, CR3_TARGET_VALUE0, vmcs12->cr3_target_value0);
+	ops->vmcs02_write(ops->ctx, CR3_TARGET_VALUE1, vmcs12->cr3_target_value1);
+	ops->vmcs02_write(ops->ctx, CR3_TARGET_VALUE2, vmcs12->cr3_target_value2);
+	ops->vmcs02_write(ops->ctx, CR3_TARGET_VALUE3, vmcs12->cr3_target_value3);
+	ops->vmcs02_write(ops->ctx, IO_BITMAP_A, l0->io_bitmap_a);
+	ops->vmcs02_write(ops->ctx, IO_BITMAP_B, l0->io_bitmap_b);
+	ops->vmcs02_write(ops->ctx, MSR_BITMAP, l0->msr_bitmap);
+	ops->vmcs02_write(ops->ctx, EPT_POINTER, l0->eptp);
+	/* L1's VM-exit controls are emulated at the synthesized exit; the hardware exit is ours, saving what we capture. */
+	ops->vmcs02_write(ops->ctx, VM_EXIT_CONTROLS, l0->exit_controls |
+			  ((vmcs12->pin_based_vm_exec_control & PIN_BASED_PREEMPTION_TIMER) ?
+			   VM_EXIT_SAVE_PREEMPTION_TIMER : 0));
+	ops->vmcs02_write(ops->ctx, VM_ENTRY_CONTROLS, (vmcs12->vm_entry_controls & VM_ENTRY_IA32E_MODE) |
+			  (l0->entry_controls & l0->entry_allowed1));
+	/* L1's MSR lists are processed in software; the event to inject is the event core's. */
+	ops->vmcs02_write(ops->ctx, VM_EXIT_MSR_STORE_COUNT, 0);
+	ops->vmcs02_write(ops->ctx, VM_EXIT_MSR_LOAD_COUNT, 0);
+	ops->vmcs02_write(ops->ctx, VM_ENTRY_MSR_LOAD_COUNT, 0);
+	ops->vmcs02_write(ops->ctx, VM_ENTRY_INTR_INFO_FIELD, 0);
+}
+
+void vmcs02_prepare(const struct vmcs12 *vmcs12, uint32_t features, const struct vmcs02_l0 *l0,
+		    const struct nested_l2_ops *ops)
+{
+	prepare_controls(vmcs12, l0, ops);
+	prepare_cr(ops, CR0_GUEST_HOST_MASK, CR0_READ_SHADOW, vmcs12->cr0_guest_host_mask, vmcs12->cr0_read_shadow,
+		   vmcs12->guest_cr0, l0->cr0_mask);
+	prepare_cr(ops, CR4_GUEST_HOST_MASK, CR4_READ_SHADOW, vmcs12->cr4_guest_host_mask, vmcs12->cr4_read_shadow,
+		   vmcs12->guest_cr4, l0->cr4_mask);
+	prepare_guest_state(vmcs12, features, l0, ops);
+}

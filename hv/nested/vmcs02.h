@@ -1,0 +1,51 @@
+/* vmcs02: the VMCS the hardware runs L2 on, merged from L1's vmcs12 and what the hypervisor keeps for itself (pure). */
+#ifndef HV_NESTED_VMCS02_H
+#define HV_NESTED_VMCS02_H
+
+#include "hv/types.h"
+#include "hv/nested/vmcs12.h"
+#include "hv/nested/events.h"
+
+/*
+ * What the hypervisor needs in every vmcs02, filled by the wiring from
+ * vmcs01 and the hardware's capabilities. L1's controls are ORed with
+ * ours and then limited to what the hardware allows, so no control the
+ * hardware lacks is ever written (the consistency checks already refused
+ * any control L1 was not offered).
+ */
+struct vmcs02_l0 {
+	uint32_t pin, proc, proc2;      /* the hypervisor's own controls for L2 */
+	uint32_t exit_controls;         /* the hypervisor's: L1's exit controls are emulated in software */
+	uint32_t entry_controls;        /* the hypervisor's forced entry controls (e.g. load EFER) */
+	uint32_t pin_allowed1, proc_allowed1, proc2_allowed1, entry_allowed1;
+	uint64_t io_bitmap_a, io_bitmap_b, msr_bitmap; /* host-physical: the merged bitmaps */
+	uint64_t eptp;                  /* L2 runs in L1's guest-physical space: vmcs01's EPT */
+	uint64_t cr0_mask, cr4_mask;    /* the CR bits the hypervisor owns for L1 (vmcs01's masks) */
+	uint64_t tsc_offset;            /* vmcs01's TSC offset (L1's time) */
+	/* L1's state at VMLAUNCH that L2 inherits unless vmcs12 loads its own (SDM 26.3.2.1). */
+	uint64_t l1_efer, l1_pat, l1_dr7, l1_debugctl;
+};
+
+/* The L1 controls the merged I/O bitmap must honour, with the hypervisor's ports ORed in by the wiring. */
+enum vmcs02_bitmap_source {
+	VMCS02_BITMAP_NONE,   /* L1 takes no I/O exit: only the hypervisor's ports */
+	VMCS02_BITMAP_ALL,    /* L1 takes every I/O exit (unconditional I/O exiting) */
+	VMCS02_BITMAP_L1,     /* L1's own bitmaps */
+};
+enum vmcs02_bitmap_source vmcs02_io_bitmap_source(const struct vmcs12 *vmcs12);
+/* Does vmcs02 use MSR bitmaps? Without them in vmcs12 every MSR access exits to L1 anyway. */
+bool vmcs02_uses_msr_bitmap(const struct vmcs12 *vmcs12);
+
+/*
+ * Writes every vmcs02 field that depends on vmcs12 (controls, guest state,
+ * CR masks and shadows, TSC offset, event injection is the event core's)
+ * through ops->vmcs02_write. Host state is the hypervisor's and written
+ * once when vmcs02 is created.
+ */
+void vmcs02_prepare(const struct vmcs12 *vmcs12, uint32_t features, const struct vmcs02_l0 *l0,
+		    const struct nested_l2_ops *ops);
+
+/* L2's CR0/CR4 as vmcs12 must record them: bits only the hypervisor owns come from the read shadow (SDM 27.3.1). */
+uint64_t vmcs02_l2_cr(uint64_t real, uint64_t shadow, uint64_t l0_mask, uint64_t vmcs12_mask);
+
+#endif
