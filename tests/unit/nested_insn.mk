@@ -12,3 +12,8 @@ test_nested_exit_owner_SRCS := tests/unit/test_nested_exit_owner.c hv/nested/exi
 UNIT_TESTS += test_nested_vmcs02
 test_nested_vmcs02_SRCS := tests/unit/test_nested_vmcs02.c hv/nested/vmcs02.c hv/nested/host_state.c \
 	hv/nested/vmcs12.c hv/string.c
+
+# The VM-entry consistency-check table.
+UNIT_TESTS += test_nested_entry_checks
+test_nested_entry_checks_SRCS := tests/unit/test_nested_entry_checks.c hv/nested/entry_checks.c hv/nested/entry.c \
+	hv/nested/exception_class.c hv/nested/vmcs12.c hv/string.c

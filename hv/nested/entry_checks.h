@@ -1,0 +1,54 @@
+/* The VM-entry consistency checks on vmcs12: one table of SDM section, predicate and outcome (pure). */
+#ifndef HV_NESTED_ENTRY_CHECKS_H
+#define HV_NESTED_ENTRY_CHECKS_H
+
+#include "hv/types.h"
+#include "hv/nested/vmcs12.h"
+
+/* What L1 is offered, as its IA32_VMX_* MSRs say (the capability policy fills it). */
+struct nested_vmx_caps {
+	uint32_t pin_allowed0, pin_allowed1;
+	uint32_t proc_allowed0, proc_allowed1;
+	uint32_t proc2_allowed1;
+	uint32_t exit_allowed0, exit_allowed1;
+	uint32_t entry_allowed0, entry_allowed1;
+	uint64_t cr0_fixed0, cr0_fixed1, cr4_fixed0, cr4_fixed1;
+	uint64_t misc;                 /* IA32_VMX_MISC */
+	bool inject_any_error_code;    /* IA32_VMX_BASIC[56] */
+	unsigned int maxphyaddr;
+};
+
+/* L1 at its VMLAUNCH/VMRESUME. */
+struct nested_entry_ctx {
+	const struct nested_vmx_caps *caps;
+	bool l1_ia32e;   /* IA32_EFER.LMA of L1: the "processor" of SDM 26.2.4 */
+};
+
+enum nested_entry_outcome {
+	ENTRY_OK,
+	ENTRY_VMFAIL_CONTROL,  /* VMfailValid 7, SDM 26.2.1 */
+	ENTRY_VMFAIL_HOST,     /* VMfailValid 8, SDM 26.2.2-26.2.4 */
+	ENTRY_FAIL_GUEST,      /* VM exit 33 with the row's qualification, SDM 26.3.1 / 26.8 */
+};
+
+struct nested_entry_check {
+	const char *section;   /* SDM section */
+	const char *what;      /* what must hold */
+	bool (*applies)(const struct vmcs12 *v, const struct nested_entry_ctx *c); /* NULL: always */
+	bool (*holds)(const struct vmcs12 *v, const struct nested_entry_ctx *c);
+	enum nested_entry_outcome outcome;
+	uint32_t qualification; /* for ENTRY_FAIL_GUEST (SDM 26.8: 0 default, 4 VMCS link pointer) */
+};
+
+extern const struct nested_entry_check nested_entry_checks[];
+extern const size_t nested_nr_entry_checks;
+
+/*
+ * Runs the table in the SDM's order (controls, host state, guest state);
+ * the first row that applies and does not hold decides. The checks the
+ * hardware makes anyway on vmcs02 (guest fields copied unchanged) are left
+ * to it; a failure there is passed on to L1 the same way.
+ */
+const struct nested_entry_check *nested_check_vmentry(const struct vmcs12 *vmcs12, const struct nested_entry_ctx *c);
+
+#endif
