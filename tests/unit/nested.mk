@@ -8,3 +8,6 @@ test_vmcs12_SRCS := tests/unit/test_vmcs12.c hv/nested/vmcs12.c
 $(foreach t,$(NESTED_UNIT_TESTS),$(eval $(t)_SRCS := tests/unit/$(t).c $(NESTED_CORE_SRCS)))
 # The generic rule tracks hv/ headers only; the harness header lives with the fuzzer.
 $(addprefix $(BUILD)/unit/,$(NESTED_UNIT_TESTS)): tests/fuzz/nested_harness.h
+# The VMX capability policy (what L1 is offered), against the VMX MSRs measured on Bochs 2.7 and Linux 6.1's kvm_intel.
+UNIT_TESTS += test_nested_vmx_policy
+test_nested_vmx_policy_SRCS := tests/unit/test_nested_vmx_policy.c hv/nested/vmx_policy.c hv/nested/vmcs12.c
