@@ -24,6 +24,8 @@ struct nested_event nested_event_from_intr_info(uint32_t info, uint32_t error_co
 		.type = (uint8_t)((info & INTR_INFO_TYPE_MASK) >> INTR_INFO_TYPE_SHIFT),
 		.vector = (uint8_t)(info & INTR_INFO_VECTOR_MASK),
 		.has_error_code = info & INTR_INFO_DELIVER_CODE,
+		/* Defined only in exit information (SDM 27.2.2); reserved at entry, undefined in IDT-vectoring. */
+		.nmi_unblocked_iret = info & INTR_INFO_NMI_UNBLOCK_IRET,
 	};
 
 	e.error_code = e.has_error_code ? error_code : 0;
@@ -96,18 +98,58 @@ static void write_entry_event(struct nested_vcpu *nv, const struct nested_event 
 	nv->ev.inflight = *e;
 }
 
+/* L2 in real mode: only with "unrestricted guest" and CR0.PE=0 in the VMCS the hardware enters (SDM 26.2.1.3). */
+bool nested_l2_real_mode(const struct nested_vcpu *nv)
+{
+	const struct nested_l2_ops *l2 = &nv->l2;
+
+	return (l2->vmcs02_read(l2->ctx, CPU_BASED_VM_EXEC_CONTROL) & CPU_BASED_ACTIVATE_SECONDARY) &&
+	       (l2->vmcs02_read(l2->ctx, SECONDARY_VM_EXEC_CONTROL) & SECONDARY_UNRESTRICTED_GUEST) &&
+	       !(l2->vmcs02_read(l2->ctx, GUEST_CR0) & X86_CR0_PE);
+}
+
+/* Set or clear bits of vmcs02's guest interruptibility state. */
+static void update_intr_state(struct nested_vcpu *nv, uint32_t set, uint32_t clear)
+{
+	const struct nested_l2_ops *l2 = &nv->l2;
+	uint32_t old = (uint32_t)l2->vmcs02_read(l2->ctx, GUEST_INTERRUPTIBILITY_INFO);
+	uint32_t val = (old | set) & ~clear;
+
+	if (val != old)
+		l2->vmcs02_write(l2->ctx, GUEST_INTERRUPTIBILITY_INFO, val);
+}
+
 /*
- * Inject one event into L2 through vmcs02. An injected event ends HLT
- * (SDM 26.3.1.5 allows only a few event types with activity HLT; the event
- * wakes the processor anyway), so vmcs02 is set active first.
+ * Inject one event into L2 through vmcs02, in the form the VM-entry checks
+ * of SDM 26.2.1.3 and 26.3.1.5 accept:
+ *  - no error code in real mode (unrestricted guest, CR0.PE=0), which is
+ *    also how #DF is delivered there; otherwise 16 bits (bits 31:16 of the
+ *    entry field must be 0, and no exception pushes more);
+ *  - an NMI (a fresh one, or one whose delivery an exit cut short, for
+ *    which the hardware left blocking by NMI set) needs blocking by NMI
+ *    clear;
+ *  - a fault of an IRET that had unblocked NMIs (exit information bit 12)
+ *    leaves NMIs blocked: the IRET did not complete (SDM 27.2.2).
+ * An injected event ends HLT (SDM 26.3.1.5 allows only a few event types
+ * with activity HLT; the event wakes the processor anyway), so vmcs02 is
+ * set active first.
  */
 void nested_inject_l2(struct nested_vcpu *nv, const struct nested_event *e)
 {
 	const struct nested_l2_ops *l2 = &nv->l2;
+	struct nested_event in = *e;
 
+	if (in.has_error_code && nested_l2_real_mode(nv))
+		in.has_error_code = false;
+	in.error_code = in.has_error_code ? in.error_code & 0xffff : 0;
+	if (in.type == INTR_TYPE_NMI)
+		update_intr_state(nv, 0, GUEST_INTR_STATE_NMI);
+	else if (in.type == INTR_TYPE_HW_EXCEPTION && in.nmi_unblocked_iret && in.vector != DF_VECTOR)
+		update_intr_state(nv, GUEST_INTR_STATE_NMI, 0);
+	in.nmi_unblocked_iret = false;
 	if (l2->vmcs02_read(l2->ctx, GUEST_ACTIVITY_STATE) == GUEST_ACTIVITY_HLT)
 		l2->vmcs02_write(l2->ctx, GUEST_ACTIVITY_STATE, GUEST_ACTIVITY_ACTIVE);
-	write_entry_event(nv, e);
+	write_entry_event(nv, &in);
 }
 
 /* L2 starts anew: nothing of a previous run of L2 survives a VM-exit to L1. */

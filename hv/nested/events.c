@@ -1,21 +1,31 @@
 /* Carrying out the chosen event: the VM-exit to L1 or the injection into L2 it stands for, and the per-entry driver. */
 #include "hv/nested/events.h"
 
-/* Exception VM-exit (SDM 27.2.1-27.2.2): #DB qualification is its DR6 bits, #PF's the faulting address (CR2 is not written). */
-static struct nested_exit exception_exit(const struct nested_exception *ex)
+/*
+ * Exception VM-exit (SDM 27.2.1-27.2.2). The error code is the one the
+ * exception would push: none in real mode, 16 bits otherwise. Bit 12 (NMI
+ * unblocking due to IRET) is passed on from the exit that raised the fault.
+ * The #DB qualification is its DR6 bits; the #PF qualification is the
+ * faulting address: the payload, or, for a #PF queued without one, L2's CR2,
+ * which already holds it (a #PF VM-exit itself never writes CR2).
+ */
+static struct nested_exit exception_exit(const struct nested_vcpu *nv,
+					 const struct nested_exception *ex)
 {
-	struct nested_exit x = {
-		.reason = EXIT_REASON_EXCEPTION_NMI,
-		.intr_info = nested_event_to_intr_info(&ex->ev),
-		.intr_error_code = ex->ev.has_error_code ? ex->ev.error_code : 0,
-		.insn_len = ex->ev.insn_len,
-	};
-	bool hw = ex->ev.type == INTR_TYPE_HW_EXCEPTION;
+	struct nested_event e = ex->ev;
+	struct nested_exit x = { .reason = EXIT_REASON_EXCEPTION_NMI, .insn_len = e.insn_len };
+	bool hw = e.type == INTR_TYPE_HW_EXCEPTION;
 
-	if (hw && ex->has_payload && ex->ev.vector == DB_VECTOR)
+	if (e.has_error_code && nested_l2_real_mode(nv))
+		e.has_error_code = false;
+	x.intr_info = nested_event_to_intr_info(&e);
+	if (hw && e.nmi_unblocked_iret && e.vector != DF_VECTOR)
+		x.intr_info |= INTR_INFO_NMI_UNBLOCK_IRET;
+	x.intr_error_code = e.has_error_code ? e.error_code & 0xffff : 0;
+	if (hw && ex->has_payload && e.vector == DB_VECTOR)
 		x.qualification = ex->payload & (DR6_B0_B3 | DR6_BD | DR6_BS | DR6_RTM);
-	else if (hw && ex->has_payload && ex->ev.vector == PF_VECTOR)
-		x.qualification = ex->payload;
+	else if (hw && e.vector == PF_VECTOR)
+		x.qualification = ex->has_payload ? ex->payload : nv->l2.read_cr2(nv->l2.ctx);
 	return x;
 }
 
@@ -34,23 +44,29 @@ static void deliver_exception_l2(struct nested_vcpu *nv, struct nested_exception
 	ex->ev.valid = false;
 }
 
+/* A restartable fault of the instruction at RIP (row 12): re-executing the instruction raises it again. */
+static bool restartable_fault(const struct nested_exception *ex)
+{
+	return ex->ev.valid && nested_exception_priority(ex) == EXC_PRIO_INSTRUCTION &&
+	       !nested_exception_must_deliver(ex);
+}
+
 /*
- * An event chosen at an instruction boundary preempts a fault of the
- * instruction at RIP (priority.c, rows 4-11 over row 12): the fault is
- * dropped, L2 raises it again when it re-executes the instruction, and an
- * MTF that would have followed its delivery goes with it.
+ * An event chosen at an instruction boundary preempts a restartable fault
+ * of the instruction at RIP (priority.c, rows 4-11 over row 12): the fault
+ * is dropped, L2 raises it again when it re-executes the instruction, and an
+ * MTF that would have followed its delivery goes with it. Any other fault
+ * sits at row 2 and has been delivered before such an event is chosen.
  */
 static uint32_t drop_instruction_faults(struct nested_events *ev)
 {
 	uint32_t dropped = 0;
 
-	if (ev->exception.ev.valid &&
-	    nested_exception_priority(&ev->exception) == EXC_PRIO_INSTRUCTION) {
+	if (restartable_fault(&ev->exception)) {
 		ev->exception.ev.valid = false;
 		dropped |= NESTED_DROPPED_EXCEPTION;
 	}
-	if (ev->exception_vmexit.ev.valid &&
-	    nested_exception_priority(&ev->exception_vmexit) == EXC_PRIO_INSTRUCTION) {
+	if (restartable_fault(&ev->exception_vmexit)) {
 		ev->exception_vmexit.ev.valid = false;
 		dropped |= NESTED_DROPPED_EXCEPTION_VMEXIT;
 	}
@@ -169,7 +185,7 @@ void nested_apply_choice(struct nested_vcpu *nv, struct nested_choice *c)
 		return;
 	}
 	if (c->source == NESTED_SRC_EXCEPTION_VMEXIT) {
-		x = exception_exit(&nv->ev.exception_vmexit);
+		x = exception_exit(nv, &nv->ev.exception_vmexit);
 		nv->ev.exception_vmexit.ev.valid = false;
 	} else if (c->source == NESTED_SRC_NMI) {
 		x = nmi_event(nv, c);

@@ -22,7 +22,10 @@
  *                                    bitmap, #PF mask/match), merged per
  *                                    SDM Table 6-5 (#DF, triple fault);
  *                                    RIP stays at a faulting instruction,
- *                                    the payload (DR6 bits / CR2) rides along
+ *                                    the payload (DR6 bits / CR2) rides along;
+ *                                    .restartable only if re-executing the
+ *                                    instruction raises it again (else it is
+ *                                    delivered before any boundary event)
  *     nv->ev.nmi_pending = true, .intr_pending/.intr_vector, .init_pending,
  *     .sipi_pending/.sipi_vector, .smi_pending, .mtf_pending,
  *     .preemption_timer_expired      plain flags, set by their sources
@@ -38,8 +41,15 @@
  *                                    (e.g. preemption timer 0 / NMI window).
  *                                    SMI: the caller's SMM emulation takes it.
  *                                    c.dropped lists what the choice ended
- *                                    (faults preempted at an instruction
- *                                    boundary, L2-only events at an exit).
+ *                                    (restartable faults preempted at an
+ *                                    instruction boundary, L2-only events at
+ *                                    an exit; trap-like #DBs from either
+ *                                    exception slot go to vmcs12's pending
+ *                                    debug exceptions).
+ *                                    Injections are made valid for the
+ *                                    VM-entry checks: no error code for a
+ *                                    real-mode L2, 16-bit error codes,
+ *                                    blocking by NMI cleared for an NMI.
  *                                    The same in two steps:
  *                                    nested_pick_event (pure) then
  *                                    nested_apply_choice.
@@ -75,6 +85,7 @@ struct nested_l2_ops {
 	uint64_t (*read_dr6)(void *ctx);
 	void (*write_dr6)(void *ctx, uint64_t dr6);
 	void (*write_cr2)(void *ctx, uint64_t cr2);
+	uint64_t (*read_cr2)(void *ctx);
 	void *ctx;
 };
 
@@ -86,6 +97,7 @@ struct nested_event {
 	bool has_error_code;
 	uint32_t error_code;
 	uint32_t insn_len;     /* software interrupts/exceptions and ICEBP */
+	bool nmi_unblocked_iret; /* exit info bit 12: a fault of an IRET that had unblocked NMIs (SDM 27.2.2) */
 };
 
 /* An exception with its payload, applied only when it is delivered to L2. */
@@ -95,6 +107,17 @@ struct nested_exception {
 	uint64_t payload;        /* #DB: DR6 bits that it sets; #PF: CR2 */
 	/* Raised while another event was being delivered: no instruction boundary, so nothing may preempt it. */
 	bool during_delivery;
+	/*
+	 * Set by the queuer only if the faulting instruction had no effect yet
+	 * (RIP at it, nothing written: e.g. the DR7.GD check of MOV DR), so
+	 * re-executing it raises the same fault. Only such a fault may be
+	 * dropped when an event of the next instruction boundary (NMI,
+	 * interrupt, INIT, SMI, timer) or an exit to L1 wins; any other
+	 * queued fault (e.g. a REP string instruction L0 carried out in part)
+	 * is delivered first, as the hardware delivers a fault before the
+	 * boundary after its instruction.
+	 */
+	bool restartable;
 };
 
 struct nested_events {
@@ -127,6 +150,7 @@ struct nested_vcpu {
 /* ---- routing and exception classes (routing.c, exception_class.c) ---- */
 
 bool nested_l1_wants_exception(const struct vmcs12 *vmcs12, uint8_t vector, uint32_t error_code);
+bool nested_l1_intercepts_event(const struct vmcs12 *vmcs12, const struct nested_event *e);
 bool nested_exception_has_error_code(uint8_t vector);
 
 enum exception_class { EXC_BENIGN, EXC_CONTRIBUTORY, EXC_PAGE_FAULT, EXC_DOUBLE_FAULT };
@@ -153,6 +177,7 @@ enum nested_queue_result nested_queue_exception(struct nested_vcpu *nv,
 uint64_t pending_dbg_traps(const struct nested_exception *ex);
 uint64_t nested_pending_dbg_for_exit(const struct nested_exception *ex);
 uint64_t nested_dr6_after_db(uint64_t dr6, uint64_t payload);
+bool nested_exit_keeps_pending_dbg(uint32_t reason, uint32_t exit_intr_info, uint32_t intr_state);
 
 enum exception_priority {
 	EXC_PRIO_TASK_SWITCH_TRAP, /* #DB with BT, SDM 6.9 priority 2 */
@@ -194,6 +219,7 @@ enum nested_source {
 #define NESTED_DROPPED_TIMER            BIT(3)
 #define NESTED_DROPPED_DB_TO_PENDING    BIT(4) /* trap-like #DB moved to vmcs12 pending debug exceptions */
 #define NESTED_DROPPED_TRIPLE_FAULT     BIT(5) /* an exit to L1 for another reason ended L2 first */
+#define NESTED_DROPPED_DB_VMEXIT_TO_PENDING BIT(6) /* the same for a trap-like #DB decided for L1 */
 
 struct nested_choice {
 	enum nested_action action;
@@ -202,6 +228,7 @@ struct nested_choice {
 };
 
 struct nested_choice nested_pick_event(const struct nested_vcpu *nv);
+bool nested_exception_must_deliver(const struct nested_exception *ex);
 
 /* ---- doing it (events.c, entry.c, vmexit.c) ---- */
 
@@ -213,6 +240,7 @@ int nested_enter_l2(struct nested_vcpu *nv);
 void nested_l2_exited(struct nested_vcpu *nv);
 bool nested_reinject_event(struct nested_vcpu *nv);
 void nested_inject_l2(struct nested_vcpu *nv, const struct nested_event *e);
+bool nested_l2_real_mode(const struct nested_vcpu *nv);
 
 uint32_t nested_event_to_intr_info(const struct nested_event *e);
 struct nested_event nested_event_from_intr_info(uint32_t info, uint32_t error_code,

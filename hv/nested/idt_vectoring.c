@@ -23,6 +23,7 @@ void nested_l2_exited(struct nested_vcpu *nv)
 	nv->ev.reinject = nested_event_from_intr_info(
 		idt, (uint32_t)l2->vmcs02_read(l2->ctx, IDT_VECTORING_ERROR_CODE),
 		(uint32_t)l2->vmcs02_read(l2->ctx, VM_EXIT_INSTRUCTION_LEN));
+	nv->ev.reinject.nmi_unblocked_iret = false; /* bit 12 is undefined in IDT-vectoring information */
 }
 
 /* Put a cut-short event back into vmcs02, unchanged. False if there is none or an injection is already set up. */

@@ -94,3 +94,30 @@ uint64_t nested_dr6_after_db(uint64_t dr6, uint64_t payload)
 		dr6 &= ~DR6_RTM;
 	return dr6;
 }
+
+/*
+ * Does a VM-exit with this reason keep the pending debug exceptions (SDM
+ * 27.3.4)? Every other exit saves the field as 0. Kept for: INIT; SMI;
+ * a machine-check exception; "TPR below threshold", "virtualized EOI",
+ * "APIC write" and MTF (exits that follow an instruction that completed);
+ * and any exit not caused by a #DB while MOV SS blocks debug exceptions.
+ */
+bool nested_exit_keeps_pending_dbg(uint32_t reason, uint32_t exit_intr_info, uint32_t intr_state)
+{
+	uint8_t vector = (uint8_t)(exit_intr_info & INTR_INFO_VECTOR_MASK);
+	bool exception = VMX_EXIT_REASON_BASIC(reason) == EXIT_REASON_EXCEPTION_NMI &&
+			 (exit_intr_info & INTR_INFO_VALID) &&
+			 (exit_intr_info & INTR_INFO_TYPE_MASK) >> INTR_INFO_TYPE_SHIFT != INTR_TYPE_NMI;
+
+	switch (VMX_EXIT_REASON_BASIC(reason)) {
+	case EXIT_REASON_INIT_SIGNAL: case EXIT_REASON_IO_SMI: case EXIT_REASON_OTHER_SMI:
+	case EXIT_REASON_TPR_BELOW_THRESHOLD: case EXIT_REASON_EOI_INDUCED:
+	case EXIT_REASON_APIC_WRITE: case EXIT_REASON_MONITOR_TRAP_FLAG:
+		return true;
+	default:
+		break;
+	}
+	if (exception && vector == MC_VECTOR)
+		return true;
+	return (intr_state & GUEST_INTR_STATE_MOV_SS) && !(exception && vector == DB_VECTOR);
+}

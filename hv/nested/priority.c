@@ -13,7 +13,9 @@
  *      up for the coming entry)
  *  1  triple fault in L2               VM-exit 2 (always)               25.2, 6.15 Table 6-5
  *  2  exception raised while another   exception VM-exit / inject L2    6.9 (delivery is not an
- *     event was being delivered                                          instruction boundary), 27.2.3
+ *     event was being delivered, or                                      instruction boundary), 27.2.3
+ *     a fault of an instruction L0
+ *     carried out (not restartable)
  *  3  #DB task-switch trap (BT)        exception VM-exit / inject L2    6.9 prio 2
  *  4  SMI (not in SMM)                 caller's SMM emulation           6.9 prio 3, 34.14
  *  5  INIT (not in wait-for-SIPI)      VM-exit 3                        6.9 prio 3, 25.2
@@ -29,14 +31,18 @@
  *                                      else inject L2
  * 11  external interrupt (not blocked) VM-exit 1 if ext-int exiting,    6.9 prio 6, 25.2, 25.4.1
  *                                      else inject L2
- * 12  fault, GD #DB, INT3/INTO/ICEBP   exception VM-exit / inject L2    6.9 prio 7-10
+ * 12  restartable fault (GD #DB, ...)  exception VM-exit / inject L2    6.9 prio 7-10
  *
  * Rows 4-11 are new events: while an event whose delivery was cut short
  * waits for re-injection they are blocked (recognized only at an instruction
  * boundary, after that delivery); exceptions are not, they arise from the
- * delivery itself. A fault pending at row 12 loses to rows 4-11: RIP still
- * points at its instruction, which faults again when re-executed (so the
- * fault is dropped when such an event is carried out; see events.c).
+ * delivery itself. A fault queued by L0 was raised inside its instruction,
+ * so the hardware would deliver it before the boundary where rows 4-11 are
+ * recognized: it sits at row 2. Only a fault the queuer marked restartable
+ * (the instruction had no effect yet and raises it again when re-executed,
+ * RIP at it) sits at row 12 and loses to rows 4-11, which then drop it (see
+ * events.c): e.g. L1 sees an INIT exit with RIP at a MOV DR whose GD #DB
+ * L0 held.
  * Blocking by MOV SS of debug traps is left to the hardware.
  */
 
@@ -69,20 +75,31 @@ static bool any_event_pending(const struct nested_events *ev)
 	       ev->smi_pending || ev->mtf_pending || ev->preemption_timer_expired;
 }
 
-/* An exception of the given priority class (and delivery context), exit slot first. */
-static bool pick_exception(const struct pick *p, enum exception_priority prio, bool delivery,
+/*
+ * Row 2: an exception that must be delivered before the next instruction
+ * boundary: raised during another event's delivery, or a fault of an
+ * instruction that is not restartable.
+ */
+bool nested_exception_must_deliver(const struct nested_exception *ex)
+{
+	return ex->during_delivery ||
+	       (nested_exception_priority(ex) == EXC_PRIO_INSTRUCTION && !ex->restartable);
+}
+
+/* An exception of the given priority class, urgent (row 2) or not, exit slot first. */
+static bool pick_exception(const struct pick *p, enum exception_priority prio, bool urgent,
 			   struct nested_choice *c)
 {
 	const struct nested_events *ev = &p->nv->ev;
 
 	if (ev->exception_vmexit.ev.valid &&
 	    nested_exception_priority(&ev->exception_vmexit) == prio &&
-	    ev->exception_vmexit.during_delivery == delivery) {
+	    nested_exception_must_deliver(&ev->exception_vmexit) == urgent) {
 		*c = choose(NESTED_ACT_VMEXIT, NESTED_SRC_EXCEPTION_VMEXIT);
 		return true;
 	}
 	if (ev->exception.ev.valid && nested_exception_priority(&ev->exception) == prio &&
-	    ev->exception.during_delivery == delivery) {
+	    nested_exception_must_deliver(&ev->exception) == urgent) {
 		*c = choose(NESTED_ACT_INJECT, NESTED_SRC_EXCEPTION);
 		return true;
 	}

@@ -22,6 +22,28 @@ bool nested_l1_wants_exception(const struct vmcs12 *vmcs12, uint8_t vector, uint
 		       vmcs12->page_fault_error_code_match);
 }
 
+/*
+ * The events the exception bitmap governs (SDM 25.2): hardware exceptions,
+ * privileged software exceptions (ICEBP) and software exceptions (INT3,
+ * INTO), types 3, 5 and 6. INT n (type 4) never exits through the bitmap,
+ * whatever its vector; neither do NMIs and external interrupts.
+ */
+bool nested_l1_intercepts_event(const struct vmcs12 *vmcs12, const struct nested_event *e)
+{
+	switch (e->type) {
+	case INTR_TYPE_HW_EXCEPTION: case INTR_TYPE_PRIV_SW_EXC: case INTR_TYPE_SW_EXCEPTION:
+		return nested_l1_wants_exception(vmcs12, e->vector, e->error_code);
+	default:
+		return false;
+	}
+}
+
+/* Only hardware exceptions have a class; INT n, NMIs and interrupts count as benign (SDM Table 6-4). */
+static enum exception_class event_class(const struct nested_event *e)
+{
+	return e->type == INTR_TYPE_HW_EXCEPTION ? nested_exception_class(e->vector) : EXC_BENIGN;
+}
+
 /* The DR6 conditions a #DB payload may carry (SDM 17.2.3). */
 #define DR6_PAYLOAD_BITS (DR6_B0_B3 | DR6_BD | DR6_BS | DR6_BT | DR6_RTM)
 
@@ -33,8 +55,7 @@ static bool first_event_class(const struct nested_events *ev, enum exception_cla
 
 	if (!first)
 		return false;
-	*cls = first->type == INTR_TYPE_HW_EXCEPTION ? nested_exception_class(first->vector)
-						     : EXC_BENIGN;
+	*cls = event_class(first);
 	return true;
 }
 
@@ -50,7 +71,7 @@ static void drop_first_event(struct nested_events *ev)
 static enum nested_queue_result route_exception(struct nested_vcpu *nv,
 						const struct nested_exception *ex)
 {
-	if (nested_l1_wants_exception(nv->vmcs12, ex->ev.vector, ex->ev.error_code)) {
+	if (nested_l1_intercepts_event(nv->vmcs12, &ex->ev)) {
 		nv->ev.exception_vmexit = *ex;
 		return NESTED_QUEUED_VMEXIT;
 	}
@@ -91,11 +112,10 @@ enum nested_queue_result nested_queue_exception(struct nested_vcpu *nv,
 	e.during_delivery = ev->reinject.valid;
 	if (e.ev.vector == DB_VECTOR)
 		e.payload &= DR6_PAYLOAD_BITS;
-	if (nested_l1_wants_exception(nv->vmcs12, e.ev.vector, e.ev.error_code) ||
-	    !first_event_class(ev, &first))
+	if (nested_l1_intercepts_event(nv->vmcs12, &e.ev) || !first_event_class(ev, &first))
 		return route_exception(nv, &e);
 
-	switch (nested_double_fault_outcome(first, nested_exception_class(e.ev.vector))) {
+	switch (nested_double_fault_outcome(first, event_class(&e.ev))) {
 	case DF_SERIAL:
 		/* The first event's delivery is abandoned; a re-executed instruction raises it again. */
 		drop_first_event(ev);

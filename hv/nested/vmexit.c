@@ -45,25 +45,41 @@ static void capture_l2_state(struct nested_vcpu *nv)
 	}
 }
 
-/*
- * The seed rule, applied at every synthesized exit (SDM 27.3.4): a #DB
- * still pending for L2 leaves only its trap-like conditions (never BD) in
- * vmcs12's pending debug exceptions, added to what the hardware itself
- * held pending in vmcs02. The exception itself does not survive: trap-like
- * #DBs live on in that field, anything fault-like (GD #DB included) is
- * raised again when L2 re-executes the instruction at RIP.
- */
-static uint32_t save_pending_dbg(struct nested_vcpu *nv)
+/* One exception slot at an exit: its trap-like #DB conditions go to vmcs12, the exception ends. */
+static uint32_t slot_to_pending_dbg(struct nested_vcpu *nv, struct nested_exception *ex,
+				    uint32_t if_trap, uint32_t if_not)
 {
-	struct nested_exception *ex = &nv->ev.exception;
 	uint64_t traps = nested_pending_dbg_for_exit(ex);
-	uint32_t dropped = 0;
 
+	if (!ex->ev.valid)
+		return 0;
 	nv->vmcs12->guest_pending_dbg_exceptions |= traps;
-	if (ex->ev.valid)
-		dropped = traps ? NESTED_DROPPED_DB_TO_PENDING : NESTED_DROPPED_EXCEPTION;
 	ex->ev.valid = false;
-	return dropped;
+	return traps ? if_trap : if_not;
+}
+
+/*
+ * SDM 27.3.4 at every synthesized exit. First the hardware's own pending
+ * debug exceptions, as captured from vmcs02: saved as 0 unless the exit
+ * reason is one that keeps them (nested_exit_keeps_pending_dbg). Then the
+ * seed rule over EVERY slot a #DB can wait in (pending for L2, or decided
+ * as an exception exit that this exit overtakes): its trap-like conditions
+ * (never BD) are added, so a data breakpoint or single step L0 raised
+ * reaches L1 whether or not L1 intercepts #DB. The exceptions themselves end
+ * with the exit: trap-like #DBs live on in that field, a fault-like one (GD
+ * #DB included) is raised again when L2 re-executes the instruction at RIP.
+ */
+static uint32_t save_pending_dbg(struct nested_vcpu *nv, const struct nested_exit *x)
+{
+	struct vmcs12 *vmcs12 = nv->vmcs12;
+
+	if (!nested_exit_keeps_pending_dbg(x->reason, x->intr_info,
+					   vmcs12->guest_interruptibility_info))
+		vmcs12->guest_pending_dbg_exceptions = 0;
+	return slot_to_pending_dbg(nv, &nv->ev.exception, NESTED_DROPPED_DB_TO_PENDING,
+				   NESTED_DROPPED_EXCEPTION) |
+	       slot_to_pending_dbg(nv, &nv->ev.exception_vmexit, NESTED_DROPPED_DB_VMEXIT_TO_PENDING,
+				   NESTED_DROPPED_EXCEPTION_VMEXIT);
 }
 
 /* An event cut short in L2 goes to L1 in the IDT-vectoring fields (SDM 27.2.3). */
@@ -122,7 +138,7 @@ uint32_t nested_vmexit_to_l1(struct nested_vcpu *nv, const struct nested_exit *x
 	uint32_t dropped;
 
 	capture_l2_state(nv);
-	dropped = save_pending_dbg(nv);
+	dropped = save_pending_dbg(nv, x);
 	vmcs12->vm_exit_instruction_len = x->insn_len;
 	save_idt_vectoring(nv);
 	vmcs12->vm_exit_reason = x->reason;

@@ -16,6 +16,13 @@
  *    IDT-vectoring information, merged (Table 6-5), discarded or dropped
  *    as the core reports it;
  *  - DR6.BD never reaches vmcs12's pending debug exceptions;
+ *  - a trap-like #DB never vanishes at an exit: its B0-B3/BS/RTM conditions
+ *    held in either exception slot are in vmcs12's pending debug exceptions
+ *    afterwards (B0-B3 with bit 12), or they are the exit itself (a #DB
+ *    exception exit with them in its qualification);
+ *  - every event the core writes into vmcs02 passes the VM-entry checks on
+ *    event injection (SDM 26.2.1.3), and an NMI goes in with blocking by
+ *    NMI clear (SDM 26.3.1.5);
  *  - at most one event is injected into vmcs02 per VM-entry;
  *  - nested_pick_event does not change the state; outside guest mode no
  *    L2-only event is held and nothing is decided.
@@ -87,6 +94,18 @@ static void set_l2_state(struct input *in)
 	f.vmcs02.guest_interruptibility_info = (b >> 2) & 0xf;
 	f.vmcs02.guest_rflags = 2 | ((b & 0x40) ? X86_RFLAGS_IF : 0);
 	f.vmcs02.guest_pending_dbg_exceptions = dbg[(b >> 6) & 3];
+	/*
+	 * Sometimes a real-mode L2 (unrestricted guest, CR0.PE=0): no error
+	 * codes. L2 cannot change mode while an event is in flight or waits
+	 * for re-injection (nothing of L2 runs in between).
+	 */
+	b = byte(in);
+	f.cr2 = (uint64_t)(b >> 3) << 12;
+	if (f.nv.ev.inflight.valid || f.nv.ev.reinject.valid)
+		return;
+	f.vmcs02.cpu_based_vm_exec_control = b & 3 ? CPU_BASED_ACTIVATE_SECONDARY : 0;
+	f.vmcs02.secondary_vm_exec_control = b & 2 ? SECONDARY_UNRESTRICTED_GUEST : 0;
+	f.vmcs02.guest_cr0 = (b & 6) == 6 ? 0 : X86_CR0_PE;
 }
 
 /* A #DB payload from any mix of B0-B3, BD, BS, BT (and junk, which the core must filter). */
@@ -108,7 +127,16 @@ static struct nested_exception random_exception(struct input *in)
 	if ((t & 6) == 2 && (ex.ev.vector == BP_VECTOR || ex.ev.vector == OF_VECTOR)) {
 		ex.ev.type = INTR_TYPE_SW_EXCEPTION;
 		ex.ev.insn_len = 1;
+	} else if ((t & 6) == 4) {
+		/* INT n with n < 32: never through the exception bitmap. */
+		ex.ev.type = INTR_TYPE_SW_INTR;
+		ex.ev.has_error_code = false;
+		ex.ev.insn_len = 2;
 	}
+	ex.restartable = t & 8;
+	ex.ev.nmi_unblocked_iret = t & 16;
+	if (t & 32)
+		ex.has_payload = false;
 	return ex;
 }
 
@@ -134,10 +162,53 @@ static void op_queue(struct input *in)
 	}
 }
 
+/* The pending-debug-exceptions value a held trap-like #DB stands for (SDM 24.4.2 Table 24-4), by hand. */
+static uint64_t trap_bits(const struct nested_exception *ex)
+{
+	uint64_t v;
+
+	if (!ex->ev.valid || ex->ev.type != INTR_TYPE_HW_EXCEPTION || ex->ev.vector != DB_VECTOR ||
+	    !ex->has_payload)
+		return 0;
+	v = ex->payload & (0xfULL | DR6_BS | DR6_RTM);
+	return (v & 0xf) ? v | PENDING_DBG_BP_ENABLED : v;
+}
+
+/* After an exit to L1: no trap-like #DB the core held has vanished. */
+static void check_traps_kept(uint64_t l2_slot, uint64_t exit_slot, bool exit_is_that_db)
+{
+	uint64_t pending = f.l1_vmcs12.guest_pending_dbg_exceptions;
+
+	CHECK((pending & l2_slot) == l2_slot);
+	if (exit_is_that_db && exit_slot) {
+		CHECK(f.l1_vmcs12.vm_exit_reason == EXIT_REASON_EXCEPTION_NMI);
+		CHECK((f.l1_vmcs12.vm_exit_intr_info & 0x7ff) == (DB_VECTOR | INTR_TYPE_HW_EXCEPTION << 8));
+		exit_slot &= ~PENDING_DBG_BP_ENABLED;
+		CHECK((f.l1_vmcs12.exit_qualification & exit_slot) == exit_slot);
+	} else {
+		CHECK((pending & exit_slot) == exit_slot);
+	}
+}
+
+/* What the hardware would refuse at VM-entry if the core had written it (SDM 26.2.1.3, 26.3.1.5). */
+static void check_vmcs02_injection(void)
+{
+	uint32_t info = f.vmcs02.vm_entry_intr_info_field;
+
+	if (!(info & INTR_INFO_VALID))
+		return;
+	CHECK(nested_check_entry_event(&f.vmcs02, VMX_MISC_ZERO_LEN_INJECTION) == 0);
+	if (((info & INTR_INFO_TYPE_MASK) >> INTR_INFO_TYPE_SHIFT) == INTR_TYPE_NMI)
+		CHECK(!(f.vmcs02.guest_interruptibility_info & GUEST_INTR_STATE_NMI));
+}
+
 static void op_prepare_entry(void)
 {
 	struct nested_events snap;
 	int before = held(&f.nv.ev), consumed;
+	uint64_t l2_traps = trap_bits(&f.nv.ev.exception);
+	uint64_t exit_traps = trap_bits(&f.nv.ev.exception_vmexit);
+	bool entry_pending = f.nv.ev.nested_run_pending;
 	struct nested_choice peek, c;
 
 	/* Byte copy and byte compare, padding included: picking must not write the state at all. */
@@ -154,9 +225,13 @@ static void op_prepare_entry(void)
 		consumed += (f.l1_vmcs12.idt_vectoring_info_field & INTR_INFO_VALID) != 0;
 		CHECK(!f.nv.ev.guest_mode);
 		CHECK(!(f.l1_vmcs12.vm_entry_intr_info_field & INTR_INFO_VALID));
+		check_traps_kept(l2_traps, exit_traps, c.source == NESTED_SRC_EXCEPTION_VMEXIT);
 		break;
 	case NESTED_ACT_INJECT:
 		CHECK(f.vmcs02.vm_entry_intr_info_field & INTR_INFO_VALID);
+		/* L1's own event (written at its VM-entry) is checked against vmcs12, not here. */
+		if (!entry_pending)
+			check_vmcs02_injection();
 		consumed = 0; /* moved into the in-flight slot */
 		break;
 	case NESTED_ACT_SMI:
@@ -203,10 +278,13 @@ static void op_reflect(struct input *in)
 {
 	struct nested_exit x = { .reason = byte(in) % EXIT_REASON_MAX, .qualification = u32(in) };
 	int before = held(&f.nv.ev);
+	uint64_t l2_traps = trap_bits(&f.nv.ev.exception);
+	uint64_t exit_traps = trap_bits(&f.nv.ev.exception_vmexit);
 	uint32_t dropped = nested_vmexit_to_l1(&f.nv, &x);
 	int moved = (f.l1_vmcs12.idt_vectoring_info_field & INTR_INFO_VALID) != 0;
 
 	CHECK(held(&f.nv.ev) == before - moved - popcount(dropped));
+	check_traps_kept(l2_traps, exit_traps, false);
 }
 
 static void raise_signal(uint8_t which, uint8_t arg)

@@ -35,6 +35,11 @@ static void fake_write_cr2(void *ctx, uint64_t cr2)
 	((struct fake_l2 *)ctx)->cr2 = cr2;
 }
 
+static uint64_t fake_read_cr2(void *ctx)
+{
+	return ((struct fake_l2 *)ctx)->cr2;
+}
+
 void fake_l2_init(struct fake_l2 *f)
 {
 	memset(f, 0, sizeof(*f));
@@ -46,7 +51,7 @@ void fake_l2_init(struct fake_l2 *f)
 	f->nv.l2 = (struct nested_l2_ops){
 		.vmcs02_read = fake_read, .vmcs02_write = fake_write,
 		.read_dr6 = fake_read_dr6, .write_dr6 = fake_write_dr6,
-		.write_cr2 = fake_write_cr2, .ctx = f,
+		.write_cr2 = fake_write_cr2, .read_cr2 = fake_read_cr2, .ctx = f,
 	};
 }
 
@@ -73,6 +78,7 @@ void fake_l2_run(struct fake_l2 *f, bool cut_short)
 	nested_l2_exited(&f->nv);
 }
 
+/* A fault of the instruction at RIP, raised before it had any effect (restartable, see events.h). */
 struct nested_exception fake_exception(uint8_t vector, uint32_t error_code, uint64_t payload,
 				       bool has_payload)
 {
@@ -82,6 +88,7 @@ struct nested_exception fake_exception(uint8_t vector, uint32_t error_code, uint
 			.error_code = error_code },
 		.has_payload = has_payload,
 		.payload = payload,
+		.restartable = true,
 	};
 }
 
