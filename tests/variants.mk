@@ -20,3 +20,12 @@ $(patsubst %,$(GUEST_DIR)/%.elf,$(SMP_VARIANTS)): $(GUEST_DIR)/smp.elf
 
 images-bare: $(patsubst %,$(ISO_DIR)/bare-%.iso,$(SMP_VARIANTS))
 images-hv: $(patsubst %,$(ISO_DIR)/hv-%.iso,$(SMP_VARIANTS))
+
+# The test L1 hypervisor with nested=off: L1 must see no VMX.
+VMXTEST_VARIANTS := vmxtest-off
+vmxtest-off_HV_ARGS := nested=off
+
+$(patsubst %,$(GUEST_DIR)/%.elf,$(VMXTEST_VARIANTS)): $(GUEST_DIR)/vmxtest.elf
+	cp $< $@
+
+images-hv: $(patsubst %,$(ISO_DIR)/hv-%.iso,$(VMXTEST_VARIANTS))

@@ -70,6 +70,16 @@ static bool entry_vector_ok(uint8_t type, uint8_t vector)
  */
 int nested_check_entry_event(const struct vmcs12 *vmcs12, uint64_t vmx_misc)
 {
+	return nested_check_entry_event_caps(vmcs12, vmx_misc, false);
+}
+
+/*
+ * The same with IA32_VMX_BASIC[56] as offered: when set, a hardware
+ * exception may be injected with or without an error code whatever its
+ * vector (SDM A.1, 26.2.1.3; CET-capable processors).
+ */
+int nested_check_entry_event_caps(const struct vmcs12 *vmcs12, uint64_t vmx_misc, bool any_error_code)
+{
 	uint32_t info = vmcs12->vm_entry_intr_info_field;
 	uint8_t type = (uint8_t)((info & INTR_INFO_TYPE_MASK) >> INTR_INFO_TYPE_SHIFT);
 	uint8_t vector = (uint8_t)(info & INTR_INFO_VECTOR_MASK);
@@ -80,7 +90,7 @@ int nested_check_entry_event(const struct vmcs12 *vmcs12, uint64_t vmx_misc)
 	if (!(info & INTR_INFO_VALID))
 		return 0;
 	if ((info & 0x7ffff000u) || !entry_vector_ok(type, vector) ||
-	    has_code != entry_needs_error_code(vmcs12, type, vector) ||
+	    (!any_error_code && has_code != entry_needs_error_code(vmcs12, type, vector)) ||
 	    (has_code && (vmcs12->vm_entry_exception_error_code & 0xffff0000u)))
 		return VMXERR_ENTRY_INVALID_CONTROL_FIELD;
 	if (type_has_insn_len(type) && (len < min_len || len > 15))
@@ -176,7 +186,7 @@ int nested_enter_l2(struct nested_vcpu *nv)
 {
 	const struct vmcs12 *vmcs12 = nv->vmcs12;
 	struct nested_event e;
-	int err = nested_check_entry_event(vmcs12, nv->vmx_misc);
+	int err = nested_check_entry_event_caps(vmcs12, nv->vmx_misc, nv->any_error_code);
 
 	if (err)
 		return err;

@@ -107,6 +107,24 @@ static bool msr_bitmap_ok(const struct vmcs12 *v, const struct nested_entry_ctx 
 	return page_ok(c, v->msr_bitmap);
 }
 
+static bool uses_tpr_shadow(const struct vmcs12 *v, const struct nested_entry_ctx *c)
+{
+	(void)c;
+	return proc(v, CPU_BASED_TPR_SHADOW);
+}
+
+static bool virtual_apic_ok(const struct vmcs12 *v, const struct nested_entry_ctx *c)
+{
+	return page_ok(c, v->virtual_apic_page_addr);
+}
+
+/* Without virtual-interrupt delivery (not offered) bits 31:4 of the TPR threshold are 0. */
+static bool tpr_threshold_ok(const struct vmcs12 *v, const struct nested_entry_ctx *c)
+{
+	(void)c;
+	return (v->tpr_threshold & ~0xfu) == 0;
+}
+
 /* "NMI exiting" 0 requires "virtual NMIs" 0; "virtual NMIs" 0 requires "NMI-window exiting" 0. */
 static bool virtual_nmis_ok(const struct vmcs12 *v, const struct nested_entry_ctx *c)
 {
@@ -148,7 +166,7 @@ static bool entry_ok(const struct vmcs12 *v, const struct nested_entry_ctx *c)
 
 static bool entry_event_ok(const struct vmcs12 *v, const struct nested_entry_ctx *c)
 {
-	return nested_check_entry_event(v, c->caps->misc) == 0;
+	return nested_check_entry_event_caps(v, c->caps->misc, c->caps->inject_any_error_code) == 0;
 }
 
 static bool entry_load_ok(const struct vmcs12 *v, const struct nested_entry_ctx *c)
@@ -315,6 +333,9 @@ const struct nested_entry_check nested_entry_checks[] = {
 	  CTL, 0 },
 	{ "26.2.1.1", "MSR bitmap address 4-KiB aligned, within the address width", uses_msr_bitmap, msr_bitmap_ok,
 	  CTL, 0 },
+	{ "26.2.1.1", "virtual-APIC address 4-KiB aligned, within the address width", uses_tpr_shadow,
+	  virtual_apic_ok, CTL, 0 },
+	{ "26.2.1.1", "TPR threshold bits 31:4 clear", uses_tpr_shadow, tpr_threshold_ok, CTL, 0 },
 	{ "26.2.1.1", "virtual NMIs only with NMI exiting; NMI-window exiting only with virtual NMIs", NULL,
 	  virtual_nmis_ok, CTL, 0 },
 	{ "26.2.1.2", "VM-exit controls within allowed settings", NULL, exit_ok, CTL, 0 },

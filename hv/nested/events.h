@@ -145,6 +145,7 @@ struct nested_vcpu {
 	struct nested_l2_ops l2;
 	uint32_t vmcs12_features;  /* enum vmcs12_feature exposed to L1 */
 	uint64_t vmx_misc;         /* IA32_VMX_MISC as L1 reads it */
+	bool any_error_code;       /* IA32_VMX_BASIC[56] as L1 reads it */
 };
 
 /* ---- routing and exception classes (routing.c, exception_class.c) ---- */
@@ -236,6 +237,7 @@ struct nested_choice nested_prepare_entry(struct nested_vcpu *nv);
 void nested_apply_choice(struct nested_vcpu *nv, struct nested_choice *c);
 
 int nested_check_entry_event(const struct vmcs12 *vmcs12, uint64_t vmx_misc);
+int nested_check_entry_event_caps(const struct vmcs12 *vmcs12, uint64_t vmx_misc, bool any_error_code);
 int nested_enter_l2(struct nested_vcpu *nv);
 void nested_l2_exited(struct nested_vcpu *nv);
 bool nested_reinject_event(struct nested_vcpu *nv);

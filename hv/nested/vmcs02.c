@@ -116,6 +116,11 @@ static void prepare_controls(const struct vmcs12 *vmcs12, const struct vmcs02_l0
 	ops->vmcs02_write(ops->ctx, IO_BITMAP_B, l0->io_bitmap_b);
 	ops->vmcs02_write(ops->ctx, MSR_BITMAP, l0->msr_bitmap);
 	ops->vmcs02_write(ops->ctx, EPT_POINTER, l0->eptp);
+	/* The virtual-APIC page is L1 RAM (the wiring checked it), the same address host-physically. */
+	if (proc12 & CPU_BASED_TPR_SHADOW) {
+		ops->vmcs02_write(ops->ctx, VIRTUAL_APIC_PAGE_ADDR, vmcs12->virtual_apic_page_addr);
+		ops->vmcs02_write(ops->ctx, TPR_THRESHOLD, vmcs12->tpr_threshold);
+	}
 	/* L1's VM-exit controls are emulated at the synthesized exit; the hardware exit is ours, saving what we capture. */
 	ops->vmcs02_write(ops->ctx, VM_EXIT_CONTROLS, l0->exit_controls |
 			  ((vmcs12->pin_based_vm_exec_control & PIN_BASED_PREEMPTION_TIMER) ?

@@ -158,11 +158,15 @@ static uint64_t vmcs_enum_of(uint32_t features)
 	return (uint64_t)highest << 1;
 }
 
-/* IA32_VMX_BASIC (SDM A.1): our revision and 4 KiB region, WB, 64-bit addresses, TRUE controls. */
+/*
+ * IA32_VMX_BASIC (SDM A.1): our revision and 4 KiB region, WB, 64-bit
+ * addresses, TRUE controls; bit 56 (any error code on injected hardware
+ * exceptions) as the hardware has it, since vmcs02 carries L1's injection.
+ */
 static uint64_t basic_of(const struct vmx_hw_msrs *hw)
 {
 	return VMCS12_REVISION_ID | (uint64_t)PAGE_SIZE << 32 | (uint64_t)VMX_MEMTYPE_WB << 50 |
-	       (hw->basic & VMX_BASIC_INOUT_INFO) | VMX_BASIC_TRUE_CTLS;
+	       (hw->basic & (VMX_BASIC_INOUT_INFO | BIT(56))) | VMX_BASIC_TRUE_CTLS;
 }
 
 static uint64_t misc_of(const struct vmx_hw_msrs *hw)

@@ -1,4 +1,4 @@
-/* CPUID as L1 sees it: the host's answers with VMX hidden, a hypervisor leaf, and FSRM made consistent (pure). */
+/* CPUID as L1 sees it: the host's answers with VMX as offered, a hypervisor leaf, and FSRM made consistent (pure). */
 #include "hv/vmx/vmx_internal.h"
 #include "hv/x86.h"
 
@@ -23,8 +23,8 @@ void cpuid_apply_policy(const struct cpuid_policy *p, uint32_t leaf, uint32_t su
 
 	switch (leaf) {
 	case 1:
-		/* Nested VMX is not offered yet: L1 must not see VT-x (SDM 24.6: CPUID.1:ECX[5]). */
-		r[C] &= ~(uint32_t)CPUID1_ECX_VMX;
+		/* VT-x as the nested VMX policy offers it (SDM 24.6: CPUID.1:ECX[5]). */
+		r[C] = p->vmx ? r[C] | (uint32_t)CPUID1_ECX_VMX : r[C] & ~(uint32_t)CPUID1_ECX_VMX;
 		r[C] = p->hypervisor_bit ? r[C] | (uint32_t)CPUID1_ECX_HYPERVISOR : r[C] & ~(uint32_t)CPUID1_ECX_HYPERVISOR;
 		/* OSXSAVE mirrors the guest's CR4, not the host's (SDM CPUID, leaf 1 ECX[27]). */
 		r[C] = (g->cr4 & X86_CR4_OSXSAVE) ? r[C] | (uint32_t)CPUID1_ECX_OSXSAVE : r[C] & ~(uint32_t)CPUID1_ECX_OSXSAVE;

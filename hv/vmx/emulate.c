@@ -23,10 +23,18 @@ bool emulate_cr0_write(uint64_t old_cr0, uint64_t val, uint64_t cr4, uint64_t *e
 	return true;
 }
 
-/* MOV to CR4: VMXE stays hidden (no VT-x for L1), bits VMX operation cannot hold are reserved, PAE stays on in IA-32e mode. */
-bool emulate_cr4_write(uint64_t val, uint64_t efer, uint64_t cr4_fixed1)
+/*
+ * MOV to CR4: VMXE only when nested VMX is offered, and it cannot be
+ * cleared in VMX operation (SDM 24.8: #GP); bits VMX operation cannot hold
+ * are reserved; PAE stays on in IA-32e mode.
+ */
+bool emulate_cr4_write(uint64_t val, uint64_t efer, uint64_t cr4_fixed1, bool vmxe_allowed, bool in_vmx_operation)
 {
-	return !(val & X86_CR4_VMXE) && !(val & ~cr4_fixed1) && (!(efer & X86_EFER_LMA) || (val & X86_CR4_PAE));
+	bool vmxe = val & X86_CR4_VMXE;
+
+	if ((vmxe && !vmxe_allowed) || (!vmxe && in_vmx_operation))
+		return false;
+	return !(val & ~(cr4_fixed1 | X86_CR4_VMXE)) && (!(efer & X86_EFER_LMA) || (val & X86_CR4_PAE));
 }
 
 /* PAE paging outside IA-32e mode: the one mode whose PDPTEs the CPU takes from the VMCS (SDM 26.3.2.4). */

@@ -1,6 +1,7 @@
 /* L1's VM exits: one dispatcher table indexed by basic exit reason, one handler per reason, and the reports. */
 #include "hv/vmx/vmx_internal.h"
 #include "hv/vmx/vmx_asm.h"
+#include "hv/vmx/nested.h"
 #include "hv/acpi.h"
 #include "hv/console.h"
 #include "hv/mm.h"
@@ -30,8 +31,14 @@ void vmx_single_step_trap(void)
 /* SDM 26.6.1: event injection. Real mode (unrestricted guest, CR0.PE=0) delivers no error code (SDM 26.2.1.3). */
 void vmx_inject_hw_exception(unsigned int vector, bool has_error_code, uint32_t error_code)
 {
+	struct vcpu *v = this_cpu()->vcpu;
 	uint32_t info = vector | (INTR_TYPE_HW_EXCEPTION << INTR_INFO_TYPE_SHIFT) | INTR_INFO_VALID;
 
+	/* While L2 runs, L1 may intercept the exception: the event core routes it (SDM 25.2). */
+	if (unlikely(v && vmx_in_l2(v))) {
+		vmx_nested_queue_exception(v, (uint8_t)vector, has_error_code, error_code);
+		return;
+	}
 	if (has_error_code && (vmcs_read(GUEST_CR0) & X86_CR0_PE)) {
 		info |= INTR_INFO_DELIVER_CODE;
 		vmcs_write(VM_ENTRY_EXCEPTION_ERROR_CODE, error_code);
@@ -227,17 +234,14 @@ static void handle_io(struct vcpu *v, struct guest_regs *r)
  */
 static void handle_rdmsr(struct vcpu *v, struct guest_regs *r)
 {
-	uint32_t msr = (uint32_t)r->rcx;
 	uint64_t val;
 
 	(void)v;
-	if (msr != MSR_IA32_FEATURE_CONTROL) {
-		vmx_inject_hw_exception(GP_VECTOR, true, 0); /* VMX MSRs: VT-x is hidden from L1 */
+	/* IA32_FEATURE_CONTROL and the VMX MSRs: what the nested VMX policy offers L1 (hv/nested/vmx_policy.c). */
+	if (vmx_offer_rdmsr(&vmx_l1_offer, (uint32_t)r->rcx, &val) != VMX_MSR_OK) {
+		vmx_inject_hw_exception(GP_VECTOR, true, 0);
 		return;
 	}
-	/* Locked, VMX off: consistent with CPUID.1:ECX.VMX = 0 (SDM 24.7). */
-	val = (rdmsr(MSR_IA32_FEATURE_CONTROL) & ~(FEATURE_CONTROL_VMX_IN_SMX | FEATURE_CONTROL_VMX_OUTSIDE_SMX)) |
-	      FEATURE_CONTROL_LOCKED;
 	r->rax = (uint32_t)val;
 	r->rdx = val >> 32;
 	vmx_skip_instruction();
@@ -288,7 +292,8 @@ static void handle_wrmsr(struct vcpu *v, struct guest_regs *r)
 		vmx_skip_instruction();
 		return;
 	}
-	/* IA32_FEATURE_CONTROL is locked; VMX MSRs are read-only (and hidden); the rest do not exist. */
+	/* IA32_FEATURE_CONTROL is locked; VMX MSRs are read-only; the rest do not exist. */
+	(void)vmx_offer_wrmsr(&vmx_l1_offer, msr);
 	vmx_inject_hw_exception(GP_VECTOR, true, 0);
 }
 
@@ -309,7 +314,7 @@ static void handle_hlt(struct vcpu *v, struct guest_regs *r)
 	vmcs_write(GUEST_ACTIVITY_STATE, GUEST_ACTIVITY_HLT);
 }
 
-/* VMCALL, and VMX instructions while nested VMX is not offered: #UD as on a CPU without VT-x. */
+/* VMCALL in L1 (no hypervisor below answers it) and VM functions (not offered): #UD as on the hardware. */
 static void handle_ud(struct vcpu *v, struct guest_regs *r)
 {
 	(void)v, (void)r;
@@ -317,6 +322,18 @@ static void handle_ud(struct vcpu *v, struct guest_regs *r)
 }
 
 /* INVD: dropping caches without write-back is never safe to pass on; treat it as WBINVD-free no-op. */
+/* VMXON ... VMRESUME: nested VMX (hv/vmx/nested_insn_exit.c); #UD with nested=off. */
+static void handle_vmx_instruction(struct vcpu *v, struct guest_regs *r)
+{
+	vmx_nested_insn_exit(v, r);
+}
+
+/* INVEPT/INVVPID: #UD while L1 is offered neither EPT nor VPID (SDM 31.3: #UD without the capability). */
+static void handle_invept_invvpid(struct vcpu *v, struct guest_regs *r)
+{
+	handle_ud(v, r);
+}
+
 static void handle_invd(struct vcpu *v, struct guest_regs *r)
 {
 	(void)v, (void)r;
@@ -403,23 +420,23 @@ static exit_handler_t exit_handlers[EXIT_REASON_MAX] = {
 	[EXIT_REASON_HLT]                = handle_hlt,
 	[EXIT_REASON_INVD]               = handle_invd,
 	[EXIT_REASON_VMCALL]             = handle_ud,
-	[EXIT_REASON_VMCLEAR]            = handle_ud,
-	[EXIT_REASON_VMLAUNCH]           = handle_ud,
-	[EXIT_REASON_VMPTRLD]            = handle_ud,
-	[EXIT_REASON_VMPTRST]            = handle_ud,
-	[EXIT_REASON_VMREAD]             = handle_ud,
-	[EXIT_REASON_VMRESUME]           = handle_ud,
-	[EXIT_REASON_VMWRITE]            = handle_ud,
-	[EXIT_REASON_VMOFF]              = handle_ud,
-	[EXIT_REASON_VMON]               = handle_ud,
+	[EXIT_REASON_VMCLEAR]            = handle_vmx_instruction,
+	[EXIT_REASON_VMLAUNCH]           = handle_vmx_instruction,
+	[EXIT_REASON_VMPTRLD]            = handle_vmx_instruction,
+	[EXIT_REASON_VMPTRST]            = handle_vmx_instruction,
+	[EXIT_REASON_VMREAD]             = handle_vmx_instruction,
+	[EXIT_REASON_VMRESUME]           = handle_vmx_instruction,
+	[EXIT_REASON_VMWRITE]            = handle_vmx_instruction,
+	[EXIT_REASON_VMOFF]              = handle_vmx_instruction,
+	[EXIT_REASON_VMON]               = handle_vmx_instruction,
 	[EXIT_REASON_CR_ACCESS]          = handle_cr_access,
 	[EXIT_REASON_IO_INSTRUCTION]     = handle_io,
 	[EXIT_REASON_MSR_READ]           = handle_rdmsr,
 	[EXIT_REASON_MSR_WRITE]          = handle_wrmsr,
 	[EXIT_REASON_EPT_VIOLATION]      = handle_ept_violation,
 	[EXIT_REASON_EPT_MISCONFIG]      = handle_ept_misconfig,
-	[EXIT_REASON_INVEPT]             = handle_ud,
-	[EXIT_REASON_INVVPID]            = handle_ud,
+	[EXIT_REASON_INVEPT]             = handle_invept_invvpid,
+	[EXIT_REASON_INVVPID]            = handle_invept_invvpid,
 	[EXIT_REASON_VMFUNC]             = handle_ud,
 	[EXIT_REASON_XSETBV]             = handle_xsetbv,
 };
@@ -461,31 +478,59 @@ __attribute__((cold, noinline)) static void forward_pending_nmi(void)
 		vmcs_write(GUEST_ACTIVITY_STATE, GUEST_ACTIVITY_ACTIVE);
 }
 
-/* Called by vmx_exit_stub with the guest's GPRs; returning resumes L1. */
-void vmx_handle_exit(struct guest_regs *regs, struct vcpu *v)
+/* The hypervisor's own handling of an exit of L2 (exit_decide.c said it is ours): the same handlers as L1's. */
+void vmx_nested_handle_l0_exit(struct vcpu *v, struct guest_regs *r, uint32_t basic)
 {
-	uint32_t reason = (uint32_t)vmcs_read(VM_EXIT_REASON);
-	uint32_t basic = VMX_EXIT_REASON_BASIC(reason);
+	if (basic < EXIT_REASON_MAX)
+		exit_handlers[basic](v, r);
+	else
+		handle_unhandled(v, r);
+}
+
+/* The stub VMLAUNCHes instead of VMRESUMEs once, after L1's VM entry made a fresh vmcs02 current. */
+static int take_launch(struct vcpu *v)
+{
+	int launch = v->launch_next;
+
+	v->launch_next = false;
+	return launch;
+}
+
+/* Called by vmx_exit_stub with the guest's GPRs; returns 0 to VMRESUME the current VMCS, 1 to VMLAUNCH it. */
+int vmx_handle_exit(struct guest_regs *regs, struct vcpu *v)
+{
+	uint32_t reason, basic;
 	exit_handler_t handler;
 
+	if (unlikely(v->nested != NULL) && vmx_in_l2(v)) {
+		v->exits[VMX_EXIT_REASON_BASIC((uint32_t)vmcs_read(VM_EXIT_REASON)) % EXIT_REASON_MAX]++;
+		vmx_nested_l2_exit(v, regs);
+		return take_launch(v);
+	}
+	reason = (uint32_t)vmcs_read(VM_EXIT_REASON);
+	basic = VMX_EXIT_REASON_BASIC(reason);
 	if (unlikely(reason & VMX_EXIT_REASON_FAILED_ENTRY))
 		entry_failed(v, regs, reason);
 	if (unlikely(basic >= EXIT_REASON_MAX)) {
 		handle_unhandled(v, regs);
-		return;
+		return 0;
 	}
 	v->exits[basic]++;
 	handler = exit_handlers[basic];
 	handler(v, regs);
-	if (unlikely(this_cpu()->nmi_pending))
+	if (unlikely(this_cpu()->nmi_pending) && !vmx_in_l2(v))
 		forward_pending_nmi();
+	return unlikely(v->launch_next) ? take_launch(v) : 0;
 }
 
 /* AP vCPUs exit here (their HOST_RIP is vmx_exit_stub_ap): the common dispatch, then the wait-for-SIPI fix. */
-void vmx_handle_exit_ap(struct guest_regs *regs, struct vcpu *v)
+int vmx_handle_exit_ap(struct guest_regs *regs, struct vcpu *v)
 {
-	vmx_handle_exit(regs, v);
-	vmx_vcpu_fix_sipi_blocking();
+	int launch = vmx_handle_exit(regs, v);
+
+	if (!vmx_in_l2(v))
+		vmx_vcpu_fix_sipi_blocking();
+	return launch;
 }
 
 __noreturn static void entry_instruction_failed(struct vcpu *v, struct guest_regs *r, const char *insn)
@@ -509,6 +554,8 @@ __noreturn static void entry_instruction_failed(struct vcpu *v, struct guest_reg
 
 __noreturn void vmx_resume_failed(struct guest_regs *regs, struct vcpu *v)
 {
+	if (v->nested && v->nested->entering)
+		vmx_nested_entry_refused(v, regs);
 	entry_instruction_failed(v, regs, "VMRESUME");
 }
 

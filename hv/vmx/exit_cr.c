@@ -1,6 +1,7 @@
 /* Emulation of L1's control-register writes that touch host-owned bits (CR0.NE, CR4.VMXE, ...) and of XSETBV. */
 #include "hv/vmx/vmx_internal.h"
 #include "hv/vmx/l1_mem.h"
+#include "hv/vmx/nested.h"
 #include "hv/vmx/vmx_asm.h"
 #include "hv/console.h"
 #include "hv/mm.h"
@@ -85,7 +86,8 @@ static bool apply_cr4_write(struct vcpu *v, uint64_t val)
 	uint64_t cr0 = guest_cr(GUEST_CR0, CR0_READ_SHADOW, v->cr0_mask);
 	uint64_t efer = vmcs_read(GUEST_IA32_EFER);
 
-	if (!emulate_cr4_write(val, efer, vmx_caps.cr4_fixed1))
+	if (!emulate_cr4_write(val, efer, vmx_caps.cr4_fixed1, vmx_l1_offer.cr4_vmxe_allowed,
+			       v->nested && v->nested->vmx.vmxon))
 		return false;
 	vmcs_write(CR4_READ_SHADOW, val);
 	vmcs_write(GUEST_CR4, vmx_apply_fixed(val, vmx_caps.cr4_fixed0, vmx_caps.cr4_fixed1));

@@ -18,6 +18,8 @@ struct guest_regs {
 };
 STATIC_ASSERT(sizeof(struct guest_regs) == 128, "the exit stub pushes 16 registers");
 
+struct vmx_nested;
+
 struct vcpu {
 	paddr_t vmcs;               /* vmcs01 for L1 */
 	uint32_t cpu_id;            /* the physical CPU that runs it: one vCPU per CPU */
@@ -36,6 +38,8 @@ struct vcpu {
 	uint64_t exit_stack_top;
 	struct guest_regs *regs;    /* on the exit stack */
 	uint64_t exits[EXIT_REASON_MAX];
+	struct vmx_nested *nested;  /* L1's nested VMX, from its first VMXON (hv/vmx/nested.h) */
+	bool launch_next;           /* the exit stub must VMLAUNCH (a fresh vmcs02), not VMRESUME */
 };
 
 STATIC_ASSERT(sizeof(struct vcpu) <= PAGE_SIZE, "an AP's vcpu is one frame");

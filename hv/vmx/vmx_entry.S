@@ -7,6 +7,25 @@
  * order of struct guest_regs (rax lowest), call the C dispatcher, pop them
  * and VMRESUME. 16 pushes keep RSP 16-byte aligned for the call (SysV ABI).
  */
+.macro POP_GUEST_REGS
+	pop %rax
+	pop %rcx
+	pop %rdx
+	pop %rbx
+	add $8, %rsp
+	pop %rbp
+	pop %rsi
+	pop %rdi
+	pop %r8
+	pop %r9
+	pop %r10
+	pop %r11
+	pop %r12
+	pop %r13
+	pop %r14
+	pop %r15
+.endm
+
 /* One stub per C entry: the boot vCPU's exits stay free of the APs' extra step. */
 .macro EXIT_STUB name, handler
 	.globl \name
@@ -31,24 +50,15 @@
 	mov %rsp, %rdi          /* struct guest_regs * */
 	mov 136(%rsp), %rsi     /* struct vcpu * at top-8 */
 	call \handler
-	pop %rax
-	pop %rcx
-	pop %rdx
-	pop %rbx
-	add $8, %rsp
-	pop %rbp
-	pop %rsi
-	pop %rdi
-	pop %r8
-	pop %r9
-	pop %r10
-	pop %r11
-	pop %r12
-	pop %r13
-	pop %r14
-	pop %r15
+	test %eax, %eax         /* nonzero: a fresh VMCS (vmcs02) is current and needs VMLAUNCH */
+	jnz 1f
+	POP_GUEST_REGS
 	vmresume
-	/* VMRESUME failed (SDM 31.2): the registers are still on the stack below. */
+	jmp 2f
+1:	POP_GUEST_REGS
+	vmlaunch
+	/* VMRESUME/VMLAUNCH failed (SDM 31.2): the registers are still on the stack below. */
+2:
 	sub $128, %rsp
 	mov %rsp, %rdi
 	mov 136(%rsp), %rsi
@@ -64,11 +74,14 @@ EXIT_STUB vmx_exit_stub_ap, vmx_handle_exit_ap
 /*
  * int vmx_launch(struct guest_regs *regs): loads the guest's GPRs and
  * executes VMLAUNCH. On success the guest runs and every exit arrives at
- * vmx_exit_stub on the exit stack; this only returns (-1) when VMLAUNCH fails.
+ * vmx_exit_stub on the exit stack; this only returns (-1) when VMLAUNCH
+ * fails. vmx_resume_regs() is the same with VMRESUME, for resuming a guest
+ * from outside the exit stub's path.
  */
-	.globl vmx_launch
-	.type vmx_launch, @function
-vmx_launch:
+.macro ENTER_GUEST name, insn
+	.globl \name
+	.type \name, @function
+\name:
 	push %rbx
 	push %rbp
 	push %r12
@@ -91,7 +104,7 @@ vmx_launch:
 	mov 112(%rax), %r14
 	mov 120(%rax), %r15
 	mov 0(%rax), %rax
-	vmlaunch
+	\insn
 	pop %r15
 	pop %r14
 	pop %r13
@@ -100,6 +113,10 @@ vmx_launch:
 	pop %rbx
 	mov $-1, %eax
 	ret
-	.size vmx_launch, . - vmx_launch
+	.size \name, . - \name
+.endm
+
+ENTER_GUEST vmx_launch, vmlaunch
+ENTER_GUEST vmx_resume_regs, vmresume
 
 	.section .note.GNU-stack, "", @progbits

@@ -23,6 +23,7 @@ bool msr_bitmap_covers(uint32_t msr);
 /* CPUID as L1 sees it (pure). */
 struct cpuid_policy {
 	bool hypervisor_bit;  /* CPUID.1:ECX[31] and the 0x40000000 leaves */
+	bool vmx;             /* CPUID.1:ECX[5]: nested VMX offered (hv/nested/vmx_policy.c) */
 	bool hide_rdtscp, hide_invpcid, hide_xsaves, hide_waitpkg; /* their enable controls are off */
 };
 #define CPUID_HV_LEAF_BASE 0x40000000u
@@ -42,7 +43,7 @@ static inline bool cpuid_policy_applies(uint32_t leaf)
 
 /* emulate.c (pure) */
 bool emulate_cr0_write(uint64_t old_cr0, uint64_t val, uint64_t cr4, uint64_t *efer);
-bool emulate_cr4_write(uint64_t val, uint64_t efer, uint64_t cr4_fixed1);
+bool emulate_cr4_write(uint64_t val, uint64_t efer, uint64_t cr4_fixed1, bool vmxe_allowed, bool in_vmx_operation);
 bool emulate_pae_paging(uint64_t cr0, uint64_t cr4, uint64_t efer);
 bool emulate_xsetbv_ok(unsigned int cpl, uint32_t ecx, uint64_t val, uint64_t supported);
 uint64_t emulate_in_result(uint64_t rax, unsigned int size, uint32_t val);
@@ -63,8 +64,8 @@ int vmcs01_setup(struct vcpu *v, const struct guest_boot_state *gs);
 
 /* exit.c */
 void vmx_exit_handlers_init(void);
-void vmx_handle_exit(struct guest_regs *regs, struct vcpu *v);
-void vmx_handle_exit_ap(struct guest_regs *regs, struct vcpu *v);
+int vmx_handle_exit(struct guest_regs *regs, struct vcpu *v);
+int vmx_handle_exit_ap(struct guest_regs *regs, struct vcpu *v);
 __noreturn void vmx_resume_failed(struct guest_regs *regs, struct vcpu *v);
 __noreturn void vmx_launch_failed(struct vcpu *v);
 
@@ -105,6 +106,7 @@ void vmx_flush_guest_tlb(const struct vcpu *v);
 
 /* vmx_entry.S */
 int vmx_launch(struct guest_regs *regs);
+int vmx_resume_regs(struct guest_regs *regs);
 void vmx_exit_stub(void);
 void vmx_exit_stub_ap(void);
 

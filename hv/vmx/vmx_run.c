@@ -1,6 +1,7 @@
 /* Runs L1: picks and loads the first boot module, builds EPT, bitmaps and vmcs01, and launches it. */
 #include "hv/vmx/vmx.h"
 #include "hv/vmx/vmx_internal.h"
+#include "hv/vmx/nested.h"
 #include "hv/vmx/vmx_asm.h"
 #include "hv/vmx/ept.h"
 #include "hv/acpi.h"
@@ -78,13 +79,13 @@ static void setup_io_bitmaps(struct vcpu *v)
 		io_bitmap_intercept(a, b, v->pm1a_cnt_port);
 }
 
-/* What the hypervisor must own: VT-x's MSRs (hidden from L1), IA32_FEATURE_CONTROL, IA32_APIC_BASE writes. */
+/* What the hypervisor must own: VT-x's MSRs (0x480-0x493, as the nested policy offers them), IA32_FEATURE_CONTROL, IA32_APIC_BASE writes. */
 static void setup_msr_bitmap(struct vcpu *v)
 {
 	uint8_t *bm = phys_to_virt(v->msr_bitmap);
 
 	msr_bitmap_intercept(bm, MSR_IA32_FEATURE_CONTROL, true, true);
-	for (uint32_t msr = MSR_IA32_VMX_BASIC; msr <= MSR_IA32_VMX_VMFUNC; msr++)
+	for (uint32_t msr = VMX_MSR_FIRST; msr <= VMX_MSR_LAST; msr++)
 		msr_bitmap_intercept(bm, msr, true, true);
 	msr_bitmap_intercept(bm, MSR_IA32_APIC_BASE, false, true);
 }
@@ -127,6 +128,8 @@ static void flush_tlbs(const struct vcpu *v)
 static void apply_policy(const struct boot_info *bi, const struct vcpu *v)
 {
 	vmx_cpuid_policy.hypervisor_bit = !cmdline_has_flag(bi->cmdline, "hide_hypervisor");
+	vmx_nested_init(bi->cmdline);
+	vmx_cpuid_policy.vmx = vmx_l1_offer.cpuid_vmx;
 	vmx_cpuid_policy.hide_rdtscp = !(v->ctl.proc2 & SECONDARY_ENABLE_RDTSCP);
 	vmx_cpuid_policy.hide_invpcid = !(v->ctl.proc2 & SECONDARY_ENABLE_INVPCID);
 	vmx_cpuid_policy.hide_xsaves = !(v->ctl.proc2 & SECONDARY_ENABLE_XSAVES);

@@ -183,7 +183,7 @@ static bool read_capabilities(void)
 	printf("vmx: cpuid.1:ecx.vmx=1 feature_control=0x%llx\n", fc);
 	basic = rdmsr64(MSR_VMX_BASIC);
 	revision = (uint32_t)basic & 0x7fffffff;
-	true_ctls = basic & (1ull << 55);
+	true_ctls = (basic >> 55) & 1; /* guest.h's bool is an int: no truncation of bit 55 */
 	printf("~vmx: basic=0x%llx\n", basic);
 	printf("vmx: basic memtype=%u true_ctls=%u inject_any_error_code=%u region_fits_page=%u\n",
 	       (uint32_t)(basic >> 50) & 15, true_ctls, (uint32_t)(basic >> 56) & 1, ((uint32_t)(basic >> 32) & 0x1fff) <= PAGE);

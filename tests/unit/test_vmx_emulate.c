@@ -57,11 +57,14 @@ static void test_cr4(void **state)
 	uint64_t fixed1 = 0x3767ff;
 
 	(void)state;
-	assert_true(emulate_cr4_write(X86_CR4_PAE | X86_CR4_OSFXSR, 0, fixed1));
-	assert_false(emulate_cr4_write(X86_CR4_VMXE, 0, fixed1));          /* VT-x is hidden from L1 */
-	assert_false(emulate_cr4_write(BIT(23), 0, fixed1));               /* not supported in VMX operation */
-	assert_false(emulate_cr4_write(0, X86_EFER_LMA, fixed1));          /* PAE must stay on in IA-32e mode */
-	assert_true(emulate_cr4_write(X86_CR4_PAE, X86_EFER_LMA | X86_EFER_LME, fixed1));
+	assert_true(emulate_cr4_write(X86_CR4_PAE | X86_CR4_OSFXSR, 0, fixed1, false, false));
+	assert_false(emulate_cr4_write(X86_CR4_VMXE, 0, fixed1, false, false)); /* nested=off: VT-x hidden */
+	assert_true(emulate_cr4_write(X86_CR4_VMXE, 0, fixed1, true, false));   /* offered */
+	assert_false(emulate_cr4_write(0, 0, fixed1, true, true));              /* VMXE cleared in VMX operation */
+	assert_true(emulate_cr4_write(X86_CR4_VMXE, 0, fixed1, true, true));
+	assert_false(emulate_cr4_write(BIT(23), 0, fixed1, true, false));       /* not supported in VMX operation */
+	assert_false(emulate_cr4_write(0, X86_EFER_LMA, fixed1, false, false)); /* PAE must stay on in IA-32e mode */
+	assert_true(emulate_cr4_write(X86_CR4_PAE, X86_EFER_LMA | X86_EFER_LME, fixed1, false, false));
 }
 
 static void test_pae_paging(void **state)

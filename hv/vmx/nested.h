@@ -1,0 +1,45 @@
+/* Nested VMX, the executing side: L1's VMX instruction exits, the switch to vmcs02 and back (decisions are hv/nested's). */
+#ifndef HV_VMX_NESTED_H
+#define HV_VMX_NESTED_H
+
+#include "hv/types.h"
+#include "hv/vmx/vcpu.h"
+#include "hv/nested/events.h"
+#include "hv/nested/vmx_insn.h"
+#include "hv/nested/vmx_policy.h"
+
+/*
+ * A vCPU's nested state, allocated when its L1 first executes VMXON (struct
+ * vcpu only holds the pointer). The frames: this struct (with the cached
+ * vmcs12), vmcs02, and vmcs02's merged I/O and MSR bitmaps.
+ */
+struct vmx_nested {
+	struct nested_vmx vmx;     /* VMX operation and the vmcs12 cache (hv/nested/vmx_insn.h) */
+	struct nested_vcpu core;   /* the event core; core.vmcs12 points at vmx.vmcs12 */
+	paddr_t vmcs02;
+	bool vmcs02_ready;         /* host state written (once) */
+	bool vmcs02_launched;      /* vmcs02's launch state: the exit stub's VMLAUNCH or VMRESUME */
+	bool entering;             /* L1's VMLAUNCH/VMRESUME is between our checks and the hardware entry */
+	bool launching;            /* ... and it is a VMLAUNCH: a failed entry leaves vmcs12 clear */
+	paddr_t io_bitmap_a, io_bitmap_b, msr_bitmap; /* vmcs02's: L1's ORed with ours */
+};
+
+/* What VMX L1 sees (hv/nested/vmx_policy.c), computed once on the boot CPU. */
+extern struct vmx_offer vmx_l1_offer;
+void vmx_nested_init(const char *cmdline);
+
+static inline bool vmx_in_l2(const struct vcpu *v)
+{
+	return v->nested && v->nested->core.ev.guest_mode;
+}
+
+/* VMXON ... VMRESUME executed by L1 (exit reasons 19-27); VMLAUNCH/VMRESUME may switch to vmcs02. */
+void vmx_nested_insn_exit(struct vcpu *v, struct guest_regs *r);
+/* Any exit while L2 runs on vmcs02: handled here or reflected to L1 (hv/nested/exit_decide.c decides). */
+void vmx_nested_l2_exit(struct vcpu *v, struct guest_regs *r);
+/* The hardware refused vmcs02 (VMfailValid on our VMLAUNCH/VMRESUME): L1's instruction fails the same way. */
+__noreturn void vmx_nested_entry_refused(struct vcpu *v, struct guest_regs *r);
+/* An exception the hypervisor raises while L2 runs goes through the event core (L1 may intercept it). */
+void vmx_nested_queue_exception(struct vcpu *v, uint8_t vector, bool has_error_code, uint32_t error_code);
+
+#endif

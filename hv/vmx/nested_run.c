@@ -1,0 +1,505 @@
+/* Running L2: L1's VM entry onto vmcs02, L2's exits handled or reflected, the synthesized exit back onto vmcs01. */
+#include "hv/vmx/nested.h"
+#include "hv/vmx/vmx_internal.h"
+#include "hv/vmx/l1_mem.h"
+#include "hv/nested/entry_checks.h"
+#include "hv/nested/exit_decide.h"
+#include "hv/nested/host_state.h"
+#include "hv/nested/vmcs02.h"
+#include "hv/cmdline.h"
+#include "hv/console.h"
+#include "hv/mm.h"
+#include "hv/panic.h"
+#include "hv/percpu.h"
+#include "hv/string.h"
+#include "hv/x86.h"
+
+struct vmx_offer vmx_l1_offer;
+static struct nested_vmx_caps l1_caps;
+
+void vmx_nested_enter_l2(struct vcpu *v, struct guest_regs *r, bool launch);
+
+/* ---- the policy, once ------------------------------------------------------------------ */
+
+static uint64_t rdmsr_if(bool exists, uint32_t msr)
+{
+	return exists ? rdmsr(msr) : 0;
+}
+
+/* The hardware's VMX MSRs as the policy wants them (an MSR the CPU lacks reads 0). */
+static void read_hw_msrs(struct vmx_hw_msrs *hw)
+{
+	bool true_ctls = vmx_caps.basic & VMX_BASIC_TRUE_CTLS;
+
+	*hw = (struct vmx_hw_msrs){
+		.cpuid_vmx = true, .feature_control = rdmsr(MSR_IA32_FEATURE_CONTROL), .basic = vmx_caps.basic,
+		.pinbased = rdmsr(MSR_IA32_VMX_PINBASED_CTLS), .procbased = rdmsr(MSR_IA32_VMX_PROCBASED_CTLS),
+		.exit = rdmsr(MSR_IA32_VMX_EXIT_CTLS), .entry = rdmsr(MSR_IA32_VMX_ENTRY_CTLS),
+		.misc = vmx_caps.misc, .cr0_fixed0 = vmx_caps.cr0_fixed0, .cr0_fixed1 = vmx_caps.cr0_fixed1,
+		.cr4_fixed0 = vmx_caps.cr4_fixed0, .cr4_fixed1 = vmx_caps.cr4_fixed1,
+		.vmcs_enum = vmx_caps.vmcs_enum, .procbased2 = vmx_caps.procbased2, .ept_vpid_cap = vmx_caps.ept_vpid,
+		.true_pinbased = rdmsr_if(true_ctls, MSR_IA32_VMX_TRUE_PINBASED_CTLS),
+		.true_procbased = rdmsr_if(true_ctls, MSR_IA32_VMX_TRUE_PROCBASED_CTLS),
+		.true_exit = rdmsr_if(true_ctls, MSR_IA32_VMX_TRUE_EXIT_CTLS),
+		.true_entry = rdmsr_if(true_ctls, MSR_IA32_VMX_TRUE_ENTRY_CTLS),
+		.vmfunc = vmx_caps.vmfunc, .l1_cr4_allowed = vmx_caps.cr4_fixed1,
+	};
+}
+
+static void caps_from_offer(const struct vmx_offer *o, struct nested_vmx_caps *c)
+{
+	uint64_t pin = vmx_offer_msr(o, MSR_IA32_VMX_TRUE_PINBASED_CTLS);
+	uint64_t proc = vmx_offer_msr(o, MSR_IA32_VMX_TRUE_PROCBASED_CTLS);
+	uint64_t exit = vmx_offer_msr(o, MSR_IA32_VMX_TRUE_EXIT_CTLS);
+	uint64_t entry = vmx_offer_msr(o, MSR_IA32_VMX_TRUE_ENTRY_CTLS);
+	uint32_t a, b, cc, d;
+
+	cpuid(0x80000008, 0, &a, &b, &cc, &d);
+	*c = (struct nested_vmx_caps){
+		.pin_allowed0 = (uint32_t)pin, .pin_allowed1 = (uint32_t)(pin >> 32),
+		.proc_allowed0 = (uint32_t)proc, .proc_allowed1 = (uint32_t)(proc >> 32),
+		.proc2_allowed1 = (uint32_t)(vmx_offer_msr(o, MSR_IA32_VMX_PROCBASED_CTLS2) >> 32),
+		.exit_allowed0 = (uint32_t)exit, .exit_allowed1 = (uint32_t)(exit >> 32),
+		.entry_allowed0 = (uint32_t)entry, .entry_allowed1 = (uint32_t)(entry >> 32),
+		.cr0_fixed0 = vmx_offer_msr(o, MSR_IA32_VMX_CR0_FIXED0),
+		.cr0_fixed1 = vmx_offer_msr(o, MSR_IA32_VMX_CR0_FIXED1),
+		.cr4_fixed0 = vmx_offer_msr(o, MSR_IA32_VMX_CR4_FIXED0),
+		.cr4_fixed1 = vmx_offer_msr(o, MSR_IA32_VMX_CR4_FIXED1),
+		.misc = vmx_offer_msr(o, MSR_IA32_VMX_MISC),
+		.inject_any_error_code = vmx_offer_msr(o, MSR_IA32_VMX_BASIC) & BIT(56),
+		.maxphyaddr = a & 0xff,
+	};
+}
+
+/* nested=on|off (default on): what VMX L1 is offered, the same on every vCPU. */
+void vmx_nested_init(const char *cmdline)
+{
+	struct vmx_hw_msrs hw;
+	char val[8];
+	bool on = true;
+
+	if (cmdline_get_str(cmdline, "nested", val, sizeof(val))) {
+		on = strcmp(val, "off") != 0;
+		if (on && strcmp(val, "on") != 0)
+			printk("hv: warning: nested=%s is neither on nor off; nested VMX stays on\n", val);
+	}
+	read_hw_msrs(&hw);
+	vmx_offer_compute(&hw, on, &vmx_l1_offer);
+	caps_from_offer(&vmx_l1_offer, &l1_caps);
+	pr_info("hv: nested VMX %s\n", on ? "offered to L1 (no EPT, VPID, unrestricted guest, shadow VMCS yet)"
+					  : "off (nested=off): L1 sees no VMX");
+}
+
+/* ---- vmcs02 access for the event core (CR0/CR4: what L2 has, not what we force) ---------- */
+
+static uint64_t l2_vmcs02_read(void *ctx, uint32_t field)
+{
+	const struct vcpu *v = ctx;
+	const struct vmcs12 *v12 = &v->nested->vmx.vmcs12;
+
+	if (field == GUEST_CR0)
+		return vmcs02_l2_cr(vmcs_read(GUEST_CR0), vmcs_read(CR0_READ_SHADOW), v->cr0_mask,
+				    v12->cr0_guest_host_mask);
+	if (field == GUEST_CR4)
+		return vmcs02_l2_cr(vmcs_read(GUEST_CR4), vmcs_read(CR4_READ_SHADOW), v->cr4_mask,
+				    v12->cr4_guest_host_mask);
+	return vmcs_read((enum vmcs_field)field);
+}
+
+static void l2_vmcs02_write(void *ctx, uint32_t field, uint64_t val)
+{
+	(void)ctx;
+	vmcs_write((enum vmcs_field)field, val);
+}
+
+static uint64_t l2_read_dr6(void *ctx)
+{
+	uint64_t v;
+
+	(void)ctx;
+	__asm__ volatile("mov %%dr6, %0" : "=r"(v));
+	return v;
+}
+
+static void l2_write_dr6(void *ctx, uint64_t dr6)
+{
+	(void)ctx;
+	__asm__ volatile("mov %0, %%dr6" : : "r"(dr6));
+}
+
+static void l2_write_cr2(void *ctx, uint64_t cr2)
+{
+	(void)ctx;
+	__asm__ volatile("mov %0, %%cr2" : : "r"(cr2) : "memory");
+}
+
+static uint64_t l2_read_cr2(void *ctx)
+{
+	uint64_t v;
+
+	(void)ctx;
+	__asm__ volatile("mov %%cr2, %0" : "=r"(v));
+	return v;
+}
+
+static void set_l2_ops(struct vcpu *v)
+{
+	v->nested->core.l2 = (struct nested_l2_ops){ l2_vmcs02_read, l2_vmcs02_write, l2_read_dr6, l2_write_dr6,
+						     l2_write_cr2, l2_read_cr2, v };
+}
+
+/* ---- L1's state in vmcs01 after a synthesized exit ---------------------------------------- */
+
+/* CR0/CR4 keep the hypervisor's bits in the real register and L1's view in the read shadow, as everywhere for L1. */
+static void write_l1_state(void *ctx, uint32_t field, uint64_t val)
+{
+	struct vcpu *v = ctx;
+
+	switch (field) {
+	case GUEST_CR0:
+		vmcs_write(CR0_READ_SHADOW, val);
+		vmcs_write(GUEST_CR0, vmx_apply_fixed(val, vmx_caps.cr0_fixed0 & v->cr0_mask, vmx_caps.cr0_fixed1));
+		break;
+	case GUEST_CR4:
+		vmcs_write(CR4_READ_SHADOW, val);
+		vmcs_write(GUEST_CR4, vmx_apply_fixed(val, vmx_caps.cr4_fixed0, vmx_caps.cr4_fixed1));
+		break;
+	case GUEST_IA32_EFER:
+		/* "IA-32e mode guest" follows LMA (SDM 26.3.1.1). */
+		v->ctl.entry = (val & X86_EFER_LMA) ? v->ctl.entry | VM_ENTRY_IA32E_MODE
+						    : v->ctl.entry & ~(uint32_t)VM_ENTRY_IA32E_MODE;
+		vmcs_write(VM_ENTRY_CONTROLS, v->ctl.entry);
+		vmcs_write(GUEST_IA32_EFER, val);
+		break;
+	case GUEST_IA32_PAT:
+		if (v->ctl.entry & VM_ENTRY_LOAD_IA32_PAT)
+			vmcs_write(GUEST_IA32_PAT, val);
+		break;
+	case GUEST_IA32_PERF_GLOBAL_CTRL:
+		break; /* not offered */
+	default:
+		vmcs_write((enum vmcs_field)field, val);
+	}
+}
+
+/* ---- the VM-exit to L1 ------------------------------------------------------------------- */
+
+/*
+ * After vmcs12 holds the exit (nested_vmexit_to_l1, or a failed entry): L1
+ * continues on vmcs01 with its host state (SDM 27.5). Its linear
+ * translations of the old CR3 must go, as a CR3 load would drop them.
+ */
+static void switch_to_l1(struct vcpu *v, bool nmi_exit)
+{
+	struct vmx_nested *n = v->nested;
+	struct vmcs12 *v12 = &n->vmx.vmcs12;
+	struct l2_at_exit l2 = { .cr0 = v12->guest_cr0, .cr4 = v12->guest_cr4, .cr4_fixed0 = vmx_caps.cr4_fixed0,
+				 .nmi_exit = nmi_exit };
+
+	l2.efer = vmcs_read(GUEST_IA32_EFER);
+	if (vmptrld(v->vmcs) < 0) {
+		printk("hv: VMPTRLD of vmcs01 failed after L2; stopping L1\n");
+		vmx_stop_guest(v, NULL, HV_EXIT_GUEST_DIED);
+	}
+	n->core.ev.guest_mode = false;
+	n->entering = false;
+	nested_load_host_state(v12, &l2, write_l1_state, v);
+	vmx_flush_guest_tlb(v);
+}
+
+/* SDM 26.8: a VM entry that fails on guest state or MSR loading is an exit with bit 31, no guest state saved. */
+static void fail_entry_to_l1(struct vcpu *v, uint32_t reason, uint64_t qual)
+{
+	struct vmcs12 *v12 = &v->nested->vmx.vmcs12;
+
+	v12->vm_exit_reason = reason | VMX_EXIT_REASON_FAILED_ENTRY;
+	v12->exit_qualification = qual;
+	v12->vm_entry_intr_info_field &= ~(uint32_t)INTR_INFO_VALID;
+	if (v->nested->launching)
+		v12->launch_state = 0; /* VMLAUNCH sets "launched" only once the entry succeeded */
+	if (vmx_in_l2(v) || v->nested->entering) {
+		switch_to_l1(v, false);
+		return;
+	}
+	nested_load_host_state(v12, &(struct l2_at_exit){ .cr0 = vmcs_read(CR0_READ_SHADOW),
+							  .cr4 = vmcs_read(CR4_READ_SHADOW),
+							  .efer = vmcs_read(GUEST_IA32_EFER),
+							  .cr4_fixed0 = vmx_caps.cr4_fixed0 },
+			       write_l1_state, v);
+	vmx_flush_guest_tlb(v);
+}
+
+/* One L2 exit for L1: exit information and L2's state into vmcs12 (the event core), then L1's host state. */
+static void reflect_to_l1(struct vcpu *v, uint32_t reason)
+{
+	struct vmx_nested *n = v->nested;
+	struct vmcs12 *v12 = &n->vmx.vmcs12;
+	uint32_t intr = (uint32_t)vmcs_read(VM_EXIT_INTR_INFO);
+	struct nested_exit x = { .reason = reason, .qualification = vmcs_read(EXIT_QUALIFICATION),
+				 .intr_info = intr, .intr_error_code = (uint32_t)vmcs_read(VM_EXIT_INTR_ERROR_CODE),
+				 .insn_len = (uint32_t)vmcs_read(VM_EXIT_INSTRUCTION_LEN) };
+	bool nmi = reason == EXIT_REASON_EXCEPTION_NMI &&
+		   ((intr & INTR_INFO_TYPE_MASK) >> INTR_INFO_TYPE_SHIFT) == INTR_TYPE_NMI;
+
+	nested_vmexit_to_l1(&n->core, &x);
+	v12->vmx_instruction_info = (uint32_t)vmcs_read(VMX_INSTRUCTION_INFO);
+	v12->guest_linear_address = vmcs_read(GUEST_LINEAR_ADDRESS);
+	switch_to_l1(v, nmi);
+}
+
+/* ---- L1's VMLAUNCH / VMRESUME --------------------------------------------------------------- */
+
+static bool l1_ram_byte(void *ctx, uint64_t gpa, uint8_t *val)
+{
+	(void)ctx;
+	return l1_read_phys(gpa, val, 1) == L1_MEM_OK;
+}
+
+/* One merged bitmap page: ours ORed with L1's (a page of L1's that is not its RAM counts as all ones). */
+static void merge_bitmap(paddr_t dst, paddr_t ours, uint64_t l1_gpa, int l1_source)
+{
+	uint64_t *d = phys_to_virt(dst);
+	const uint64_t *o = phys_to_virt(ours);
+	uint64_t chunk[64];
+
+	for (size_t off = 0; off < PAGE_SIZE; off += sizeof(chunk)) {
+		if (l1_source == VMCS02_BITMAP_ALL ||
+		    (l1_source == VMCS02_BITMAP_L1 && l1_read_phys(l1_gpa + off, chunk, sizeof(chunk)) != L1_MEM_OK))
+			memset(chunk, 0xff, sizeof(chunk));
+		else if (l1_source == VMCS02_BITMAP_NONE)
+			memset(chunk, 0, sizeof(chunk));
+		for (size_t i = 0; i < 64; i++)
+			d[off / 8 + i] = o[off / 8 + i] | chunk[i];
+	}
+}
+
+static void merge_bitmaps(struct vcpu *v, const struct vmcs12 *v12)
+{
+	struct vmx_nested *n = v->nested;
+	enum vmcs02_bitmap_source io = vmcs02_io_bitmap_source(v12);
+
+	merge_bitmap(n->io_bitmap_a, v->io_bitmap_a, v12->io_bitmap_a, io);
+	merge_bitmap(n->io_bitmap_b, v->io_bitmap_b, v12->io_bitmap_b, io);
+	if (vmcs02_uses_msr_bitmap(v12))
+		merge_bitmap(n->msr_bitmap, v->msr_bitmap, v12->msr_bitmap, VMCS02_BITMAP_L1);
+}
+
+/* vmcs02's host state is the hypervisor's own, as in vmcs01: copied once, while vmcs01 is current, when vmcs02 is made. */
+static bool vmcs02_create(struct vcpu *v)
+{
+	struct vmx_nested *n = v->nested;
+	struct { uint32_t field; uint64_t val; } host[32];
+	size_t nh = 0;
+
+	for (size_t i = 0; i < vmcs12_nr_fields && nh < ARRAY_SIZE(host); i++) {
+		uint32_t f = vmcs12_fields[i].encoding;
+
+		if (vmcs_field_type(f) == VMCS_TYPE_HOST && vmcs_read_checked((enum vmcs_field)f, &host[nh].val) == 0)
+			host[nh++].field = f;
+	}
+	*(uint32_t *)phys_to_virt(n->vmcs02) = (uint32_t)(vmx_caps.basic & VMX_BASIC_REVISION_MASK);
+	if (vmclear(n->vmcs02) < 0 || vmptrld(n->vmcs02) < 0)
+		return false;
+	for (size_t i = 0; i < nh; i++)
+		vmcs_write((enum vmcs_field)host[i].field, host[i].val);
+	n->vmcs02_ready = true;
+	return true;
+}
+
+/* What the hypervisor keeps for itself in vmcs02, and what L2 inherits from L1 (read while vmcs01 is current). */
+static void l0_needs(const struct vcpu *v, struct vmcs02_l0 *l0)
+{
+	const struct vmx_nested *n = v->nested;
+
+	*l0 = (struct vmcs02_l0){
+		.pin = 0, .proc = CPU_BASED_ACTIVATE_SECONDARY, .proc2 = SECONDARY_ENABLE_EPT,
+		.exit_controls = v->ctl.exit & ~(uint32_t)VM_EXIT_ACK_INTR_ON_EXIT,
+		.entry_controls = v->ctl.entry & ~(uint32_t)VM_ENTRY_IA32E_MODE,
+		.pin_allowed1 = (uint32_t)(vmx_caps.pinbased >> 32),
+		.proc_allowed1 = (uint32_t)(vmx_caps.procbased >> 32),
+		.proc2_allowed1 = (uint32_t)(vmx_caps.procbased2 >> 32),
+		.entry_allowed1 = (uint32_t)(vmx_caps.entry >> 32),
+		.io_bitmap_a = n->io_bitmap_a, .io_bitmap_b = n->io_bitmap_b, .msr_bitmap = n->msr_bitmap,
+		.eptp = v->eptp, .cr0_mask = v->cr0_mask, .cr4_mask = v->cr4_mask,
+		.tsc_offset = (v->ctl.proc & CPU_BASED_USE_TSC_OFFSETTING) ? vmcs_read(TSC_OFFSET) : 0,
+		.l1_efer = vmcs_read(GUEST_IA32_EFER),
+		.l1_pat = (v->ctl.entry & VM_ENTRY_LOAD_IA32_PAT) ? vmcs_read(GUEST_IA32_PAT) : rdmsr(MSR_IA32_PAT),
+		.l1_dr7 = vmcs_read(GUEST_DR7), .l1_debugctl = vmcs_read(GUEST_IA32_DEBUGCTL),
+	};
+}
+
+/* PAE paging without IA-32e mode: the CPU takes L2's PDPTEs from vmcs02 under EPT (SDM 26.3.2.4); L1 expects them from CR3. */
+static void load_l2_pdptes(const struct vmcs12 *v12)
+{
+	uint64_t pdpte[4] = { 0 };
+	bool pae = (v12->guest_cr0 & X86_CR0_PG) && (v12->guest_cr4 & X86_CR4_PAE) &&
+		   !(v12->vm_entry_controls & VM_ENTRY_IA32E_MODE);
+
+	if (!pae)
+		return;
+	if (l1_read_phys(v12->guest_cr3 & 0xffffffe0ULL, pdpte, sizeof(pdpte)) != L1_MEM_OK)
+		memset(pdpte, 0, sizeof(pdpte));
+	vmcs_write(GUEST_PDPTE0, pdpte[0]);
+	vmcs_write(GUEST_PDPTE1, pdpte[1]);
+	vmcs_write(GUEST_PDPTE2, pdpte[2]);
+	vmcs_write(GUEST_PDPTE3, pdpte[3]);
+}
+
+/* VMfailValid(err) for L1's instruction: the error goes into the current vmcs12 (SDM 31.2). */
+static void vmfail_valid(struct vcpu *v, uint32_t err)
+{
+	v->nested->vmx.vmcs12.vm_instruction_error = err;
+	vmcs_write(GUEST_RFLAGS, vmx_result_rflags(vmcs_read(GUEST_RFLAGS), VMX_FAIL_VALID));
+	vmx_skip_instruction();
+}
+
+/*
+ * L1's VM entry after the launch-state checks: vmcs12's consistency checks
+ * (one table), then vmcs02 is built and becomes current; the exit stub
+ * VMLAUNCHes or VMRESUMEs it. L1's GPRs are L2's: VM entries load none.
+ */
+void vmx_nested_enter_l2(struct vcpu *v, struct guest_regs *r, bool launch)
+{
+	struct vmx_nested *n = v->nested;
+	struct vmcs12 *v12 = &n->vmx.vmcs12;
+	struct nested_entry_ctx ctx = { &l1_caps, (vmcs_read(GUEST_IA32_EFER) & X86_EFER_LMA) != 0 };
+	const struct nested_entry_check *bad = nested_check_vmentry(v12, &ctx);
+	struct vmcs02_l0 l0;
+
+	(void)r;
+	n->launching = launch;
+	if (bad && bad->outcome != ENTRY_FAIL_GUEST) {
+		vmfail_valid(v, bad->outcome == ENTRY_VMFAIL_CONTROL ? VMXERR_ENTRY_INVALID_CONTROL_FIELD
+								      : VMXERR_ENTRY_INVALID_HOST_STATE_FIELD);
+		return;
+	}
+	if (bad) {
+		fail_entry_to_l1(v, EXIT_REASON_INVALID_GUEST_STATE, bad->qualification);
+		return;
+	}
+	if (v12->vm_entry_msr_load_count) {
+		/* Not emulated yet: refused as the MSR-load failure of its first entry (SDM 26.4). */
+		fail_entry_to_l1(v, EXIT_REASON_MSR_LOAD_FAIL, 1);
+		return;
+	}
+	l0_needs(v, &l0);
+	merge_bitmaps(v, v12);
+	if (!n->vmcs02_ready && !vmcs02_create(v)) {
+		printk("hv: cannot set up vmcs02; stopping L1\n");
+		vmx_stop_guest(v, NULL, HV_EXIT_GUEST_DIED);
+	}
+	if (vmptrld(n->vmcs02) < 0)
+		vmx_stop_guest(v, NULL, HV_EXIT_GUEST_DIED);
+	set_l2_ops(v);
+	vmcs02_prepare(v12, n->vmx.features, &l0, &n->core.l2);
+	load_l2_pdptes(v12);
+	nested_enter_l2(&n->core);
+	if (launch)
+		v12->launch_state = VMCS12_LAUNCHED;
+	n->entering = true;
+	v->launch_next = !n->vmcs02_launched;
+	n->vmcs02_launched = true;
+}
+
+/*
+ * After the hardware refused or failed an entry on vmcs02, its launch state
+ * depends on which instruction we used; VMCLEAR makes it "clear" either way
+ * (the field values stay in the region), so the next entry is a VMLAUNCH.
+ */
+static void vmcs02_reset(struct vmx_nested *n)
+{
+	vmclear(n->vmcs02);
+	n->vmcs02_launched = false;
+}
+
+/* The hardware refused vmcs02 as a whole: L1's VMLAUNCH/VMRESUME gets the same VM-instruction error. */
+__noreturn void vmx_nested_entry_refused(struct vcpu *v, struct guest_regs *r)
+{
+	struct vmx_nested *n = v->nested;
+	uint64_t err = 0;
+
+	vmcs_read_checked(VM_INSTRUCTION_ERROR, &err);
+	printk("hv: the hardware refused vmcs02 (VM-instruction error %llu); L1's VM entry fails with it\n",
+	       (unsigned long long)err);
+	n->core.ev.guest_mode = false;
+	n->entering = false;
+	if (n->launching)
+		n->vmx.vmcs12.launch_state = 0;
+	if (vmptrld(v->vmcs) < 0)
+		vmx_stop_guest(v, r, HV_EXIT_GUEST_DIED);
+	vmcs02_reset(n);
+	vmfail_valid(v, (uint32_t)err);
+	vmx_resume_regs(r);
+	printk("hv: VMRESUME of L1 after its refused VM entry failed\n");
+	vmx_stop_guest(v, r, HV_EXIT_GUEST_DIED);
+}
+
+/* ---- L2's exits ------------------------------------------------------------------------------ */
+
+static uint64_t exit_gpr(const struct guest_regs *r, unsigned int n)
+{
+	return n == 4 ? vmcs_read(GUEST_RSP) : ((const uint64_t *)r)[n & 15];
+}
+
+/* The exit as hv/nested/exit_decide.c needs it. */
+static void describe_exit(const struct guest_regs *r, uint32_t reason, struct l2_exit *x)
+{
+	*x = (struct l2_exit){ .reason = reason, .qualification = vmcs_read(EXIT_QUALIFICATION),
+			       .intr_info = (uint32_t)vmcs_read(VM_EXIT_INTR_INFO),
+			       .intr_error_code = (uint32_t)vmcs_read(VM_EXIT_INTR_ERROR_CODE),
+			       .msr = (uint32_t)r->rcx };
+	if (reason == EXIT_REASON_CR_ACCESS) {
+		uint32_t type = (x->qualification >> 4) & 3;
+
+		x->cr_value = type == 3 ? (x->qualification >> 16) & 0xffff
+					: exit_gpr(r, (unsigned int)(x->qualification >> 8) & 15);
+	}
+}
+
+void vmx_nested_handle_l0_exit(struct vcpu *v, struct guest_regs *r, uint32_t basic);
+
+/* Carries out what the event core picked for the next entry: maybe an exit to L1 instead. */
+static void prepare_next_l2_entry(struct vcpu *v)
+{
+	struct nested_choice c = nested_prepare_entry(&v->nested->core);
+
+	if (c.action == NESTED_ACT_VMEXIT)
+		switch_to_l1(v, c.source == NESTED_SRC_NMI);
+}
+
+/*
+ * Every exit while L2 runs. The first after L1's entry completes it. One
+ * function decides the owner; the hypervisor's own exits are handled by the
+ * same handlers as L1's (on vmcs02), L1's are reflected.
+ */
+void vmx_nested_l2_exit(struct vcpu *v, struct guest_regs *r)
+{
+	struct vmx_nested *n = v->nested;
+	uint32_t reason = (uint32_t)vmcs_read(VM_EXIT_REASON), basic = VMX_EXIT_REASON_BASIC(reason);
+	struct l2_exit x;
+
+	if (reason & VMX_EXIT_REASON_FAILED_ENTRY) {
+		fail_entry_to_l1(v, basic, vmcs_read(EXIT_QUALIFICATION));
+		vmcs02_reset(n);
+		return;
+	}
+	n->entering = false;
+	nested_l2_exited(&n->core);
+	describe_exit(r, basic, &x);
+	if (nested_l2_exit_owner(&n->vmx.vmcs12, &x, l1_ram_byte, NULL) == NESTED_EXIT_L1) {
+		reflect_to_l1(v, basic);
+		return;
+	}
+	vmx_nested_handle_l0_exit(v, r, basic);
+	if (vmx_in_l2(v))
+		prepare_next_l2_entry(v);
+}
+
+/* An exception the hypervisor raises for L2: queued in the event core, which routes it to L2 or L1 (SDM 25.2). */
+void vmx_nested_queue_exception(struct vcpu *v, uint8_t vector, bool has_error_code, uint32_t error_code)
+{
+	struct nested_exception ex = { .ev = { .valid = true, .type = INTR_TYPE_HW_EXCEPTION, .vector = vector,
+					       .has_error_code = has_error_code, .error_code = error_code } };
+
+	nested_queue_exception(&v->nested->core, &ex);
+}
