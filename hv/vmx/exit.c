@@ -27,10 +27,18 @@ void vmx_single_step_trap(void)
 	vmcs_write(GUEST_PENDING_DBG_EXCEPTIONS, vmcs_read(GUEST_PENDING_DBG_EXCEPTIONS) | PENDING_DBG_BS);
 }
 
-/* SDM 26.6.1: event injection. Real mode (unrestricted guest, CR0.PE=0) delivers no error code (SDM 26.2.1.3). */
+/*
+ * SDM 26.6.1: event injection. Real mode (unrestricted guest, CR0.PE=0) delivers no error code (SDM 26.2.1.3).
+ * Injection pushes RFLAGS.RF as the guest-state area holds it, whatever the event (SDM 27.6.1.1), and an exit
+ * for an instruction saves RF = 0 (SDM 28.3.3); a fault the CPU raised itself pushes RF = 1 (SDM 6.12.1,
+ * 17.3.1.1), so RF is set here for fault-class vectors, as KVM does. Delivery through a gate clears RF again.
+ */
 void vmx_inject_hw_exception(unsigned int vector, bool has_error_code, uint32_t error_code)
 {
 	uint32_t info = vector | (INTR_TYPE_HW_EXCEPTION << INTR_INFO_TYPE_SHIFT) | INTR_INFO_VALID;
+
+	if (emulate_exception_is_fault(vector))
+		vmcs_write(GUEST_RFLAGS, vmcs_read(GUEST_RFLAGS) | X86_RFLAGS_RF);
 
 	if (has_error_code && (vmcs_read(GUEST_CR0) & X86_CR0_PE)) {
 		info |= INTR_INFO_DELIVER_CODE;

@@ -46,6 +46,7 @@ bool emulate_cr4_write(uint64_t val, uint64_t efer, uint64_t cr4_fixed1);
 bool emulate_pae_paging(uint64_t cr0, uint64_t cr4, uint64_t efer);
 bool emulate_xsetbv_ok(unsigned int cpl, uint32_t ecx, uint64_t val, uint64_t supported);
 uint64_t emulate_in_result(uint64_t rax, unsigned int size, uint32_t val);
+bool emulate_exception_is_fault(unsigned int vector);
 
 /* apic_access.c: L1's INIT/SIPI through its xAPIC page or x2APIC ICR (SDM 11.6.1) */
 void vmx_virtualize_icr(struct vcpu *bsp);
