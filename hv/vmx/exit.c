@@ -404,6 +404,7 @@ static void handle_ept_misconfig(struct vcpu *v, struct guest_regs *r)
 static exit_handler_t exit_handlers[EXIT_REASON_MAX] = {
 	[EXIT_REASON_EXTERNAL_INTERRUPT] = handle_external_interrupt,
 	[EXIT_REASON_TRIPLE_FAULT]       = handle_triple_fault,
+	[EXIT_REASON_TASK_SWITCH]        = handle_task_switch,
 	[EXIT_REASON_INIT_SIGNAL]        = handle_init,
 	[EXIT_REASON_SIPI]               = handle_sipi,
 	[EXIT_REASON_CPUID]              = handle_cpuid,

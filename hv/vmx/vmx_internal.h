@@ -104,6 +104,9 @@ void handle_cr_access(struct vcpu *v, struct guest_regs *regs);
 void handle_xsetbv(struct vcpu *v, struct guest_regs *regs);
 void vmx_flush_guest_tlb(const struct vcpu *v);
 
+/* exit_task_switch.c */
+void handle_task_switch(struct vcpu *v, struct guest_regs *regs);
+
 /* vmx_entry.S */
 int vmx_launch(struct guest_regs *regs);
 void vmx_exit_stub(void);

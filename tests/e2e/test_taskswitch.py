@@ -4,4 +4,5 @@ from runner import guest_pair_test
 
 TESTS = [
     guest_pair_test("faultrf", name="guest-faultrf"),
+    guest_pair_test("taskswitch", name="guest-taskswitch"),
 ]
