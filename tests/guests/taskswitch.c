@@ -8,10 +8,13 @@ enum {
 	SEL_CODE = 0x08, SEL_DATA = 0x10, SEL_DATA_NP = 0x18,
 	SEL_MAIN = 0x20, SEL_A = 0x28, SEL_DE = 0x30, SEL_PF = 0x38, SEL_T16 = 0x40, SEL_TF = 0x48,
 	SEL_BADNP = 0x50, SEL_BADLDT = 0x58, SEL_GATE_A = 0x60, SEL_CODE16T = 0x68, SEL_STACK16 = 0x70,
-	SEL_LDT = 0x78, GDT_ENTRIES = 16,
+	SEL_LDT = 0x78, SEL_BADPF = 0x80, GDT_ENTRIES = 17,
 };
 #define LDT_SEL_DATA 0x04 /* LDT index 0, TI=1, RPL 0 */
 #define VEC_INT 0x40
+#define VEC_IRQ 0x41
+#define VEC_IRQ_BAD 0x42
+#define APIC_BASE 0xfee00000u /* the xAPIC page (4 MiB page 0xfec00000 in both page directories) */
 
 #define EFLAGS_NT (1u << 14)
 #define CR0_TS 0x8u
@@ -79,7 +82,7 @@ static volatile struct {
 	uint32_t runs, eflags, link, tr, cr0, marker, fs_word, dr7, main_busy, self_busy;
 	uint32_t main_eip, main_eax, main_ebx, main_esi, main_edi, main_eflags;
 } seen_a;
-static volatile uint32_t ret_label, resume_label;
+static volatile uint32_t ret_label, resume_label, a_eoi;
 
 static void task_a_body(void)
 {
@@ -97,6 +100,8 @@ static void task_a_body(void)
 		seen_a.main_eip = tss_main.eip, seen_a.main_eflags = tss_main.eflags;
 		seen_a.main_eax = tss_main.eax, seen_a.main_ebx = tss_main.ebx;
 		seen_a.main_esi = tss_main.esi, seen_a.main_edi = tss_main.edi;
+		if (a_eoi)
+			*(volatile uint32_t *)(APIC_BASE + 0xb0) = 0;
 		if (seen_a.eflags & EFLAGS_NT)
 			__asm__ volatile("iret" : : : "memory");
 		else
@@ -212,6 +217,7 @@ static void setup_paging(void)
 	for (uint32_t i = 0; i < 8; i++)
 		pd_main[i] = pd_task[i] = (i << 22) | PDE_4M;
 	pd_task[MARKER_LIN >> 22] = MARKER_OTHER | PDE_4M;
+	pd_main[APIC_BASE >> 22] = pd_task[APIC_BASE >> 22] = (APIC_BASE & 0xffc00000u) | PDE_4M | 0x18; /* PCD PWT */
 	*(volatile uint32_t *)MARKER_LIN = 0x11110000;
 	*(volatile uint32_t *)MARKER_OTHER = 0x22220000;
 	__asm__ volatile("mov %%cr4, %%eax; orl %0, %%eax; mov %%eax, %%cr4" : : "i"(CR4_PSE) : "eax");
@@ -247,6 +253,7 @@ static void setup_tables(void)
 	set_tss(SEL_TF, &tss_tf, sizeof(tss_tf), 0x9);
 	set_tss(SEL_BADNP, &tss_badnp, sizeof(tss_badnp), 0x9);
 	set_tss(SEL_BADLDT, &tss_badldt, sizeof(tss_badldt), 0x9);
+	gdt[SEL_BADPF >> 3] = seg_desc(UNMAPPED, 0x67, 0x89, 0); /* a TSS in an unmapped page */
 	gdt[SEL_GATE_A >> 3] = gate_desc(SEL_A, 0, 0x85);
 	gdt[SEL_CODE16T >> 3] = seg_desc((uint32_t)t16_stub, 0xfffff, 0x9a, 0xc);
 	gdt[SEL_STACK16 >> 3] = seg_desc((uint32_t)stacks[7], 0xfff, 0x92, 0x0);
@@ -260,6 +267,8 @@ static void setup_tables(void)
 	idt[1] = gate_desc(SEL_CODE, (uint32_t)db_stub, 0x8e);
 	idt[14] = gate_desc(SEL_PF, 0, 0x85);
 	idt[VEC_INT] = gate_desc(SEL_A, 0, 0x85);
+	idt[VEC_IRQ] = gate_desc(SEL_A, 0, 0x85);
+	idt[VEC_IRQ_BAD] = gate_desc(SEL_BADNP, 0, 0x85);
 	d = (struct dtr){ sizeof(gdt) - 1, (uint32_t)gdt };
 	__asm__ volatile("lgdt %0" : : "m"(d));
 	d = (struct dtr){ sizeof(idt) - 1, (uint32_t)idt };
@@ -270,6 +279,22 @@ static void setup_tables(void)
 /* Each switch records the return address (the instruction after it) for the task to compare. */
 #define SWITCH(insn) __asm__ volatile("movl $1f, ret_label\n\t" insn "\n1:" \
 	: : "a"(0xaaaa0001), "b"(0xbbbb0002), "S"(0x55550003), "D"(0xdddd0004) : "memory")
+
+/* A self-IPI through an IDT task gate: an external event, so the saved EIP is where it hit (after STI's shadow). */
+static void external_interrupt(void)
+{
+	volatile uint32_t *apic = (volatile uint32_t *)APIC_BASE;
+
+	outb(0x21, 0xff); /* the legacy PIC's IRQs (BIOS vectors 8-15) stay out of the way */
+	outb(0xa1, 0xff);
+	apic[0xf0 / 4] = 0x1ff; /* software enable, spurious vector 0xff */
+	apic[0x80 / 4] = 0;     /* TPR */
+	a_eoi = 1;
+	apic[0x300 / 4] = 0x40000 | VEC_IRQ; /* fixed, self */
+	__asm__ volatile("movl $1f, ret_label\n\tsti\n\tnop\n1:\tcli" : : : "memory");
+	a_eoi = 0;
+	print_seen_a("self-IPI");
+}
 
 static void direct_switches(void)
 {
@@ -289,6 +314,7 @@ static void direct_switches(void)
 	print_seen_a("jmp gate");
 	SWITCH("int $0x40");
 	print_seen_a("int 0x40");
+	external_interrupt();
 }
 
 static void exception_switches(void)
@@ -303,6 +329,11 @@ static void exception_switches(void)
 			 : "memory");
 	printf("#PF task gate: runs=%u err=0x%x cr2=0x%08x link=0x%x nt=%u esp=%s busy pf=%u\n", exc_runs, exc_err,
 	       exc_cr2, exc_link, exc_nt, exc_esp == tss_pf.esp0 ? "top" : "WRONG", busy(SEL_PF));
+	clts();
+	/* Reading the new TSS faults before the commit point: main's state and busy flag stay, #PF goes to the #PF task. */
+	__asm__ volatile("movl $1f, resume_label\n\tljmp $0x80, $0\n1:" : : : "memory");
+	printf("#PF reading new TSS: runs=%u err=0x%x cr2=0x%08x link=0x%x tr=0x%x busy main=%u badpf=%u\n", exc_runs,
+	       exc_err, exc_cr2, exc_link, str(), busy(SEL_MAIN), busy(SEL_BADPF));
 	clts();
 }
 
@@ -338,6 +369,16 @@ static void error_cases(void)
 	       last_fault.error, last_fault.eip == (uint32_t)bad_task_body ? "task-entry" : "WRONG", busy(SEL_BADNP),
 	       busy(SEL_MAIN));
 	printf("#NP in new task: its saved ds=0x%x cs=0x%x\n", tss_badnp.ds, tss_badnp.cs);
+	clts();
+	/* The same task reached by an interrupt: the #NP error code has EXT set; IRET (NT=1) goes back to main. */
+	init_tss(&tss_badnp, bad_task_body, 5, (uint32_t)pd_main);
+	tss_badnp.ds = SEL_DATA_NP;
+	((volatile uint32_t *)APIC_BASE)[0x300 / 4] = 0x40000 | VEC_IRQ_BAD;
+	__asm__ volatile("movl $1f, fault_resume\n\tsti\n\tnop\n\tcli\n\tjmp 2f\n1:\tiret\n2:\tmovl $0, fault_resume"
+			 : : : "memory");
+	((volatile uint32_t *)APIC_BASE)[0xb0 / 4] = 0;
+	printf("#NP in new task (interrupt): vector=%u err=0x%x busy badnp=%u main=%u nt=%u\n", last_fault.vector,
+	       last_fault.error, busy(SEL_BADNP), busy(SEL_MAIN), !!(eflags_now() & EFLAGS_NT));
 	clts();
 	BAD_SWITCH("0x58");
 	printf("#TS in new task: vector=%u err=0x%x eip=%s busy badldt=%u main=%u\n", last_fault.vector,
