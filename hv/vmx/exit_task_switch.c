@@ -18,7 +18,26 @@ static unsigned int guest_maxphyaddr(void)
 	return a & 0xff;
 }
 
-static void read_state(const struct guest_regs *r, struct ts_state *s)
+/* L1's DR7 lives in the VMCS with the debug-controls entry control, else in the register itself (SDM 27.3.2.1). */
+static uint64_t guest_dr7(const struct vcpu *v)
+{
+	uint64_t dr7;
+
+	if (v->ctl.entry & VM_ENTRY_LOAD_DEBUG_CONTROLS)
+		return vmcs_read(GUEST_DR7);
+	__asm__ volatile("mov %%dr7, %0" : "=r"(dr7));
+	return dr7;
+}
+
+static void set_guest_dr7(const struct vcpu *v, uint64_t dr7)
+{
+	if (v->ctl.entry & VM_ENTRY_LOAD_DEBUG_CONTROLS)
+		vmcs_write(GUEST_DR7, dr7);
+	else
+		__asm__ volatile("mov %0, %%dr7" : : "r"(dr7));
+}
+
+static void read_state(const struct vcpu *v, const struct guest_regs *r, struct ts_state *s)
 {
 	const uint64_t *gpr = (const uint64_t *)r;
 
@@ -40,7 +59,7 @@ static void read_state(const struct guest_regs *r, struct ts_state *s)
 	s->cr3 = vmcs_read(GUEST_CR3);
 	s->cr4 = vmcs_read(GUEST_CR4);
 	s->efer = vmcs_read(GUEST_IA32_EFER);
-	s->dr7 = vmcs_read(GUEST_DR7);
+	s->dr7 = guest_dr7(v);
 	s->maxphyaddr = guest_maxphyaddr();
 }
 
@@ -64,7 +83,7 @@ static void write_state(struct vcpu *v, struct guest_regs *r, const struct ts_st
 	vmcs_write(GUEST_CR0, vmcs_read(GUEST_CR0) | X86_CR0_TS);
 	if (v->cr0_mask & X86_CR0_TS)
 		vmcs_write(CR0_READ_SHADOW, vmcs_read(CR0_READ_SHADOW) | X86_CR0_TS);
-	vmcs_write(GUEST_DR7, s->dr7);
+	set_guest_dr7(v, s->dr7);
 	if (res->cr3_loaded) {
 		/* With EPT the CPU takes the PDPTEs from the VMCS on entry (SDM 27.3.2.4); MOV to CR3 would flush the TLB. */
 		vmcs_write(GUEST_CR3, s->cr3);
@@ -82,7 +101,8 @@ static void write_state(struct vcpu *v, struct guest_regs *r, const struct ts_st
  * Event blocking after the switch: it ends STI/MOV-SS blocking like any
  * instruction, pending single-step traps of the old task are dropped (the
  * new task's TF applies from its first instruction), an NMI delivered
- * through a task gate blocks NMIs and an IRET unblocks them (SDM 6.7.1).
+ * through a task gate blocks NMIs and an IRET that completes unblocks them
+ * (SDM 6.7.1).
  */
 static void update_blocking(const struct ts_request *q, const struct ts_result *res)
 {
@@ -90,7 +110,7 @@ static void update_blocking(const struct ts_request *q, const struct ts_result *
 
 	if (q->source == TS_FROM_IDT && q->event.valid && q->event.type == INTR_TYPE_NMI)
 		intr |= GUEST_INTR_STATE_NMI;
-	if (q->source == TS_FROM_IRET)
+	if (q->source == TS_FROM_IRET && res->committed)
 		intr &= ~(uint64_t)GUEST_INTR_STATE_NMI;
 	vmcs_write(GUEST_INTERRUPTIBILITY_INFO, intr);
 	if (res->committed)
@@ -151,7 +171,7 @@ void handle_task_switch(struct vcpu *v, struct guest_regs *r)
 	struct ts_result res;
 
 	read_request(&q);
-	read_state(r, &s);
+	read_state(v, r, &s);
 	task_switch(&s, &q, &mem, &res);
 	if (res.outcome == TS_NOT_RAM)
 		stop_not_ram(v, r, res.bad_gpa);

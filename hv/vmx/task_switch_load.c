@@ -1,0 +1,244 @@
+/* Task switching past the commit point (SDM 7.3 steps 11-13): TR, registers, CR3, LDTR, segment loads and their faults in the new task (pure). */
+#include "hv/vmx/task_switch_impl.h"
+#include "hv/vmx/vmx_defs.h"
+#include "hv/x86.h"
+
+/*
+ * TR, CR0.TS, DR7, EIP, EFLAGS, the GPRs and the selectors (SDM 7.3 step 12).
+ * A selector is loaded before its descriptor is checked; until then a data
+ * segment is unusable and CS/SS keep their old cache, so a fault in between
+ * leaves a state VM entry accepts.
+ */
+static void commit(struct ts_ctx *c, const struct desc *new_desc, uint16_t sels[7])
+{
+	struct ts_state *s = c->s;
+	const uint8_t *t = c->tss;
+	uint32_t eflags;
+
+	s->seg[TS_TR] = (struct ts_seg){ .sel = c->q->selector, .base = desc_base(new_desc),
+					 .limit = desc_limit(new_desc), .ar = desc_ar(new_desc) | TYPE_BUSY };
+	s->cr0 |= X86_CR0_TS;
+	s->dr7 &= ~(uint64_t)DR7_LOCAL_ENABLES;
+	if (c->new32) {
+		s->eip = rd32(t + TSS32_EIP);
+		eflags = rd32(t + TSS32_EIP + 4);
+		for (int i = 0; i < 8; i++)
+			s->gpr[i] = rd32(t + TSS32_EIP + 8 + 4 * i);
+		for (int i = 0; i < 7; i++)
+			sels[i] = (uint16_t)rd16(t + TSS32_SEGS + 4 * i);
+	} else {
+		s->eip = rd16(t + TSS16_IP);
+		eflags = rd16(t + TSS16_IP + 2);
+		/* The SDM leaves the upper halves undefined; Bochs (the oracle, cpu/tasking.cc) sets them to 0xffff. */
+		for (int i = 0; i < 8; i++)
+			s->gpr[i] = 0xffff0000u | rd16(t + TSS16_IP + 4 + 2 * i);
+		for (int i = 0; i < 4; i++)
+			sels[i] = (uint16_t)rd16(t + TSS16_SEGS + 2 * i);
+		sels[TS_FS] = sels[TS_GS] = 0; /* a 16-bit TSS has no FS/GS: null selectors */
+		sels[TS_LDTR] = (uint16_t)rd16(t + TSS16_SEGS + 8);
+	}
+	eflags = (eflags & RFLAGS_VALID) | X86_RFLAGS_FIXED;
+	if (c->q->source == TS_FROM_CALL || c->q->source == TS_FROM_IDT)
+		eflags |= X86_RFLAGS_NT; /* step 9 */
+	s->eflags = eflags;
+	for (int i = TS_ES; i <= TS_LDTR; i++) {
+		s->seg[i].sel = sels[i];
+		if (i != TS_CS && i != TS_SS)
+			s->seg[i].ar = TS_AR_UNUSABLE;
+	}
+	c->r->committed = true;
+}
+
+/* PAE paging takes the PDPTEs with CR3 (SDM 4.4.1); a present one with reserved bits set: #GP(0). */
+static bool load_pdptes(struct ts_ctx *c)
+{
+	unsigned int maxphy = c->s->maxphyaddr ? c->s->maxphyaddr : 52;
+	uint64_t reserved = 0x1e6ULL | (maxphy < 64 ? ~0ULL << maxphy : 0);
+
+	c->r->pae = true;
+	/* Not L1 RAM: the hypervisor reads no MMIO for L1; not-present PDPTEs then give #PF (as exit_cr.c does). */
+	if (c->m->read_phys(c->s->cr3 & 0xffffffe0u, c->s->pdpte, sizeof(c->s->pdpte)) != L1_MEM_OK)
+		for (int i = 0; i < 4; i++)
+			c->s->pdpte[i] = 0;
+	for (int i = 0; i < 4; i++)
+		if ((c->s->pdpte[i] & 1) && (c->s->pdpte[i] & reserved))
+			return ts_fault(c, GP_VECTOR, c->ext);
+	return true;
+}
+
+/* A 32-bit TSS loads CR3 only with paging on (SDM 7.3 step 12); the descriptor reads after it use the new paging. */
+static bool load_cr3(struct ts_ctx *c)
+{
+	struct ts_state *s = c->s;
+
+	if (!c->new32 || !(s->cr0 & X86_CR0_PG))
+		return true;
+	s->cr3 = rd32(c->tss + TSS32_CR3);
+	c->pg.cr3 = s->cr3;
+	c->r->cr3_loaded = true;
+	if ((s->cr4 & X86_CR4_PAE) && !(s->efer & X86_EFER_LMA))
+		return load_pdptes(c);
+	return true;
+}
+
+/* The new LDT: in the GDT, an LDT descriptor, present; every failure is #TS(LDT selector) (SDM Table 7-1). */
+static bool load_ldt(struct ts_ctx *c, uint16_t sel)
+{
+	struct desc d;
+	uint32_t ar;
+
+	if (!(sel & 0xfffc))
+		return true; /* a null LDT selector leaves LDTR unusable */
+	if (sel & 4)
+		return ts_sel_fault(c, TS_VECTOR, sel);
+	if (!ts_fetch_desc(c, sel, &d))
+		return false;
+	ar = desc_ar(&d);
+	if ((ar & DESC_S) || (ar & 0xf) != TYPE_LDT || !(ar & DESC_P))
+		return ts_sel_fault(c, TS_VECTOR, sel);
+	c->s->seg[TS_LDTR] = (struct ts_seg){ .sel = sel, .base = desc_base(&d), .limit = desc_limit(&d), .ar = ar };
+	return true;
+}
+
+/* SS: a writable data segment with DPL = CPL = RPL; not present is #SS (SDM Table 7-1). */
+static bool load_ss(struct ts_ctx *c, uint16_t sel, unsigned int cpl)
+{
+	struct desc d;
+	uint32_t ar;
+
+	if (!(sel & 0xfffc))
+		return ts_sel_fault(c, TS_VECTOR, sel);
+	if (!ts_fetch_desc(c, sel, &d))
+		return false;
+	ar = desc_ar(&d);
+	if (!(ar & DESC_S) || (ar & TYPE_CODE) || !(ar & TYPE_WRITE))
+		return ts_sel_fault(c, TS_VECTOR, sel);
+	if (!(ar & DESC_P))
+		return ts_sel_fault(c, SS_VECTOR, sel);
+	if (ar_dpl(ar) != cpl || ar_dpl(ar) != (sel & 3u))
+		return ts_sel_fault(c, TS_VECTOR, sel);
+	return ts_load_seg(c, TS_SS, sel, &d);
+}
+
+/* CS: code, DPL = RPL (non-conforming) or DPL <= RPL (conforming); not present is #NP. */
+static bool load_cs(struct ts_ctx *c, uint16_t sel)
+{
+	struct desc d;
+	uint32_t ar;
+
+	if (!(sel & 0xfffc))
+		return ts_sel_fault(c, TS_VECTOR, sel);
+	if (!ts_fetch_desc(c, sel, &d))
+		return false;
+	ar = desc_ar(&d);
+	if (!(ar & DESC_S) || !(ar & TYPE_CODE))
+		return ts_sel_fault(c, TS_VECTOR, sel);
+	if ((ar & TYPE_CONFORM) ? ar_dpl(ar) > (sel & 3u) : ar_dpl(ar) != (sel & 3u))
+		return ts_sel_fault(c, TS_VECTOR, sel);
+	if (!(ar & DESC_P))
+		return ts_sel_fault(c, NP_VECTOR, sel);
+	return ts_load_seg(c, TS_CS, sel, &d);
+}
+
+/* DS, ES, FS, GS: null is allowed; data or readable code, DPL >= CPL and RPL unless conforming; not present is #NP. */
+static bool load_data_seg(struct ts_ctx *c, enum ts_sreg r, uint16_t sel, unsigned int cpl)
+{
+	struct desc d;
+	uint32_t ar;
+
+	if (!(sel & 0xfffc))
+		return true;
+	if (!ts_fetch_desc(c, sel, &d))
+		return false;
+	ar = desc_ar(&d);
+	if (!(ar & DESC_S) || ((ar & TYPE_CODE) && !(ar & TYPE_READ)))
+		return ts_sel_fault(c, TS_VECTOR, sel);
+	if ((!(ar & TYPE_CODE) || !(ar & TYPE_CONFORM)) && ((sel & 3u) > ar_dpl(ar) || cpl > ar_dpl(ar)))
+		return ts_sel_fault(c, TS_VECTOR, sel);
+	if (!(ar & DESC_P))
+		return ts_sel_fault(c, NP_VECTOR, sel);
+	return ts_load_seg(c, r, sel, &d);
+}
+
+/* A virtual-8086 task (EFLAGS.VM from the TSS): segments as in real mode, CPL 3 (SDM 20.2.1). */
+static void load_v86_segs(struct ts_ctx *c, const uint16_t sels[7])
+{
+	for (int i = TS_ES; i <= TS_GS; i++)
+		c->s->seg[i] = (struct ts_seg){ .sel = sels[i], .base = (uint32_t)sels[i] << 4, .limit = 0xffff, .ar = 0xf3 };
+}
+
+/*
+ * Until SS is loaded the new task runs at CPL 3, so that a fault with no
+ * usable stack switches to the new TSS's ring-0 stack (what Bochs does,
+ * cpu/tasking.cc "set CPL to 3 to force a privilege level change"). The
+ * VMCS says CPL 3 with SS.DPL 3 (SDM 27.3.1.2); CS, whose descriptor is not
+ * loaded yet, is marked conforming with DPL 0, which VM entry accepts with
+ * any selector RPL and SS.DPL.
+ */
+static void fault_before_ss(struct ts_ctx *c)
+{
+	c->s->seg[TS_CS].ar = (c->s->seg[TS_CS].ar & ~(3u << 5)) | TYPE_CODE | TYPE_CONFORM | TYPE_READ | TYPE_ACCESS;
+	c->s->seg[TS_SS].ar |= 3u << 5;
+}
+
+/* SDM 7.3 step 13, in SDM Table 7-1's order: LDT, SS, CS, then the data segments. */
+static bool load_segments(struct ts_ctx *c, const uint16_t sels[7])
+{
+	unsigned int cpl = sels[TS_CS] & 3u;
+	static const enum ts_sreg data[] = { TS_DS, TS_ES, TS_FS, TS_GS };
+
+	if (!load_ldt(c, sels[TS_LDTR])) {
+		fault_before_ss(c);
+		return false;
+	}
+	if (c->s->eflags & X86_RFLAGS_VM) {
+		load_v86_segs(c, sels);
+		return true;
+	}
+	if (!load_ss(c, sels[TS_SS], cpl)) {
+		fault_before_ss(c);
+		return false;
+	}
+	if (!load_cs(c, sels[TS_CS]))
+		return false;
+	for (unsigned int i = 0; i < ARRAY_SIZE(data); i++)
+		if (!load_data_seg(c, data[i], sels[data[i]], cpl))
+			return false;
+	return true;
+}
+
+/* The error code of an exception delivered through a task gate goes on the new task's stack (SDM 6.12.2). */
+static bool push_error_code(struct ts_ctx *c)
+{
+	struct ts_state *s = c->s;
+	const struct ts_seg *ss = &s->seg[TS_SS];
+	uint32_t size = c->new32 ? 4 : 2, esp = s->gpr[4];
+	bool big = ss->ar & BIT(14), expand_down = !(ss->ar & TYPE_CODE) && (ss->ar & 0x4);
+	uint32_t off = big ? esp - size : (uint16_t)(esp - size), top = big ? 0xffffffffu : 0xffffu;
+	uint8_t buf[4];
+	bool inside = expand_down ? off > ss->limit && off <= top - (size - 1)
+				  : ss->limit >= size - 1 && off <= ss->limit - (size - 1);
+
+	if (ss->ar & TS_AR_UNUSABLE || !inside)
+		return ts_fault(c, SS_VECTOR, c->ext);
+	wr32(buf, c->q->event.error_code);
+	if (!ts_write(c, ss->base + off, buf, size))
+		return false;
+	s->gpr[4] = big ? off : (esp & 0xffff0000u) | off;
+	return true;
+}
+
+bool ts_switch_in(struct ts_ctx *c, const struct desc *new_desc)
+{
+	const struct ts_event *e = &c->q->event;
+	uint16_t sels[7];
+
+	commit(c, new_desc, sels);
+	if (!load_cr3(c) || !load_segments(c, sels))
+		return false;
+	if (c->q->source == TS_FROM_IDT && e->valid && e->type == INTR_TYPE_HW_EXCEPTION && e->has_error_code &&
+	    !push_error_code(c))
+		return false;
+	c->r->debug_trap = c->new32 && (rd16(c->tss + TSS32_T) & 1);
+	return true;
+}
