@@ -158,7 +158,7 @@ static bool save_old_task(struct ts_ctx *c)
 		for (int i = 0; i < 8; i++)
 			wr32(buf + 8 + 4 * i, s->gpr[i]);
 		for (int i = TS_ES; i <= TS_GS; i++)
-			wr16(buf + TSS32_SEGS - TSS32_EIP + 4 * i, s->seg[i].sel);
+			wr16(buf + (TSS32_SEGS - TSS32_EIP) + 4 * i, s->seg[i].sel);
 		return ts_write(c, tr->base + TSS32_EIP, buf, sizeof(buf));
 	}
 	wr16(buf, old_task_eip(c));
@@ -166,7 +166,7 @@ static bool save_old_task(struct ts_ctx *c)
 	for (int i = 0; i < 8; i++)
 		wr16(buf + 4 + 2 * i, s->gpr[i]);
 	for (int i = TS_ES; i <= TS_DS; i++)
-		wr16(buf + TSS16_SEGS - TSS16_IP + 2 * i, s->seg[i].sel);
+		wr16(buf + (TSS16_SEGS - TSS16_IP) + 2 * i, s->seg[i].sel);
 	return ts_write(c, tr->base + TSS16_IP, buf, TSS16_DYN_END - TSS16_IP);
 }
 
