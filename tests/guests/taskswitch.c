@@ -8,12 +8,14 @@ enum {
 	SEL_CODE = 0x08, SEL_DATA = 0x10, SEL_DATA_NP = 0x18,
 	SEL_MAIN = 0x20, SEL_A = 0x28, SEL_DE = 0x30, SEL_PF = 0x38, SEL_T16 = 0x40, SEL_TF = 0x48,
 	SEL_BADNP = 0x50, SEL_BADLDT = 0x58, SEL_GATE_A = 0x60, SEL_CODE16T = 0x68, SEL_STACK16 = 0x70,
-	SEL_LDT = 0x78, SEL_BADPF = 0x80, GDT_ENTRIES = 17,
+	SEL_LDT = 0x78, SEL_BADPF = 0x80, SEL_V86 = 0x88, SEL_COLLECT = 0x90, SEL_DF = 0x98, GDT_ENTRIES = 20,
 };
 #define LDT_SEL_DATA 0x04 /* LDT index 0, TI=1, RPL 0 */
 #define VEC_INT 0x40
 #define VEC_IRQ 0x41
 #define VEC_IRQ_BAD 0x42
+#define VEC_V86_OUT 0x43
+#define V86_CODE 0x7000u /* real-mode CS:IP 0700:0000 */
 #define APIC_BASE 0xfee00000u /* the xAPIC page (4 MiB page 0xfec00000 in both page directories) */
 
 #define EFLAGS_NT (1u << 14)
@@ -45,9 +47,9 @@ struct dtr {
 static uint64_t gdt[GDT_ENTRIES] __attribute__((aligned(8)));
 static uint64_t ldt[1] __attribute__((aligned(8)));
 static uint64_t idt[256] __attribute__((aligned(8)));
-static struct tss32 tss_main, tss_a, tss_de, tss_pf, tss_tf, tss_badnp, tss_badldt;
+static struct tss32 tss_main, tss_a, tss_de, tss_pf, tss_tf, tss_badnp, tss_badldt, tss_v86, tss_collect, tss_df;
 static struct tss16 tss_t16;
-static uint8_t stacks[8][4096] __attribute__((aligned(16)));
+static uint8_t stacks[11][4096] __attribute__((aligned(16)));
 static uint32_t pd_main[1024] __attribute__((aligned(4096)));
 static uint32_t pd_task[1024] __attribute__((aligned(4096)));
 static uint32_t ldt_words[8] = { 0, 0, 0, 0, 0xcafe0004u, 0, 0, 0 };
@@ -217,6 +219,7 @@ static void setup_paging(void)
 	for (uint32_t i = 0; i < 8; i++)
 		pd_main[i] = pd_task[i] = (i << 22) | PDE_4M;
 	pd_task[MARKER_LIN >> 22] = MARKER_OTHER | PDE_4M;
+	pd_main[0] |= 0x4; /* user: the virtual-8086 task runs at CPL 3 in the first MiB */
 	pd_main[APIC_BASE >> 22] = pd_task[APIC_BASE >> 22] = (APIC_BASE & 0xffc00000u) | PDE_4M | 0x18; /* PCD PWT */
 	*(volatile uint32_t *)MARKER_LIN = 0x11110000;
 	*(volatile uint32_t *)MARKER_OTHER = 0x22220000;
@@ -254,6 +257,9 @@ static void setup_tables(void)
 	set_tss(SEL_BADNP, &tss_badnp, sizeof(tss_badnp), 0x9);
 	set_tss(SEL_BADLDT, &tss_badldt, sizeof(tss_badldt), 0x9);
 	gdt[SEL_BADPF >> 3] = seg_desc(UNMAPPED, 0x67, 0x89, 0); /* a TSS in an unmapped page */
+	set_tss(SEL_V86, &tss_v86, sizeof(tss_v86), 0x9);
+	set_tss(SEL_COLLECT, &tss_collect, sizeof(tss_collect), 0x9);
+	set_tss(SEL_DF, &tss_df, sizeof(tss_df), 0x9);
 	gdt[SEL_GATE_A >> 3] = gate_desc(SEL_A, 0, 0x85);
 	gdt[SEL_CODE16T >> 3] = seg_desc((uint32_t)t16_stub, 0xfffff, 0x9a, 0xc);
 	gdt[SEL_STACK16 >> 3] = seg_desc((uint32_t)stacks[7], 0xfff, 0x92, 0x0);
@@ -269,6 +275,8 @@ static void setup_tables(void)
 	idt[VEC_INT] = gate_desc(SEL_A, 0, 0x85);
 	idt[VEC_IRQ] = gate_desc(SEL_A, 0, 0x85);
 	idt[VEC_IRQ_BAD] = gate_desc(SEL_BADNP, 0, 0x85);
+	idt[VEC_V86_OUT] = gate_desc(SEL_COLLECT, 0, 0xe5); /* DPL 3: INT n from virtual-8086 mode */
+	idt[8] = gate_desc(SEL_DF, 0, 0x85);
 	d = (struct dtr){ sizeof(gdt) - 1, (uint32_t)gdt };
 	__asm__ volatile("lgdt %0" : : "m"(d));
 	d = (struct dtr){ sizeof(idt) - 1, (uint32_t)idt };
@@ -362,6 +370,71 @@ static void trap_flag(void)
 #define BAD_SWITCH(sel) __asm__ volatile("movl $1f, fault_resume\n\tljmp $" sel ", $0\n\tjmp 2f\n"      \
 					 "1:\tljmp $0x20, $0\n2:\tmovl $0, fault_resume" : : : "memory")
 
+/* Leaves a task chain for main: both busy flags cleared, main resumes at resume_label (used where IRET cannot return). */
+static void back_to_main(uint16_t chained)
+{
+	gdt[SEL_MAIN >> 3] &= ~(1ull << 41);
+	gdt[chained >> 3] &= ~(1ull << 41);
+	tss_main.eip = resume_label;
+	__asm__ volatile("ljmp $0x20, $0" : : : "memory");
+}
+
+/* A virtual-8086 task (EFLAGS.VM in its TSS) runs INT 0x43, a DPL-3 task gate to a collector task. */
+static volatile uint32_t v86_seen[4];
+static void collect_task_body(void)
+{
+	for (;;) {
+		v86_seen[0] = tss_v86.eflags, v86_seen[1] = tss_v86.cs, v86_seen[2] = tss_v86.eip;
+		v86_seen[3] = tss_collect.link;
+		back_to_main(SEL_V86);
+	}
+}
+
+static void v8086_task(void)
+{
+	static const uint8_t code[] = { 0xcd, VEC_V86_OUT, 0xeb, 0xfe }; /* int 0x43; jmp $ */
+
+	memcpy((void *)V86_CODE, code, sizeof(code));
+	memset(&tss_v86, 0, sizeof(tss_v86));
+	tss_v86.eflags = 0x23002; /* VM, IOPL 3 */
+	tss_v86.cs = tss_v86.ss = V86_CODE >> 4;
+	tss_v86.esp = 0xff0;
+	tss_v86.cr3 = (uint32_t)pd_main;
+	tss_v86.iomap = sizeof(tss_v86);
+	init_tss(&tss_collect, collect_task_body, 8, (uint32_t)pd_main);
+	__asm__ volatile("movl $1f, resume_label\n\tlcall $0x88, $0\n1:" : : : "memory");
+	printf("v8086 task: vm=%u iopl=%u cs=0x%x eip=0x%x collector link=0x%x\n", (v86_seen[0] >> 17) & 1,
+	       (v86_seen[0] >> 12) & 3, v86_seen[1], v86_seen[2], v86_seen[3]);
+	clts();
+}
+
+/* #GP through a task gate whose task faults (#NP): contributory on contributory, #DF through its own task gate. */
+static volatile uint32_t df_seen[3];
+static void df_task_body(void)
+{
+	for (;;) {
+		__asm__ volatile("popl %0" : "=m"(df_seen[0]));
+		df_seen[1] = tss_df.link, df_seen[2] = tss_badnp.cs;
+		back_to_main(SEL_BADNP);
+	}
+}
+
+static void double_fault(void)
+{
+	uint64_t gp_gate = idt[13];
+
+	init_tss(&tss_badnp, bad_task_body, 5, (uint32_t)pd_main);
+	tss_badnp.ds = SEL_DATA_NP;
+	init_tss(&tss_df, df_task_body, 9, (uint32_t)pd_main);
+	idt[13] = gate_desc(SEL_BADNP, 0, 0x85);
+	__asm__ volatile("movl $1f, resume_label\n\tmovw %%ds, %%dx\n\tmovw %%cx, %%ds\n\tmovw %%dx, %%ds\n1:"
+			 : : "c"(0x1234) : "edx", "memory");
+	__asm__ volatile("movw %0, %%ds" : : "r"((uint16_t)SEL_DATA));
+	idt[13] = gp_gate;
+	printf("#DF task gate: err=0x%x link=0x%x (the #GP's task) tr=0x%x\n", df_seen[0], df_seen[1], str());
+	clts();
+}
+
 static void error_cases(void)
 {
 	BAD_SWITCH("0x50");
@@ -397,6 +470,8 @@ int guest_main(const struct mb_info *mbi)
 	task16();
 	trap_flag();
 	error_cases();
+	v8086_task();
+	double_fault();
 	printf("tr=0x%x faults=%u\n", str(), fault_count);
 	write_cr0(read_cr0() & ~CR0_PG);
 	return GUEST_OK;
