@@ -54,7 +54,8 @@ static inline void wr16(uint8_t *p, uint32_t v) { p[0] = (uint8_t)v; p[1] = (uin
 static inline void wr32(uint8_t *p, uint32_t v) { wr16(p, v); wr16(p + 2, v >> 16); }
 
 static inline uint32_t desc_base(const struct desc *d) { return (d->lo >> 16) | (d->hi & 0xff) << 16 | (d->hi & 0xff000000u); }
-static inline uint32_t desc_ar(const struct desc *d) { return (d->hi >> 8) & 0xf0ffu; }
+/* Descriptor bits 47:40 and 55:52 in the VMCS layout; L (bit 13) is ignored outside IA-32e mode, where task switches happen. */
+static inline uint32_t desc_ar(const struct desc *d) { return (d->hi >> 8) & 0xd0ffu; }
 static inline unsigned int ar_dpl(uint32_t ar) { return (ar >> 5) & 3; }
 
 static inline uint32_t desc_limit(const struct desc *d)

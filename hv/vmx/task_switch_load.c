@@ -49,35 +49,43 @@ static void commit(struct ts_ctx *c, const struct desc *new_desc, uint16_t sels[
 	c->r->committed = true;
 }
 
-/* PAE paging takes the PDPTEs with CR3 (SDM 4.4.1); a present one with reserved bits set: #GP(0). */
-static bool load_pdptes(struct ts_ctx *c)
+/* PAE paging takes the PDPTEs with CR3 (SDM 4.4.1); a present one with reserved bits set refuses the load. */
+static bool pdptes_valid(struct ts_ctx *c, uint32_t cr3, uint64_t pdpte[4])
 {
 	unsigned int maxphy = c->s->maxphyaddr ? c->s->maxphyaddr : 52;
 	uint64_t reserved = 0x1e6ULL | (maxphy < 64 ? ~0ULL << maxphy : 0);
 
-	c->r->pae = true;
 	/* Not L1 RAM: the hypervisor reads no MMIO for L1; not-present PDPTEs then give #PF (as exit_cr.c does). */
-	if (c->m->read_phys(c->s->cr3 & 0xffffffe0u, c->s->pdpte, sizeof(c->s->pdpte)) != L1_MEM_OK)
+	if (c->m->read_phys(cr3 & 0xffffffe0u, pdpte, 4 * sizeof(uint64_t)) != L1_MEM_OK)
 		for (int i = 0; i < 4; i++)
-			c->s->pdpte[i] = 0;
+			pdpte[i] = 0;
 	for (int i = 0; i < 4; i++)
-		if ((c->s->pdpte[i] & 1) && (c->s->pdpte[i] & reserved))
-			return ts_fault(c, GP_VECTOR, c->ext);
+		if ((pdpte[i] & 1) && (pdpte[i] & reserved))
+			return false;
 	return true;
 }
 
-/* A 32-bit TSS loads CR3 only with paging on (SDM 7.3 step 12); the descriptor reads after it use the new paging. */
+/*
+ * A 32-bit TSS loads CR3 only with paging on (SDM 7.3 step 12); the
+ * descriptor reads after it use the new paging. PDPTEs with reserved bits
+ * are #GP(0) after the commit point, CR3 unchanged (as Bochs, cpu/tasking.cc).
+ */
 static bool load_cr3(struct ts_ctx *c)
 {
 	struct ts_state *s = c->s;
+	uint32_t cr3 = rd32(c->tss + TSS32_CR3);
+	uint64_t pdpte[4];
+	bool pae = (s->cr4 & X86_CR4_PAE) && !(s->efer & X86_EFER_LMA);
 
 	if (!c->new32 || !(s->cr0 & X86_CR0_PG))
 		return true;
-	s->cr3 = rd32(c->tss + TSS32_CR3);
-	c->pg.cr3 = s->cr3;
+	if (pae && !pdptes_valid(c, cr3, pdpte))
+		return ts_fault(c, GP_VECTOR, c->ext);
+	s->cr3 = c->pg.cr3 = cr3;
 	c->r->cr3_loaded = true;
-	if ((s->cr4 & X86_CR4_PAE) && !(s->efer & X86_EFER_LMA))
-		return load_pdptes(c);
+	c->r->pae = pae;
+	for (int i = 0; pae && i < 4; i++)
+		s->pdpte[i] = pdpte[i];
 	return true;
 }
 

@@ -504,6 +504,17 @@ static void test_cr3_and_pdptes(void **state)
 	assert_int_equal(r.vector, GP_VECTOR);
 	assert_int_equal(r.error_code, 0);
 	assert_true(r.committed);
+	assert_false(r.cr3_loaded); /* CR3 and the VMCS PDPTEs keep their valid old values */
+	assert_int_equal(st.cr3, 0);
+}
+
+/* A descriptor's L bit means nothing outside IA-32e mode and stays out of the VMCS access rights. */
+static void test_l_bit_dropped(void **state)
+{
+	(void)state;
+	set_desc(SEL_CODE, 0, 0xfffff, 0x9a, 0xe); /* G, D and L */
+	assert_int_equal(run(SEL_NEW, TS_FROM_JMP, 7).outcome, TS_DONE);
+	assert_int_equal(st.seg[TS_CS].ar, 0xc09b);
 }
 
 /* The T flag asks for the #DB trap; a virtual-8086 task gets real-mode style segments. */
@@ -587,6 +598,7 @@ int main(void)
 		cmocka_unit_test_setup(test_data_checks, setup),
 		cmocka_unit_test_setup(test_event_faults, setup),
 		cmocka_unit_test_setup(test_cr3_and_pdptes, setup),
+		cmocka_unit_test_setup(test_l_bit_dropped, setup),
 		cmocka_unit_test_setup(test_t_flag_and_v86, setup),
 		cmocka_unit_test_setup(test_not_ram, setup),
 		cmocka_unit_test_setup(test_error_code_stack_fault, setup),
