@@ -125,7 +125,7 @@ static void print_seen_a(const char *how)
 }
 
 /* Exception handler tasks: their error code (if any) is on their stack; they move main past the faulting instruction. */
-static volatile uint32_t exc_runs, exc_err, exc_link, exc_nt, exc_cr2, exc_esp;
+static volatile uint32_t exc_runs, exc_err, exc_link, exc_nt, exc_cr2, exc_esp, exc_main_rf;
 void exc_task_body(void);
 void exc_task_body(void)
 {
@@ -133,6 +133,7 @@ void exc_task_body(void)
 	exc_link = str() == SEL_DE ? tss_de.link : tss_pf.link;
 	exc_nt = !!(eflags_now() & EFLAGS_NT);
 	exc_cr2 = read_cr2();
+	exc_main_rf = (tss_main.eflags >> 16) & 1; /* a fault saves RF=1 in the old TSS (SDM 17.3.1.1) */
 	tss_main.eip = resume_label;
 }
 void de_task(void);
@@ -330,18 +331,18 @@ static void exception_switches(void)
 	uint32_t zero = 0, v = 0;
 
 	__asm__ volatile("movl $1f, resume_label\n\tdivl %[z]\n1:" : [z] "+r"(zero) : "a"(1), "d"(0) : "memory");
-	printf("#DE task gate: runs=%u link=0x%x nt=%u tr=0x%x busy de=%u\n", exc_runs, exc_link, exc_nt, str(),
-	       busy(SEL_DE));
+	printf("#DE task gate: runs=%u link=0x%x nt=%u tr=0x%x busy de=%u main rf=%u\n", exc_runs, exc_link, exc_nt,
+	       str(), busy(SEL_DE), exc_main_rf);
 	clts();
 	__asm__ volatile("movl $1f, resume_label\n\tmovl %[v], (%[a])\n1:" : : [a] "r"(UNMAPPED + 8), [v] "r"(v)
 			 : "memory");
-	printf("#PF task gate: runs=%u err=0x%x cr2=0x%08x link=0x%x nt=%u esp=%s busy pf=%u\n", exc_runs, exc_err,
-	       exc_cr2, exc_link, exc_nt, exc_esp == tss_pf.esp0 ? "top" : "WRONG", busy(SEL_PF));
+	printf("#PF task gate: runs=%u err=0x%x cr2=0x%08x link=0x%x nt=%u esp=%s busy pf=%u main rf=%u\n", exc_runs,
+	       exc_err, exc_cr2, exc_link, exc_nt, exc_esp == tss_pf.esp0 ? "top" : "WRONG", busy(SEL_PF), exc_main_rf);
 	clts();
 	/* Reading the new TSS faults before the commit point: main's state and busy flag stay, #PF goes to the #PF task. */
 	__asm__ volatile("movl $1f, resume_label\n\tljmp $0x80, $0\n1:" : : : "memory");
-	printf("#PF reading new TSS: runs=%u err=0x%x cr2=0x%08x link=0x%x tr=0x%x busy main=%u badpf=%u\n", exc_runs,
-	       exc_err, exc_cr2, exc_link, str(), busy(SEL_MAIN), busy(SEL_BADPF));
+	printf("#PF reading new TSS: runs=%u err=0x%x cr2=0x%08x link=0x%x tr=0x%x busy main=%u badpf=%u main rf=%u\n",
+	       exc_runs, exc_err, exc_cr2, exc_link, str(), busy(SEL_MAIN), busy(SEL_BADPF), exc_main_rf);
 	clts();
 }
 
