@@ -8,7 +8,7 @@ enum {
 	SEL_CODE = 0x08, SEL_DATA = 0x10, SEL_DATA_NP = 0x18,
 	SEL_MAIN = 0x20, SEL_A = 0x28, SEL_DE = 0x30, SEL_PF = 0x38, SEL_T16 = 0x40, SEL_TF = 0x48,
 	SEL_BADNP = 0x50, SEL_BADLDT = 0x58, SEL_GATE_A = 0x60, SEL_CODE16T = 0x68, SEL_STACK16 = 0x70,
-	SEL_LDT = 0x78, SEL_BADPF = 0x80, SEL_V86 = 0x88, SEL_COLLECT = 0x90, SEL_DF = 0x98, GDT_ENTRIES = 20,
+	SEL_LDT = 0x78, SEL_BADPF = 0x80, SEL_V86 = 0x88, SEL_COLLECT = 0x90, SEL_DF = 0x98, SEL_PAE = 0xa0, GDT_ENTRIES = 21,
 };
 #define LDT_SEL_DATA 0x04 /* LDT index 0, TI=1, RPL 0 */
 #define VEC_INT 0x40
@@ -47,11 +47,15 @@ struct dtr {
 static uint64_t gdt[GDT_ENTRIES] __attribute__((aligned(8)));
 static uint64_t ldt[1] __attribute__((aligned(8)));
 static uint64_t idt[256] __attribute__((aligned(8)));
-static struct tss32 tss_main, tss_a, tss_de, tss_pf, tss_tf, tss_badnp, tss_badldt, tss_v86, tss_collect, tss_df;
+static struct tss32 tss_main, tss_a, tss_de, tss_pf, tss_tf, tss_badnp, tss_badldt, tss_v86, tss_collect, tss_df, tss_pae;
 static struct tss16 tss_t16;
 static uint8_t stacks[11][4096] __attribute__((aligned(16)));
 static uint32_t pd_main[1024] __attribute__((aligned(4096)));
 static uint32_t pd_task[1024] __attribute__((aligned(4096)));
+static uint64_t pdpt_main[4] __attribute__((aligned(32)));
+static uint64_t pdpt_task[4] __attribute__((aligned(32)));
+static uint64_t pd_pae_main[512] __attribute__((aligned(4096)));
+static uint64_t pd_pae_task[512] __attribute__((aligned(4096)));
 static uint32_t ldt_words[8] = { 0, 0, 0, 0, 0xcafe0004u, 0, 0, 0 };
 
 static uint64_t seg_desc(uint32_t base, uint32_t limit, uint32_t access, uint32_t flags)
@@ -70,6 +74,7 @@ static uint64_t gate_desc(uint16_t sel, uint32_t off, uint32_t access)
 static bool busy(uint16_t sel) { return (gdt[sel >> 3] >> 41) & 1; }
 static uint16_t str(void) { uint16_t v; __asm__ volatile("str %0" : "=r"(v)); return v; }
 static uint32_t eflags_now(void) { uint32_t f; __asm__ volatile("pushfl; popl %0" : "=r"(f)); return f; }
+static uint32_t read_cr3_now(void) { uint32_t v; __asm__ volatile("mov %%cr3, %0" : "=r"(v)); return v; }
 static void clts(void) { __asm__ volatile("clts"); }
 static uint32_t read_dr7(void) { uint32_t v; __asm__ volatile("mov %%dr7, %0" : "=r"(v)); return v; }
 static void write_dr(int n, uint32_t v)
@@ -261,6 +266,7 @@ static void setup_tables(void)
 	set_tss(SEL_V86, &tss_v86, sizeof(tss_v86), 0x9);
 	set_tss(SEL_COLLECT, &tss_collect, sizeof(tss_collect), 0x9);
 	set_tss(SEL_DF, &tss_df, sizeof(tss_df), 0x9);
+	set_tss(SEL_PAE, &tss_pae, sizeof(tss_pae), 0x9);
 	gdt[SEL_GATE_A >> 3] = gate_desc(SEL_A, 0, 0x85);
 	gdt[SEL_CODE16T >> 3] = seg_desc((uint32_t)t16_stub, 0xfffff, 0x9a, 0xc);
 	gdt[SEL_STACK16 >> 3] = seg_desc((uint32_t)stacks[7], 0xfff, 0x92, 0x0);
@@ -436,6 +442,37 @@ static void double_fault(void)
 	clts();
 }
 
+/* PAE paging: the new task's CR3 brings its own PDPTEs, which the CPU caches at the switch (SDM 4.4.1). */
+static volatile uint32_t pae_marker;
+static void pae_task_body(void)
+{
+	for (;;) {
+		pae_marker = *(volatile uint32_t *)MARKER_LIN;
+		__asm__ volatile("ljmp $0x20, $0" : : : "memory");
+	}
+}
+
+static void pae_switch(void)
+{
+	for (uint32_t i = 0; i < 16; i++)
+		pd_pae_main[i] = pd_pae_task[i] = ((uint64_t)i << 21) | 0x83;
+	pd_pae_task[MARKER_LIN >> 21] = MARKER_OTHER | 0x83;
+	pdpt_main[0] = (uint32_t)pd_pae_main | 1;
+	pdpt_task[0] = (uint32_t)pd_pae_task | 1;
+	write_cr0(read_cr0() & ~CR0_PG);
+	__asm__ volatile("mov %%cr4, %%eax; orl $0x20, %%eax; mov %%eax, %%cr4" : : : "eax");
+	write_cr3((uint32_t)pdpt_main);
+	write_cr0(read_cr0() | CR0_PG);
+	tss_main.cr3 = (uint32_t)pdpt_main;
+	init_tss(&tss_pae, pae_task_body, 10, (uint32_t)pdpt_task);
+	__asm__ volatile("ljmp $0xa0, $0" : : : "memory");
+	printf("PAE task: marker=0x%x, main: marker=0x%x cr3=%s\n", pae_marker, *(volatile uint32_t *)MARKER_LIN,
+	       read_cr3_now() == (uint32_t)pdpt_main ? "main's" : "WRONG");
+	clts();
+	write_cr0(read_cr0() & ~CR0_PG);
+	__asm__ volatile("mov %%cr4, %%eax; andl $~0x20, %%eax; mov %%eax, %%cr4" : : : "eax");
+}
+
 static void error_cases(void)
 {
 	BAD_SWITCH("0x50");
@@ -474,6 +511,6 @@ int guest_main(const struct mb_info *mbi)
 	v8086_task();
 	double_fault();
 	printf("tr=0x%x faults=%u\n", str(), fault_count);
-	write_cr0(read_cr0() & ~CR0_PG);
+	pae_switch();
 	return GUEST_OK;
 }
