@@ -76,4 +76,7 @@ bool ts_load_seg(struct ts_ctx *c, enum ts_sreg r, uint16_t sel, struct desc *d)
 /* task_switch_load.c: the commit point and the new task's state (SDM 7.3 steps 11-13) */
 bool ts_switch_in(struct ts_ctx *c, const struct desc *new_desc);
 
+/* task_switch_segs.c: LDTR and the segment registers with SDM Table 7-1's checks */
+bool ts_load_segments(struct ts_ctx *c, const uint16_t sels[7]);
+
 #endif

@@ -1,4 +1,4 @@
-/* Task switching past the commit point (SDM 7.3 steps 11-13): TR, registers, CR3, LDTR, segment loads and their faults in the new task (pure). */
+/* Task switching past the commit point (SDM 7.3 steps 11-13): TR, registers, CR3 and PDPTEs, the error-code push, the T flag (pure). */
 #include "hv/vmx/task_switch_impl.h"
 #include "hv/vmx/vmx_defs.h"
 #include "hv/x86.h"
@@ -89,132 +89,6 @@ static bool load_cr3(struct ts_ctx *c)
 	return true;
 }
 
-/* The new LDT: in the GDT, an LDT descriptor, present; every failure is #TS(LDT selector) (SDM Table 7-1). */
-static bool load_ldt(struct ts_ctx *c, uint16_t sel)
-{
-	struct desc d;
-	uint32_t ar;
-
-	if (!(sel & 0xfffc))
-		return true; /* a null LDT selector leaves LDTR unusable */
-	if (sel & 4)
-		return ts_sel_fault(c, TS_VECTOR, sel);
-	if (!ts_fetch_desc(c, sel, &d))
-		return false;
-	ar = desc_ar(&d);
-	if ((ar & DESC_S) || (ar & 0xf) != TYPE_LDT || !(ar & DESC_P))
-		return ts_sel_fault(c, TS_VECTOR, sel);
-	c->s->seg[TS_LDTR] = (struct ts_seg){ .sel = sel, .base = desc_base(&d), .limit = desc_limit(&d), .ar = ar };
-	return true;
-}
-
-/* SS: a writable data segment with DPL = CPL = RPL; not present is #SS (SDM Table 7-1). */
-static bool load_ss(struct ts_ctx *c, uint16_t sel, unsigned int cpl)
-{
-	struct desc d;
-	uint32_t ar;
-
-	if (!(sel & 0xfffc))
-		return ts_sel_fault(c, TS_VECTOR, sel);
-	if (!ts_fetch_desc(c, sel, &d))
-		return false;
-	ar = desc_ar(&d);
-	if (!(ar & DESC_S) || (ar & TYPE_CODE) || !(ar & TYPE_WRITE))
-		return ts_sel_fault(c, TS_VECTOR, sel);
-	if (!(ar & DESC_P))
-		return ts_sel_fault(c, SS_VECTOR, sel);
-	if (ar_dpl(ar) != cpl || ar_dpl(ar) != (sel & 3u))
-		return ts_sel_fault(c, TS_VECTOR, sel);
-	return ts_load_seg(c, TS_SS, sel, &d);
-}
-
-/* CS: code, DPL = RPL (non-conforming) or DPL <= RPL (conforming); not present is #NP. */
-static bool load_cs(struct ts_ctx *c, uint16_t sel)
-{
-	struct desc d;
-	uint32_t ar;
-
-	if (!(sel & 0xfffc))
-		return ts_sel_fault(c, TS_VECTOR, sel);
-	if (!ts_fetch_desc(c, sel, &d))
-		return false;
-	ar = desc_ar(&d);
-	if (!(ar & DESC_S) || !(ar & TYPE_CODE))
-		return ts_sel_fault(c, TS_VECTOR, sel);
-	if ((ar & TYPE_CONFORM) ? ar_dpl(ar) > (sel & 3u) : ar_dpl(ar) != (sel & 3u))
-		return ts_sel_fault(c, TS_VECTOR, sel);
-	if (!(ar & DESC_P))
-		return ts_sel_fault(c, NP_VECTOR, sel);
-	return ts_load_seg(c, TS_CS, sel, &d);
-}
-
-/* DS, ES, FS, GS: null is allowed; data or readable code, DPL >= CPL and RPL unless conforming; not present is #NP. */
-static bool load_data_seg(struct ts_ctx *c, enum ts_sreg r, uint16_t sel, unsigned int cpl)
-{
-	struct desc d;
-	uint32_t ar;
-
-	if (!(sel & 0xfffc))
-		return true;
-	if (!ts_fetch_desc(c, sel, &d))
-		return false;
-	ar = desc_ar(&d);
-	if (!(ar & DESC_S) || ((ar & TYPE_CODE) && !(ar & TYPE_READ)))
-		return ts_sel_fault(c, TS_VECTOR, sel);
-	if ((!(ar & TYPE_CODE) || !(ar & TYPE_CONFORM)) && ((sel & 3u) > ar_dpl(ar) || cpl > ar_dpl(ar)))
-		return ts_sel_fault(c, TS_VECTOR, sel);
-	if (!(ar & DESC_P))
-		return ts_sel_fault(c, NP_VECTOR, sel);
-	return ts_load_seg(c, r, sel, &d);
-}
-
-/* A virtual-8086 task (EFLAGS.VM from the TSS): segments as in real mode, CPL 3 (SDM 20.2.1). */
-static void load_v86_segs(struct ts_ctx *c, const uint16_t sels[7])
-{
-	for (int i = TS_ES; i <= TS_GS; i++)
-		c->s->seg[i] = (struct ts_seg){ .sel = sels[i], .base = (uint32_t)sels[i] << 4, .limit = 0xffff, .ar = 0xf3 };
-}
-
-/*
- * Until SS is loaded the new task runs at CPL 3, so that a fault with no
- * usable stack switches to the new TSS's ring-0 stack (what Bochs does,
- * cpu/tasking.cc "set CPL to 3 to force a privilege level change"). The
- * VMCS says CPL 3 with SS.DPL 3 (SDM 27.3.1.2); CS, whose descriptor is not
- * loaded yet, is marked conforming with DPL 0, which VM entry accepts with
- * any selector RPL and SS.DPL.
- */
-static void fault_before_ss(struct ts_ctx *c)
-{
-	c->s->seg[TS_CS].ar = (c->s->seg[TS_CS].ar & ~(3u << 5)) | TYPE_CODE | TYPE_CONFORM | TYPE_READ | TYPE_ACCESS;
-	c->s->seg[TS_SS].ar |= 3u << 5;
-}
-
-/* SDM 7.3 step 13, in SDM Table 7-1's order: LDT, SS, CS, then the data segments. */
-static bool load_segments(struct ts_ctx *c, const uint16_t sels[7])
-{
-	unsigned int cpl = sels[TS_CS] & 3u;
-	static const enum ts_sreg data[] = { TS_DS, TS_ES, TS_FS, TS_GS };
-
-	if (!load_ldt(c, sels[TS_LDTR])) {
-		fault_before_ss(c);
-		return false;
-	}
-	if (c->s->eflags & X86_RFLAGS_VM) {
-		load_v86_segs(c, sels);
-		return true;
-	}
-	if (!load_ss(c, sels[TS_SS], cpl)) {
-		fault_before_ss(c);
-		return false;
-	}
-	if (!load_cs(c, sels[TS_CS]))
-		return false;
-	for (unsigned int i = 0; i < ARRAY_SIZE(data); i++)
-		if (!load_data_seg(c, data[i], sels[data[i]], cpl))
-			return false;
-	return true;
-}
-
 /* The error code of an exception delivered through a task gate goes on the new task's stack (SDM 6.12.2). */
 static bool push_error_code(struct ts_ctx *c)
 {
@@ -242,7 +116,7 @@ bool ts_switch_in(struct ts_ctx *c, const struct desc *new_desc)
 	uint16_t sels[7];
 
 	commit(c, new_desc, sels);
-	if (!load_cr3(c) || !load_segments(c, sels))
+	if (!load_cr3(c) || !ts_load_segments(c, sels))
 		return false;
 	if (c->q->source == TS_FROM_IDT && e->valid && e->type == INTR_TYPE_HW_EXCEPTION && e->has_error_code &&
 	    !push_error_code(c))

@@ -8,7 +8,8 @@ enum {
 	SEL_CODE = 0x08, SEL_DATA = 0x10, SEL_DATA_NP = 0x18,
 	SEL_MAIN = 0x20, SEL_A = 0x28, SEL_DE = 0x30, SEL_PF = 0x38, SEL_T16 = 0x40, SEL_TF = 0x48,
 	SEL_BADNP = 0x50, SEL_BADLDT = 0x58, SEL_GATE_A = 0x60, SEL_CODE16T = 0x68, SEL_STACK16 = 0x70,
-	SEL_LDT = 0x78, SEL_BADPF = 0x80, SEL_V86 = 0x88, SEL_COLLECT = 0x90, SEL_DF = 0x98, SEL_PAE = 0xa0, GDT_ENTRIES = 21,
+	SEL_LDT = 0x78, SEL_BADPF = 0x80, SEL_V86 = 0x88, SEL_COLLECT = 0x90, SEL_DF = 0x98, SEL_PAE = 0xa0, SEL_CODE_NP = 0xa8, SEL_BOTHNP = 0xb0,
+	GDT_ENTRIES = 23,
 };
 #define LDT_SEL_DATA 0x04 /* LDT index 0, TI=1, RPL 0 */
 #define VEC_INT 0x40
@@ -47,7 +48,7 @@ struct dtr {
 static uint64_t gdt[GDT_ENTRIES] __attribute__((aligned(8)));
 static uint64_t ldt[1] __attribute__((aligned(8)));
 static uint64_t idt[256] __attribute__((aligned(8)));
-static struct tss32 tss_main, tss_a, tss_de, tss_pf, tss_tf, tss_badnp, tss_badldt, tss_v86, tss_collect, tss_df, tss_pae;
+static struct tss32 tss_main, tss_a, tss_de, tss_pf, tss_tf, tss_badnp, tss_badldt, tss_v86, tss_collect, tss_df, tss_pae, tss_bothnp;
 static struct tss16 tss_t16;
 static uint8_t stacks[11][4096] __attribute__((aligned(16)));
 static uint32_t pd_main[1024] __attribute__((aligned(4096)));
@@ -267,6 +268,8 @@ static void setup_tables(void)
 	set_tss(SEL_COLLECT, &tss_collect, sizeof(tss_collect), 0x9);
 	set_tss(SEL_DF, &tss_df, sizeof(tss_df), 0x9);
 	set_tss(SEL_PAE, &tss_pae, sizeof(tss_pae), 0x9);
+	set_tss(SEL_BOTHNP, &tss_bothnp, sizeof(tss_bothnp), 0x9);
+	gdt[SEL_CODE_NP >> 3] = seg_desc(0, 0xfffff, 0x1a, 0xc);
 	gdt[SEL_GATE_A >> 3] = gate_desc(SEL_A, 0, 0x85);
 	gdt[SEL_CODE16T >> 3] = seg_desc((uint32_t)t16_stub, 0xfffff, 0x9a, 0xc);
 	gdt[SEL_STACK16 >> 3] = seg_desc((uint32_t)stacks[7], 0xfff, 0x92, 0x0);
@@ -473,6 +476,35 @@ static void pae_switch(void)
 	__asm__ volatile("mov %%cr4, %%eax; andl $~0x20, %%eax; mov %%eax, %%cr4" : : : "eax");
 }
 
+/*
+ * Two faults in one new task: CS and DS both not present. The order of SDM
+ * Table 7-1's checks is model specific; the hypervisor uses the table's (P6)
+ * order, CS (row 12) before DS (row 16), where Bochs 2.7 loads DS, ES, FS,
+ * GS before CS (cpu/tasking.cc, task_switch(): the task_switch_load_selector
+ * calls precede the "CS" block), hence the "~" line. The #NP handler leaves
+ * for main directly: the frame's CS is the bad one.
+ */
+static volatile uint32_t np2_err;
+void np2_stub(void);
+__asm__(".text\n"
+	"np2_stub:\n\t"
+	"popl %ss:np2_err\n\t" /* DS is not loaded in this task */
+	"ljmp $0x20, $0\n");
+
+static void two_faults(void)
+{
+	uint64_t np_gate = idt[11];
+
+	init_tss(&tss_bothnp, bad_task_body, 5, (uint32_t)pd_main);
+	tss_bothnp.cs = SEL_CODE_NP, tss_bothnp.ds = SEL_DATA_NP;
+	idt[11] = gate_desc(SEL_CODE, (uint32_t)np2_stub, 0x8e);
+	__asm__ volatile("ljmp $0xb0, $0" : : : "memory");
+	idt[11] = np_gate;
+	printf("~#NP with CS and DS not present: err=0x%x (Table 7-1 order: 0xa8, Bochs: 0x18)\n", np2_err);
+	printf("#NP with CS and DS not present: busy bothnp=%u main=%u\n", busy(SEL_BOTHNP), busy(SEL_MAIN));
+	clts();
+}
+
 static void error_cases(void)
 {
 	BAD_SWITCH("0x50");
@@ -491,6 +523,7 @@ static void error_cases(void)
 	printf("#NP in new task (interrupt): vector=%u err=0x%x busy badnp=%u main=%u nt=%u\n", last_fault.vector,
 	       last_fault.error, busy(SEL_BADNP), busy(SEL_MAIN), !!(eflags_now() & EFLAGS_NT));
 	clts();
+	two_faults();
 	BAD_SWITCH("0x58");
 	printf("#TS in new task: vector=%u err=0x%x eip=%s busy badldt=%u main=%u\n", last_fault.vector,
 	       last_fault.error, last_fault.eip == (uint32_t)bad_task_body ? "task-entry" : "WRONG",

@@ -445,6 +445,32 @@ static void test_data_checks(void **state)
 	assert_int_equal(run(SEL_NEW, TS_FROM_JMP, 7).error_code, SEL_DATA);
 }
 
+/* Several bad segments: the first row of SDM Table 7-1 (P6 order) that fails decides. */
+static void test_table_7_1_order(void **state)
+{
+	(void)state;
+	wr32(NEW_TSS + 0x4c, SEL_CODE3);          /* row 6: CS DPL 3 != RPL 0 */
+	wr32(NEW_TSS + 0x50, SEL_NP);             /* row 8: SS not present */
+	assert_int_equal(run(SEL_NEW, TS_FROM_JMP, 7).error_code, SEL_CODE3);
+	setup(NULL);
+	set_desc(SEL_LDT, LDT_BASE, 0xf, 0x02, 0); /* row 10: LDT not present */
+	wr32(NEW_TSS + 0x60, SEL_LDT);
+	wr32(NEW_TSS + 0x50, SEL_NP);
+	assert_int_equal(run(SEL_NEW, TS_FROM_JMP, 7).vector, SS_VECTOR);
+	setup(NULL);
+	set_desc(SEL_CODE, 0, 0xfffff, 0x1a, 0xc); /* row 12: CS not present, before row 16: DS not present */
+	wr32(NEW_TSS + 0x54, SEL_NP);
+	assert_int_equal(run(SEL_NEW, TS_FROM_JMP, 7).error_code, SEL_CODE);
+	setup(NULL);
+	wr32(NEW_TSS + 0x54, SEL_NP);             /* row 16 for DS comes after row 15 for ES */
+	wr32(NEW_TSS + 0x48, SEL_EXEC);
+	assert_int_equal(run(SEL_NEW, TS_FROM_JMP, 7).error_code, SEL_EXEC);
+	setup(NULL);
+	set_desc(SEL_CODE, 0, 0xfffff, 0x1a, 0xc); /* row 12 before row 13: SS DPL 0 != RPL 3 */
+	wr32(NEW_TSS + 0x50, SEL_DATA | 3);
+	assert_int_equal(run(SEL_NEW, TS_FROM_JMP, 7).error_code, SEL_CODE);
+}
+
 /* Faults while delivering an event: EXT in the error code; contributory on contributory is #DF; on #DF shutdown. */
 static void test_event_faults(void **state)
 {
@@ -596,6 +622,7 @@ int main(void)
 		cmocka_unit_test_setup(test_ss_checks, setup),
 		cmocka_unit_test_setup(test_cs_checks, setup),
 		cmocka_unit_test_setup(test_data_checks, setup),
+		cmocka_unit_test_setup(test_table_7_1_order, setup),
 		cmocka_unit_test_setup(test_event_faults, setup),
 		cmocka_unit_test_setup(test_cr3_and_pdptes, setup),
 		cmocka_unit_test_setup(test_l_bit_dropped, setup),
