@@ -68,7 +68,10 @@ static bool pdptes_valid(struct ts_ctx *c, uint32_t cr3, uint64_t pdpte[4])
 /*
  * A 32-bit TSS loads CR3 only with paging on (SDM 7.3 step 12); the
  * descriptor reads after it use the new paging. PDPTEs with reserved bits
- * are #GP(0) after the commit point, CR3 unchanged (as Bochs, cpu/tasking.cc).
+ * give #GP(0) after the commit point with CR3 unchanged, as MOV to CR3 does
+ * (SDM 4.4.1; KVM does the same). Bochs 2.7 loads CR3, clears its PDPTE
+ * cache and raises #TS(0) (cpu/tasking.cc, "PDPTR check failed"), after
+ * which its own delivery faults until shutdown (seen): no oracle here.
  */
 static bool load_cr3(struct ts_ctx *c)
 {
