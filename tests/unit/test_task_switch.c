@@ -240,6 +240,40 @@ static void test_exception_pushes_error_code(void **state)
 	assert_int_equal(rd32(STACK_TOP - 4), 0x1234);
 }
 
+/* Into a 16-bit TSS the error code is pushed as a word; INT3 (a software exception) saves the EIP past it, without EXT. */
+static void test_16bit_push_and_int3(void **state)
+{
+	struct ts_result r;
+	uint32_t t = NEW_TSS;
+
+	(void)state;
+	memset(mem + t, 0, 0x2c);
+	wr16(t + 0x0e, 0x100);
+	wr16(t + 0x1a, 0x0ff0);
+	wr16(t + 0x22, SEL_DATA);
+	wr16(t + 0x24, SEL_CODE);
+	wr16(t + 0x26, SEL_DATA);
+	wr16(t + 0x28, SEL_DATA);
+	set_desc(SEL_DATA, 0, 0xfffff, 0x92, 0x8); /* B=0: a 16-bit stack, SP wraps inside 64 KiB */
+	r = run_event(SEL_NEW16, GP_VECTOR, INTR_TYPE_HW_EXCEPTION, true, 0xabcd, 0);
+	assert_int_equal(r.outcome, TS_DONE);
+	assert_int_equal(st.gpr[4], 0xffff0fee); /* SP - 2; ESP's upper half (0xffff from the 16-bit TSS) kept */
+	assert_int_equal(rd16(0x0fee), 0xabcd);
+	assert_int_equal(rd16(0x0ff0), 0);
+	setup(NULL);
+	r = run_event(SEL_NEW, BP_VECTOR, INTR_TYPE_SW_EXCEPTION, false, 0, 1);
+	assert_int_equal(r.outcome, TS_DONE);
+	assert_int_equal(rd32(OLD_TSS + 0x20), 0x601);
+	setup(NULL);
+	wr32(NEW_TSS + 0x54, SEL_NP);
+	r = run_event(SEL_NEW, BP_VECTOR, INTR_TYPE_SW_EXCEPTION, false, 0, 1);
+	assert_int_equal(r.error_code, SEL_NP); /* no EXT for INT3 */
+	setup(NULL);
+	wr32(NEW_TSS + 0x54, SEL_NP);
+	r = run_event(SEL_NEW, DB_VECTOR, INTR_TYPE_PRIV_SW_EXC, false, 0, 1);
+	assert_int_equal(r.error_code, SEL_NP | 1); /* INT1 is not a software interrupt: EXT */
+}
+
 /* INT n through a task gate: the saved EIP is past the INT; nothing pushed. */
 static void test_int_n(void **state)
 {
@@ -612,6 +646,7 @@ int main(void)
 		cmocka_unit_test_setup(test_call_then_iret, setup),
 		cmocka_unit_test_setup(test_exception_pushes_error_code, setup),
 		cmocka_unit_test_setup(test_int_n, setup),
+		cmocka_unit_test_setup(test_16bit_push_and_int3, setup),
 		cmocka_unit_test_setup(test_16bit_tss, setup),
 		cmocka_unit_test_setup(test_old_tss_limit, setup),
 		cmocka_unit_test_setup(test_new_tss_page_fault, setup),
