@@ -47,6 +47,8 @@
 #define X86_RFLAGS_ZF     BIT(6)
 #define X86_RFLAGS_TF     BIT(8)
 #define X86_RFLAGS_IF     BIT(9)
+#define X86_RFLAGS_NT     BIT(14)
+#define X86_RFLAGS_RF     BIT(16)
 #define X86_RFLAGS_VM     BIT(17)
 
 #define MSR_IA32_APIC_BASE          0x1b

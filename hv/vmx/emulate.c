@@ -64,3 +64,21 @@ uint64_t emulate_in_result(uint64_t rax, unsigned int size, uint32_t val)
 		return (rax & ~0xffffULL) | (val & 0xffff);
 	return (rax & ~0xffULL) | (val & 0xff);
 }
+
+/*
+ * Exceptions of the fault class (SDM 6.5, Table 6-1): the processor pushes
+ * EFLAGS with RF set for them (SDM 6.12.1, 17.3.1.1), so that a restarted
+ * instruction does not hit its instruction breakpoint again. #DB counts as a
+ * trap here: the hypervisor only injects the trap-like ones (the TSS T flag).
+ */
+bool emulate_exception_is_fault(unsigned int vector)
+{
+	switch (vector) {
+	case DE_VECTOR: case BR_VECTOR: case UD_VECTOR: case NM_VECTOR: case TS_VECTOR: case NP_VECTOR:
+	case SS_VECTOR: case GP_VECTOR: case PF_VECTOR: case MF_VECTOR: case AC_VECTOR: case XM_VECTOR:
+	case VE_VECTOR: case CP_VECTOR:
+		return true;
+	default:
+		return false;
+	}
+}

@@ -28,13 +28,23 @@ void vmx_single_step_trap(void)
 	vmcs_write(GUEST_PENDING_DBG_EXCEPTIONS, vmcs_read(GUEST_PENDING_DBG_EXCEPTIONS) | PENDING_DBG_BS);
 }
 
-/* SDM 26.6.1: event injection. Real mode (unrestricted guest, CR0.PE=0) delivers no error code (SDM 26.2.1.3). */
+/*
+ * SDM 26.6.1: event injection. Real mode (unrestricted guest, CR0.PE=0) delivers no error code (SDM 26.2.1.3).
+ * Injection pushes RFLAGS.RF as the guest-state area holds it, whatever the event (SDM 27.6.1.1), and an exit
+ * for an instruction saves RF = 0 (SDM 28.3.3); a fault the CPU raised itself pushes RF = 1 (SDM 6.12.1,
+ * 17.3.1.1), so RF is set here for fault-class vectors, as KVM does. Delivery through a gate clears RF again.
+ */
 void vmx_inject_hw_exception(unsigned int vector, bool has_error_code, uint32_t error_code)
 {
 	struct vcpu *v = this_cpu()->vcpu;
 	uint32_t info = vector | (INTR_TYPE_HW_EXCEPTION << INTR_INFO_TYPE_SHIFT) | INTR_INFO_VALID;
 
-	/* While L2 runs, L1 may intercept the exception: the event core routes it (SDM 25.2). */
+	if (emulate_exception_is_fault(vector))
+		vmcs_write(GUEST_RFLAGS, vmcs_read(GUEST_RFLAGS) | X86_RFLAGS_RF);
+	/*
+	 * While L2 runs, L1 may intercept the exception: the event core routes it
+	 * (SDM 25.2); an exception exit saves RF as the delivery would have pushed it (SDM 27.3.3).
+	 */
 	if (unlikely(v && vmx_in_l2(v))) {
 		vmx_nested_queue_exception(v, (uint8_t)vector, has_error_code, error_code);
 		return;
@@ -413,6 +423,7 @@ static void handle_ept_misconfig(struct vcpu *v, struct guest_regs *r)
 static exit_handler_t exit_handlers[EXIT_REASON_MAX] = {
 	[EXIT_REASON_EXTERNAL_INTERRUPT] = handle_external_interrupt,
 	[EXIT_REASON_TRIPLE_FAULT]       = handle_triple_fault,
+	[EXIT_REASON_TASK_SWITCH]        = handle_task_switch,
 	[EXIT_REASON_INIT_SIGNAL]        = handle_init,
 	[EXIT_REASON_SIPI]               = handle_sipi,
 	[EXIT_REASON_CPUID]              = handle_cpuid,

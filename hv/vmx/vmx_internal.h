@@ -47,6 +47,7 @@ bool emulate_cr4_write(uint64_t val, uint64_t efer, uint64_t cr4_fixed1, bool vm
 bool emulate_pae_paging(uint64_t cr0, uint64_t cr4, uint64_t efer);
 bool emulate_xsetbv_ok(unsigned int cpl, uint32_t ecx, uint64_t val, uint64_t supported);
 uint64_t emulate_in_result(uint64_t rax, unsigned int size, uint32_t val);
+bool emulate_exception_is_fault(unsigned int vector);
 
 /* apic_access.c: L1's INIT/SIPI through its xAPIC page or x2APIC ICR (SDM 11.6.1) */
 void vmx_virtualize_icr(struct vcpu *bsp);
@@ -103,6 +104,9 @@ extern struct cpuid_policy vmx_cpuid_policy;
 void handle_cr_access(struct vcpu *v, struct guest_regs *regs);
 void handle_xsetbv(struct vcpu *v, struct guest_regs *regs);
 void vmx_flush_guest_tlb(const struct vcpu *v);
+
+/* exit_task_switch.c */
+void handle_task_switch(struct vcpu *v, struct guest_regs *regs);
 
 /* vmx_entry.S */
 int vmx_launch(struct guest_regs *regs);
