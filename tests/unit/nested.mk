@@ -1,8 +1,8 @@
-# Host tests for the nested event-injection core (hv/nested): vmcs12, routing, #DB rule, #DF table, IDT-vectoring, priority, entry, the seed.
+# Host tests for the nested engine (hv/nested): vmcs12, routing, #DB rule, #DF table, IDT-vectoring, priority, entry, the seed, the review fixes, the entry-check table.
 NESTED_CORE_SRCS := $(wildcard hv/nested/*.c) tests/fuzz/nested_harness.c
 NESTED_UNIT_TESTS := test_events_routing test_events_debug test_events_double_fault \
 	test_events_idt_vectoring test_events_priority test_events_entry test_nested_seed_gd_db \
-	test_events_review
+	test_events_review test_nested_entry_checks
 UNIT_TESTS += test_vmcs12 $(NESTED_UNIT_TESTS)
 test_vmcs12_SRCS := tests/unit/test_vmcs12.c hv/nested/vmcs12.c
 $(foreach t,$(NESTED_UNIT_TESTS),$(eval $(t)_SRCS := tests/unit/$(t).c $(NESTED_CORE_SRCS)))
