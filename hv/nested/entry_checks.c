@@ -79,10 +79,10 @@ static bool proc2_ok(const struct vmcs12 *v, const struct nested_entry_ctx *c)
 	return fits_controls(v->secondary_vm_exec_control, 0, c->caps->proc2_allowed1);
 }
 
+/* At most IA32_VMX_MISC[24:16] as offered (and vmcs12 has four target fields). */
 static bool cr3_count_ok(const struct vmcs12 *v, const struct nested_entry_ctx *c)
 {
-	(void)c;
-	return v->cr3_target_count <= 4;
+	return v->cr3_target_count <= ((c->caps->misc >> 16) & 0x1ff) && v->cr3_target_count <= 4;
 }
 
 static bool uses_io_bitmaps(const struct vmcs12 *v, const struct nested_entry_ctx *c)
@@ -123,6 +123,12 @@ static bool tpr_threshold_ok(const struct vmcs12 *v, const struct nested_entry_c
 {
 	(void)c;
 	return (v->tpr_threshold & ~0xfu) == 0;
+}
+
+/* Without virtual-interrupt delivery the TPR threshold may not exceed VTPR[7:4] (SDM 26.2.1.1). */
+static bool tpr_below_vtpr(const struct vmcs12 *v, const struct nested_entry_ctx *c)
+{
+	return (v->tpr_threshold & 0xf) <= (uint32_t)(c->vtpr >> 4);
 }
 
 /* "NMI exiting" 0 requires "virtual NMIs" 0; "virtual NMIs" 0 requires "NMI-window exiting" 0. */
@@ -336,6 +342,7 @@ const struct nested_entry_check nested_entry_checks[] = {
 	{ "26.2.1.1", "virtual-APIC address 4-KiB aligned, within the address width", uses_tpr_shadow,
 	  virtual_apic_ok, CTL, 0 },
 	{ "26.2.1.1", "TPR threshold bits 31:4 clear", uses_tpr_shadow, tpr_threshold_ok, CTL, 0 },
+	{ "26.2.1.1", "TPR threshold[3:0] not above VTPR[7:4]", uses_tpr_shadow, tpr_below_vtpr, CTL, 0 },
 	{ "26.2.1.1", "virtual NMIs only with NMI exiting; NMI-window exiting only with virtual NMIs", NULL,
 	  virtual_nmis_ok, CTL, 0 },
 	{ "26.2.1.2", "VM-exit controls within allowed settings", NULL, exit_ok, CTL, 0 },

@@ -22,6 +22,7 @@ struct nested_vmx_caps {
 struct nested_entry_ctx {
 	const struct nested_vmx_caps *caps;
 	bool l1_ia32e;   /* IA32_EFER.LMA of L1: the "processor" of SDM 26.2.4 */
+	uint8_t vtpr;    /* byte 80H of the virtual-APIC page, read by the wiring through the checked accessor */
 };
 
 enum nested_entry_outcome {

@@ -354,6 +354,28 @@ static void vmfail_valid(struct vcpu *v, uint32_t err)
 }
 
 /*
+ * With "use TPR shadow" the hardware reads and writes the virtual-APIC page
+ * of vmcs02 directly: it must be L1 RAM (never the hypervisor's, never
+ * MMIO). Its VTPR byte feeds a consistency check. A page that is not L1 RAM
+ * is refused as an invalid control (the hardware would write whatever is
+ * there; we do not let it).
+ */
+static bool virtual_apic_page_ok(const struct vmcs12 *v12, uint8_t *vtpr)
+{
+	uint64_t page = v12->virtual_apic_page_addr & ~0xfffULL;
+
+	if (!(v12->cpu_based_vm_exec_control & CPU_BASED_TPR_SHADOW))
+		return true;
+	if (!l1_ram_covers(mm_guest_map(), page, PAGE_SIZE) || mm_range_overlaps_hv(page, PAGE_SIZE) ||
+	    l1_read_phys(page + 0x80, vtpr, 1) != L1_MEM_OK) {
+		printk("hv: L1's virtual-APIC page %#llx is not its RAM; its VM entry fails\n",
+		       (unsigned long long)v12->virtual_apic_page_addr);
+		return false;
+	}
+	return true;
+}
+
+/*
  * L1's VM entry after the launch-state checks: vmcs12's consistency checks
  * (one table), then vmcs02 is built and becomes current; the exit stub
  * VMLAUNCHes or VMRESUMEs it. L1's GPRs are L2's: VM entries load none.
@@ -362,12 +384,17 @@ void vmx_nested_enter_l2(struct vcpu *v, struct guest_regs *r, bool launch)
 {
 	struct vmx_nested *n = v->nested;
 	struct vmcs12 *v12 = &n->vmx.vmcs12;
-	struct nested_entry_ctx ctx = { &l1_caps, (vmcs_read(GUEST_IA32_EFER) & X86_EFER_LMA) != 0 };
-	const struct nested_entry_check *bad = nested_check_vmentry(v12, &ctx);
+	struct nested_entry_ctx ctx = { &l1_caps, (vmcs_read(GUEST_IA32_EFER) & X86_EFER_LMA) != 0, 0 };
+	const struct nested_entry_check *bad;
 	struct vmcs02_l0 l0;
 
 	(void)r;
 	n->launching = launch;
+	if (!virtual_apic_page_ok(v12, &ctx.vtpr)) {
+		vmfail_valid(v, VMXERR_ENTRY_INVALID_CONTROL_FIELD);
+		return;
+	}
+	bad = nested_check_vmentry(v12, &ctx);
 	if (bad && bad->outcome != ENTRY_FAIL_GUEST) {
 		vmfail_valid(v, bad->outcome == ENTRY_VMFAIL_CONTROL ? VMXERR_ENTRY_INVALID_CONTROL_FIELD
 								      : VMXERR_ENTRY_INVALID_HOST_STATE_FIELD);

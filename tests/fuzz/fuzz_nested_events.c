@@ -20,6 +20,9 @@
  *    held in either exception slot are in vmcs12's pending debug exceptions
  *    afterwards (B0-B3 with bit 12), or they are the exit itself (a #DB
  *    exception exit with them in its qualification);
+ *  - no event of the next instruction boundary (SMI, INIT, SIPI, MTF,
+ *    timer, NMI, interrupt) is chosen while a fault that is not restartable
+ *    (or an exception raised during delivery) is held: it is delivered first;
  *  - every event the core writes into vmcs02 passes the VM-entry checks on
  *    event injection (SDM 26.2.1.3), and an NMI goes in with blocking by
  *    NMI clear (SDM 26.3.1.5);
@@ -202,9 +205,21 @@ static void check_vmcs02_injection(void)
 		CHECK(!(f.vmcs02.guest_interruptibility_info & GUEST_INTR_STATE_NMI));
 }
 
+static bool boundary_event(enum nested_source s)
+{
+	return s == NESTED_SRC_SMI || s == NESTED_SRC_INIT || s == NESTED_SRC_SIPI || s == NESTED_SRC_MTF ||
+	       s == NESTED_SRC_PREEMPTION_TIMER || s == NESTED_SRC_NMI || s == NESTED_SRC_INTR;
+}
+
+static bool must_deliver_held(const struct nested_exception *ex)
+{
+	return ex->ev.valid && nested_exception_must_deliver(ex);
+}
+
 static void op_prepare_entry(void)
 {
 	struct nested_events snap;
+	bool urgent = must_deliver_held(&f.nv.ev.exception) || must_deliver_held(&f.nv.ev.exception_vmexit);
 	int before = held(&f.nv.ev), consumed;
 	uint64_t l2_traps = trap_bits(&f.nv.ev.exception);
 	uint64_t exit_traps = trap_bits(&f.nv.ev.exception_vmexit);
@@ -219,6 +234,7 @@ static void op_prepare_entry(void)
 	if (peek.action != NESTED_ACT_NONE || c.source != NESTED_SRC_REINJECT)
 		CHECK(c.action == peek.action && c.source == peek.source);
 	CHECK(f.injections <= 1);
+	CHECK(!urgent || !boundary_event(c.source));
 	switch (c.action) {
 	case NESTED_ACT_VMEXIT:
 		consumed = !(c.source == NESTED_SRC_INTR && f.nv.ev.intr_pending);

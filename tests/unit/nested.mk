@@ -1,4 +1,4 @@
-# Host tests for the nested event-injection core (hv/nested): vmcs12, routing, #DB rule, #DF table, IDT-vectoring, priority, entry, the seed.
+# Host tests for the nested engine (hv/nested): vmcs12, routing, #DB rule, #DF table, IDT-vectoring, priority, entry, the seed, the review fixes, the entry-check table.
 NESTED_CORE_SRCS := $(wildcard hv/nested/*.c) tests/fuzz/nested_harness.c
 NESTED_UNIT_TESTS := test_events_routing test_events_debug test_events_double_fault \
 	test_events_idt_vectoring test_events_priority test_events_entry test_nested_seed_gd_db \

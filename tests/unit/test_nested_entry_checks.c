@@ -17,7 +17,7 @@ static const struct nested_vmx_caps caps = {
 	.exit_allowed0 = 0x00036dff, .exit_allowed1 = 0x007fffff,
 	.entry_allowed0 = 0x000011ff, .entry_allowed1 = 0x0000ffff,
 	.cr0_fixed0 = 0x80000021, .cr0_fixed1 = 0xffffffff, .cr4_fixed0 = 0x2000, .cr4_fixed1 = 0x3727ff,
-	.misc = 0, .maxphyaddr = 39,
+	.misc = 4u << 16, .maxphyaddr = 39,
 };
 static const struct nested_entry_ctx ctx64 = { .caps = &caps, .l1_ia32e = true };
 static struct vmcs12 v;
@@ -74,30 +74,32 @@ static void break_row(size_t i, struct vmcs12 *w)
 	case 6: w->cpu_based_vm_exec_control |= CPU_BASED_TPR_SHADOW; w->virtual_apic_page_addr = 0x20010; break;
 	case 7: w->cpu_based_vm_exec_control |= CPU_BASED_TPR_SHADOW; w->virtual_apic_page_addr = 0x20000;
 		w->tpr_threshold = 0x10; break;
-	case 8: w->pin_based_vm_exec_control |= PIN_BASED_VIRTUAL_NMIS; break;
-	case 9: w->vm_exit_controls |= 1u << 30; break;
-	case 10: w->vm_exit_controls |= VM_EXIT_SAVE_PREEMPTION_TIMER; break;
-	case 11: w->vm_exit_msr_store_count = 1; w->vm_exit_msr_store_addr = 0x2008; break;
-	case 12: w->vm_exit_msr_load_count = 2; w->vm_exit_msr_load_addr = (1ULL << 39) - 16; break;
-	case 13: w->vm_entry_controls |= 1u << 20; break;
-	case 14: w->vm_entry_intr_info_field = INTR_INFO_VALID | (1u << 8); break; /* type 1 reserved */
-	case 15: w->vm_entry_msr_load_count = 1; w->vm_entry_msr_load_addr = 0x3004; break;
-	case 16: w->vm_entry_controls |= VM_ENTRY_SMM; break;
-	case 17: w->host_cr0 &= ~(uint64_t)X86_CR0_PG; break;
-	case 18: w->host_cr4 &= ~(uint64_t)X86_CR4_VMXE; break;
-	case 19: w->host_cr3 = 1ULL << 40; break;
-	case 20: w->host_ia32_sysenter_eip = 0x0000800000000000ULL; break;
-	case 21: w->vm_exit_controls |= VM_EXIT_LOAD_IA32_PAT; w->host_ia32_pat = 2; break;
-	case 22: w->vm_exit_controls |= VM_EXIT_LOAD_IA32_EFER; w->host_ia32_efer = X86_EFER_LMA; break;
-	case 23: w->host_cs_selector = 0x13; break;
-	case 24: w->host_gs_base = 0x0001000000000000ULL; break;
-	case 25: w->vm_exit_controls &= ~(uint32_t)VM_EXIT_HOST_ADDR_SPACE_SIZE;
+	case 8: w->cpu_based_vm_exec_control |= CPU_BASED_TPR_SHADOW; w->virtual_apic_page_addr = 0x20000;
+		w->tpr_threshold = 3; break; /* VTPR is 0 */
+	case 9: w->pin_based_vm_exec_control |= PIN_BASED_VIRTUAL_NMIS; break;
+	case 10: w->vm_exit_controls |= 1u << 30; break;
+	case 11: w->vm_exit_controls |= VM_EXIT_SAVE_PREEMPTION_TIMER; break;
+	case 12: w->vm_exit_msr_store_count = 1; w->vm_exit_msr_store_addr = 0x2008; break;
+	case 13: w->vm_exit_msr_load_count = 2; w->vm_exit_msr_load_addr = (1ULL << 39) - 16; break;
+	case 14: w->vm_entry_controls |= 1u << 20; break;
+	case 15: w->vm_entry_intr_info_field = INTR_INFO_VALID | (1u << 8); break; /* type 1 reserved */
+	case 16: w->vm_entry_msr_load_count = 1; w->vm_entry_msr_load_addr = 0x3004; break;
+	case 17: w->vm_entry_controls |= VM_ENTRY_SMM; break;
+	case 18: w->host_cr0 &= ~(uint64_t)X86_CR0_PG; break;
+	case 19: w->host_cr4 &= ~(uint64_t)X86_CR4_VMXE; break;
+	case 20: w->host_cr3 = 1ULL << 40; break;
+	case 21: w->host_ia32_sysenter_eip = 0x0000800000000000ULL; break;
+	case 22: w->vm_exit_controls |= VM_EXIT_LOAD_IA32_PAT; w->host_ia32_pat = 2; break;
+	case 23: w->vm_exit_controls |= VM_EXIT_LOAD_IA32_EFER; w->host_ia32_efer = X86_EFER_LMA; break;
+	case 24: w->host_cs_selector = 0x13; break;
+	case 25: w->host_gs_base = 0x0001000000000000ULL; break;
+	case 26: w->vm_exit_controls &= ~(uint32_t)VM_EXIT_HOST_ADDR_SPACE_SIZE;
 		w->vm_entry_controls &= ~(uint32_t)VM_ENTRY_IA32E_MODE; w->host_ss_selector = 0x18; break;
-	case 26: w->host_rip = 0x0000800000000000ULL; break;
-	case 27: w->vmcs_link_pointer = 0x5000; break;
-	case 28: w->vm_entry_controls |= VM_ENTRY_LOAD_IA32_EFER; w->guest_ia32_efer = X86_EFER_LMA | BIT(3); break;
-	case 29: w->vm_entry_controls |= VM_ENTRY_LOAD_IA32_PAT; w->guest_ia32_pat = 0x0800000000000000ULL; break;
-	case 30: w->guest_dr7 = 1ULL << 32; break;
+	case 27: w->host_rip = 0x0000800000000000ULL; break;
+	case 28: w->vmcs_link_pointer = 0x5000; break;
+	case 29: w->vm_entry_controls |= VM_ENTRY_LOAD_IA32_EFER; w->guest_ia32_efer = X86_EFER_LMA | BIT(3); break;
+	case 30: w->vm_entry_controls |= VM_ENTRY_LOAD_IA32_PAT; w->guest_ia32_pat = 0x0800000000000000ULL; break;
+	case 31: w->guest_dr7 = 1ULL << 32; break;
 	default: fail_msg("row %zu has no breaker: add one", i);
 	}
 }
