@@ -7,23 +7,15 @@
 const char guest_name[] = "vmxtest";
 
 #define MSR_FEATURE_CONTROL 0x3a
-#define MSR_VMX_BASIC       0x480
-#define MSR_VMX_PINBASED    0x481
-#define MSR_VMX_PROCBASED   0x482
-#define MSR_VMX_EXIT        0x483
-#define MSR_VMX_ENTRY       0x484
 #define MSR_VMX_MISC        0x485
 #define MSR_VMX_CR0_FIXED0  0x486
 #define MSR_VMX_CR0_FIXED1  0x487
 #define MSR_VMX_CR4_FIXED0  0x488
 #define MSR_VMX_CR4_FIXED1  0x489
 #define MSR_VMX_PROCBASED2  0x48b
-#define MSR_VMX_TRUE_PIN    0x48d
 
-#define CR0_NE    (1u << 5)
 #define CR0_TS    (1u << 3)
 #define CR0_PG    (1u << 31)
-#define CR4_PSE   (1u << 4)
 #define CR4_VMXE  (1u << 13)
 
 /* Controls used below (SDM 25.6). */
@@ -56,16 +48,8 @@ static uint8_t vmcs_bad[PAGE] __attribute__((aligned(PAGE)));
 static uint8_t io_bitmap_a[PAGE] __attribute__((aligned(PAGE)));
 static uint8_t io_bitmap_b[PAGE] __attribute__((aligned(PAGE)));
 static uint8_t msr_bitmap[PAGE] __attribute__((aligned(PAGE)));
-static uint32_t page_dir[1024] __attribute__((aligned(PAGE)));
 static uint8_t l2_stack[2 * PAGE] __attribute__((aligned(PAGE)));
 static uint64_t l2_idt[64];
-static uint8_t tss[104] __attribute__((aligned(16)));
-static uint64_t gdt[8] __attribute__((aligned(8))) = {
-	0, 0x00cf9a000000ffffull, 0x00cf92000000ffffull, 0, 0, 0 /* 0x28: TSS */, 0, 0,
-};
-
-static uint32_t revision, maxphyaddr;
-static uint32_t pin_lo, pin_hi, proc_lo, proc_hi, exit_lo, exit_hi, entry_lo, entry_hi;
 
 /* ---- L2 payloads: each ends in the exit under test, then VMCALL ---------------- */
 void l2_cpuid(void), l2_hlt(void), l2_io(void), l2_rdmsr(void), l2_wrmsr(void), l2_ud2(void), l2_int3(void);
@@ -110,46 +94,10 @@ __asm__(
 	"	.text\n");
 
 /* ---- the L1 host ----------------------------------------------------------------- */
-static inline void write_cr4(uint32_t v) { __asm__ volatile("mov %0, %%cr4" : : "r"(v) : "memory"); }
-
-struct dt_ptr {
-	uint16_t limit;
-	uint32_t base;
-} __attribute__((packed));
-
-static uint32_t idt_base(void)
-{
-	struct dt_ptr p;
-
-	__asm__ volatile("sidt %0" : "=m"(p));
-	return p.base;
-}
-
-static uint64_t rdmsr64(uint32_t msr)
-{
-	uint64_t v = 0;
-
-	if (!rdmsr_safe(msr, &v))
-		printf("rdmsr 0x%x: fault vector=%u\n", msr, last_fault.vector);
-	return v;
-}
-
-/* Flat 4 GiB of 4 MiB pages (CR4.PSE) except the hole; our own GDT with a TSS, since VMX wants a usable TR. */
+/* L1's paging and GDT (vmxhost.c), and L2's IDT: every vector reports itself with VMCALL. */
 static void setup_cpu(void)
 {
-	uint32_t base = (uint32_t)tss;
-	struct dt_ptr g = { sizeof(gdt) - 1, (uint32_t)gdt };
-
-	for (uint32_t i = 0; i < 1024; i++)
-		page_dir[i] = (i << 22) | 0x83;
-	page_dir[HOLE >> 22] = 0;
-	gdt[5] = 103 | ((uint64_t)(base & 0xffffff) << 16) | (0x89ull << 40) | ((uint64_t)(base >> 24) << 56);
-	__asm__ volatile("lgdt %0\n\tljmp $0x08, $1f\n1:\tmovw $0x10, %%ax\n\tmovw %%ax, %%ds\n\tmovw %%ax, %%es\n\t"
-			 "movw %%ax, %%ss\n\tmovw %%ax, %%fs\n\tmovw %%ax, %%gs\n\tmovw $0x28, %%ax\n\tltr %%ax"
-			 : : "m"(g) : "eax", "memory");
-	write_cr4(read_cr4() | CR4_PSE);
-	write_cr3((uint32_t)page_dir);
-	write_cr0(read_cr0() | CR0_PG | CR0_NE);
+	vmx_host_setup_cpu(HOLE);
 	for (int v = 0; v < 64; v++) {
 		uint32_t h = l2_vec_table[v];
 
@@ -157,52 +105,26 @@ static void setup_cpu(void)
 	}
 }
 
-static void split(uint32_t msr, uint32_t *lo, uint32_t *hi)
-{
-	uint64_t v = rdmsr64(msr);
-
-	*lo = (uint32_t)v;
-	*hi = (uint32_t)(v >> 32);
-}
-
 /* What VMX offers, printed; values that a nested hypervisor legitimately chooses differently are on "~" lines. */
 static bool read_capabilities(void)
 {
-	uint32_t r[4];
-	uint64_t basic, fc;
-	bool true_ctls;
-
-	cpuid(1, 0, r);
-	if (!(r[2] & (1u << 5))) {
+	if (!vmx_host_read_caps()) {
 		printf("vmx: not offered (cpuid.1:ecx.vmx=0)\n");
 		return false;
 	}
-	cpuid(0x80000008, 0, r);
-	maxphyaddr = r[0] & 0xff;
-	fc = rdmsr64(MSR_FEATURE_CONTROL);
-	printf("vmx: cpuid.1:ecx.vmx=1 feature_control=0x%llx\n", fc);
-	basic = rdmsr64(MSR_VMX_BASIC);
-	revision = (uint32_t)basic & 0x7fffffff;
-	true_ctls = (basic >> 55) & 1; /* guest.h's bool is an int: no truncation of bit 55 */
-	printf("~vmx: basic=0x%llx\n", basic);
+	printf("vmx: cpuid.1:ecx.vmx=1 feature_control=0x%llx\n", vmx_rdmsr(MSR_FEATURE_CONTROL));
+	printf("~vmx: basic=0x%llx\n", vmx_host.basic);
 	printf("vmx: basic memtype=%u true_ctls=%u inject_any_error_code=%u region_fits_page=%u\n",
-	       (uint32_t)(basic >> 50) & 15, true_ctls, (uint32_t)(basic >> 56) & 1, ((uint32_t)(basic >> 32) & 0x1fff) <= PAGE);
-	split(true_ctls ? MSR_VMX_TRUE_PIN : MSR_VMX_PINBASED, &pin_lo, &pin_hi);
-	split(true_ctls ? MSR_VMX_TRUE_PIN + 1 : MSR_VMX_PROCBASED, &proc_lo, &proc_hi);
-	split(true_ctls ? MSR_VMX_TRUE_PIN + 2 : MSR_VMX_EXIT, &exit_lo, &exit_hi);
-	split(true_ctls ? MSR_VMX_TRUE_PIN + 3 : MSR_VMX_ENTRY, &entry_lo, &entry_hi);
-	printf("~vmx: pin %08x/%08x proc %08x/%08x exit %08x/%08x entry %08x/%08x\n", pin_lo, pin_hi, proc_lo,
-	       proc_hi, exit_lo, exit_hi, entry_lo, entry_hi);
-	printf("~vmx: misc=0x%llx proc2=0x%llx\n", rdmsr64(MSR_VMX_MISC), rdmsr64(MSR_VMX_PROCBASED2));
-	printf("vmx: cr0 fixed0=0x%llx fixed1=0x%llx cr4 fixed0=0x%llx\n", rdmsr64(MSR_VMX_CR0_FIXED0),
-	       rdmsr64(MSR_VMX_CR0_FIXED1), rdmsr64(MSR_VMX_CR4_FIXED0));
-	printf("~vmx: cr4 fixed1=0x%llx\n", rdmsr64(MSR_VMX_CR4_FIXED1));
+	       (uint32_t)(vmx_host.basic >> 50) & 15, (uint32_t)(vmx_host.basic >> 55) & 1,
+	       (uint32_t)(vmx_host.basic >> 56) & 1, ((uint32_t)(vmx_host.basic >> 32) & 0x1fff) <= PAGE);
+	printf("~vmx: pin %08x/%08x proc %08x/%08x exit %08x/%08x entry %08x/%08x\n", vmx_host.pin_lo,
+	       vmx_host.pin_hi, vmx_host.proc_lo, vmx_host.proc_hi, vmx_host.exit_lo, vmx_host.exit_hi,
+	       vmx_host.entry_lo, vmx_host.entry_hi);
+	printf("~vmx: misc=0x%llx proc2=0x%llx\n", vmx_rdmsr(MSR_VMX_MISC), vmx_rdmsr(MSR_VMX_PROCBASED2));
+	printf("vmx: cr0 fixed0=0x%llx fixed1=0x%llx cr4 fixed0=0x%llx\n", vmx_rdmsr(MSR_VMX_CR0_FIXED0),
+	       vmx_rdmsr(MSR_VMX_CR0_FIXED1), vmx_rdmsr(MSR_VMX_CR4_FIXED0));
+	printf("~vmx: cr4 fixed1=0x%llx\n", vmx_rdmsr(MSR_VMX_CR4_FIXED1));
 	return true;
-}
-
-static uint32_t adjust(uint32_t want, uint32_t lo, uint32_t hi)
-{
-	return (want | lo) & hi;
 }
 
 static void write_revision(uint8_t *region, uint32_t rev)
@@ -217,18 +139,18 @@ static void test_vmxon(void)
 	bool f;
 
 	vmx_print("vmxon cr4.vmxe=0", (r = vmxon((uint32_t)vmxon_region), &r));
-	write_cr4(read_cr4() | CR4_VMXE);
+	vmx_host_set_vmxe(true);
 	printf("cr4.vmxe set: %u\n", (read_cr4() & CR4_VMXE) != 0);
 	vmx_print("vmptrld outside vmx", (r = vmptrld((uint32_t)vmcs_a), &r));
 	vmx_print("vmread outside vmx", (r = vmread(EXIT_REASON), &r));
 	vmx_print("vmxoff outside vmx", (r = vmxoff(), &r));
 	f = FAULT_PROBE("vmlaunch", );
 	printf("vmlaunch outside vmx: %s vector=%u\n", f ? "fault" : "no fault", f ? last_fault.vector : 0);
-	write_revision(vmxon_region, revision ^ 1);
+	write_revision(vmxon_region, vmx_host.revision ^ 1);
 	vmx_print("vmxon bad revision", (r = vmxon((uint32_t)vmxon_region), &r));
-	write_revision(vmxon_region, revision);
+	write_revision(vmxon_region, vmx_host.revision);
 	vmx_print("vmxon unaligned", (r = vmxon((uint32_t)vmxon_region + 8), &r));
-	vmx_print("vmxon beyond maxphyaddr", (r = vmxon(1ull << maxphyaddr), &r));
+	vmx_print("vmxon beyond maxphyaddr", (r = vmxon(1ull << vmx_host.maxphyaddr), &r));
 	vmx_print("vmxon", (r = vmxon((uint32_t)vmxon_region), &r));
 	vmx_print("vmxon again", (r = vmxon((uint32_t)vmxon_region), &r));
 	f = FAULT_PROBE("movl %%cr4, %%eax\n\tandl $~0x2000, %%eax\n\tmovl %%eax, %%cr4", : : "eax");
@@ -247,14 +169,14 @@ static void test_vmcs_pointers(void)
 	vmx_print("vmwrite without current vmcs", (r = vmwrite(G_RIP, 0), &r));
 	vmx_print("vmlaunch without current vmcs", (r = vmx_enter(false), &r));
 	vmx_print("vmclear unaligned", (r = vmclear((uint32_t)vmcs_a + 4), &r));
-	vmx_print("vmclear beyond maxphyaddr", (r = vmclear(1ull << maxphyaddr), &r));
+	vmx_print("vmclear beyond maxphyaddr", (r = vmclear(1ull << vmx_host.maxphyaddr), &r));
 	vmx_print("vmclear vmxon pointer", (r = vmclear((uint32_t)vmxon_region), &r));
 	vmx_print("vmptrld unaligned", (r = vmptrld((uint32_t)vmcs_a + 4), &r));
 	vmx_print("vmptrld vmxon pointer", (r = vmptrld((uint32_t)vmxon_region), &r));
-	write_revision(vmcs_bad, revision ^ 2);
+	write_revision(vmcs_bad, vmx_host.revision ^ 2);
 	vmx_print("vmptrld bad revision", (r = vmptrld((uint32_t)vmcs_bad), &r));
-	write_revision(vmcs_a, revision);
-	write_revision(vmcs_b, revision);
+	write_revision(vmcs_a, vmx_host.revision);
+	write_revision(vmcs_b, vmx_host.revision);
 	vmx_print("vmclear a", (r = vmclear((uint32_t)vmcs_a), &r));
 	vmx_print("vmptrld a", (r = vmptrld((uint32_t)vmcs_a), &r));
 	r = vmptrst();
@@ -262,7 +184,7 @@ static void test_vmcs_pointers(void)
 	/* With a current VMCS the same failures are VMfailValid with their numbers. */
 	vmx_print("current: vmxon again", (r = vmxon((uint32_t)vmxon_region), &r));
 	vmx_print("current: vmclear unaligned", (r = vmclear((uint32_t)vmcs_b + 4), &r));
-	vmx_print("current: vmclear beyond maxphyaddr", (r = vmclear(1ull << maxphyaddr), &r));
+	vmx_print("current: vmclear beyond maxphyaddr", (r = vmclear(1ull << vmx_host.maxphyaddr), &r));
 	vmx_print("current: vmclear vmxon pointer", (r = vmclear((uint32_t)vmxon_region), &r));
 	vmx_print("current: vmptrld unaligned", (r = vmptrld((uint32_t)vmcs_b + 4), &r));
 	vmx_print("current: vmptrld vmxon pointer", (r = vmptrld((uint32_t)vmxon_region), &r));
@@ -276,84 +198,10 @@ static void test_vmcs_pointers(void)
 /* A VMCS that passes every VM-entry check: a 32-bit protected-mode L2 with paging, in L1's address space. */
 static void setup_vmcs(uint32_t rip)
 {
-	struct dt_ptr g;
+	const struct l2_setup l2s = { rip, (uint32_t)l2_stack + sizeof(l2_stack), (uint32_t)l2_idt, sizeof(l2_idt) - 1,
+				      (uint32_t)io_bitmap_a, (uint32_t)io_bitmap_b, (uint32_t)msr_bitmap };
 
-	__asm__ volatile("sgdt %0" : "=m"(g));
-	vmw(PIN_CTL, adjust(0, pin_lo, pin_hi));
-	vmw(PROC_CTL, adjust(0, proc_lo, proc_hi));
-	vmw(EXIT_CTL, adjust(0, exit_lo, exit_hi));
-	vmw(ENTRY_CTL, adjust(0, entry_lo, entry_hi));
-	vmw(EXC_BITMAP, 0);
-	vmw(PF_MASK, 0);
-	vmw(PF_MATCH, 0);
-	vmw(CR3_TARGET_COUNT, 0);
-	vmw(EXIT_MSR_STORE_COUNT, 0);
-	vmw(EXIT_MSR_LOAD_COUNT, 0);
-	vmw(ENTRY_MSR_LOAD_COUNT, 0);
-	vmw(ENTRY_INTR_INFO, 0);
-	vmw(CR0_MASK, 0);
-	vmw(CR4_MASK, 0);
-	vmw64(IO_BITMAP_A, (uint32_t)io_bitmap_a);
-	vmw64(IO_BITMAP_B, (uint32_t)io_bitmap_b);
-	vmw64(MSR_BITMAP, (uint32_t)msr_bitmap);
-	vmw64(VMCS_LINK, ~0ull);
-	/* Host state (SDM 26.2.2, 27.5): this very context. */
-	vmw(H_CR0, read_cr0());
-	vmw(H_CR3, (uint32_t)page_dir);
-	vmw(H_CR4, read_cr4());
-	vmw(H_CS_SEL, 0x08);
-	vmw(H_SS_SEL, 0x10);
-	vmw(H_DS_SEL, 0x10);
-	vmw(H_ES_SEL, 0x10);
-	vmw(H_FS_SEL, 0x10);
-	vmw(H_GS_SEL, 0x10);
-	vmw(H_TR_SEL, 0x28);
-	vmw(H_FS_BASE, 0);
-	vmw(H_GS_BASE, 0);
-	vmw(H_TR_BASE, (uint32_t)tss);
-	vmw(H_GDTR_BASE, g.base);
-	vmw(H_IDTR_BASE, idt_base());
-	vmw(H_SYSENTER_CS, 0);
-	vmw(H_SYSENTER_ESP, 0);
-	vmw(H_SYSENTER_EIP, 0);
-	vmw(H_RIP, (uint32_t)vmx_exit_stub);
-	/* Guest state (SDM 26.3.1). */
-	vmw(G_CR0, read_cr0());
-	vmw(G_CR3, (uint32_t)page_dir);
-	vmw(G_CR4, read_cr4());
-	vmw(CR0_SHADOW, read_cr0());
-	vmw(CR4_SHADOW, read_cr4());
-	for (uint32_t i = 0; i < 6; i++) {
-		uint32_t sel = i == 1 ? 0x08 : 0x10;
-
-		vmw(G_ES_SEL + 2 * i, sel);
-		vmw(G_ES_BASE + 2 * i, 0);
-		vmw(G_ES_LIMIT + 2 * i, 0xffffffff);
-		vmw(G_ES_AR + 2 * i, i == 1 ? 0xc09b : 0xc093);
-	}
-	vmw(G_LDTR_SEL, 0);
-	vmw(G_LDTR_BASE, 0);
-	vmw(G_LDTR_LIMIT, 0);
-	vmw(G_LDTR_AR, 0x10000);
-	vmw(G_TR_SEL, 0x28);
-	vmw(G_TR_BASE, (uint32_t)tss);
-	vmw(G_TR_LIMIT, 103);
-	vmw(G_TR_AR, 0x8b);
-	vmw(G_GDTR_BASE, g.base);
-	vmw(G_GDTR_LIMIT, g.limit);
-	vmw(G_IDTR_BASE, (uint32_t)l2_idt);
-	vmw(G_IDTR_LIMIT, sizeof(l2_idt) - 1);
-	vmw(G_DR7, 0x400);
-	vmw(G_RSP, (uint32_t)l2_stack + sizeof(l2_stack));
-	vmw(G_RIP, rip);
-	vmw(G_RFLAGS, 0x2);
-	vmw(G_ACTIVITY, 0);
-	vmw(G_INTERRUPTIBILITY, 0);
-	vmw(G_PENDING_DBG, 0);
-	vmw64(G_DEBUGCTL, 0);
-	vmw(G_SYSENTER_CS, 0);
-	vmw(G_SYSENTER_ESP, 0);
-	vmw(G_SYSENTER_EIP, 0);
+	vmx_host_setup_vmcs(&l2s);
 }
 
 static bool launched;
@@ -452,20 +300,20 @@ static void test_entry_checks(void)
 	uint32_t bad_pin = 0;
 
 	for (int b = 0; b < 32 && !bad_pin; b++)
-		if (!(pin_hi & (1u << b)))
+		if (!(vmx_host.pin_hi & (1u << b)))
 			bad_pin = 1u << b;
 	at(l2_vmcall);
-	vmw(PIN_CTL, adjust(0, pin_lo, pin_hi) | bad_pin);
+	vmw(PIN_CTL, vmx_adjust(0, vmx_host.pin_lo, vmx_host.pin_hi) | bad_pin);
 	run("entry pin reserved bit");
-	vmw(PIN_CTL, adjust(0, pin_lo, pin_hi));
+	vmw(PIN_CTL, vmx_adjust(0, vmx_host.pin_lo, vmx_host.pin_hi));
 	vmw(CR3_TARGET_COUNT, 5);
 	run("entry cr3-target count 5");
 	vmw(CR3_TARGET_COUNT, 0);
 	vmw64(IO_BITMAP_A, (uint32_t)io_bitmap_a + 8);
-	vmw(PROC_CTL, adjust(PROC_IO_BITMAPS, proc_lo, proc_hi));
+	vmw(PROC_CTL, vmx_adjust(PROC_IO_BITMAPS, vmx_host.proc_lo, vmx_host.proc_hi));
 	run("entry io bitmap unaligned");
 	vmw64(IO_BITMAP_A, (uint32_t)io_bitmap_a);
-	vmw(PROC_CTL, adjust(0, proc_lo, proc_hi));
+	vmw(PROC_CTL, vmx_adjust(0, vmx_host.proc_lo, vmx_host.proc_hi));
 	vmw(ENTRY_INTR_INFO, INTR_VALID | (7u << 8) | 3);
 	run("entry event type 7");
 	vmw(ENTRY_INTR_INFO, INTR_VALID | INTR_TYPE_HW_EXC | 13);
@@ -509,23 +357,23 @@ static void test_entry_checks(void)
 /* Instruction exits L1 asks for, each with its exit information (SDM 28.2). */
 static void test_instruction_exits(void)
 {
-	uint32_t proc0 = adjust(0, proc_lo, proc_hi);
+	uint32_t proc0 = vmx_adjust(0, vmx_host.proc_lo, vmx_host.proc_hi);
 
 	at(l2_cpuid);
 	step("cpuid");
 	l2.eax = 0x4c314c31;
 	finish("cpuid done");
 	printf("  l2 saw eax=0x%x\n", l2.eax);
-	vmw(PROC_CTL, adjust(PROC_HLT, proc_lo, proc_hi));
+	vmw(PROC_CTL, vmx_adjust(PROC_HLT, vmx_host.proc_lo, vmx_host.proc_hi));
 	at(l2_hlt);
 	step("hlt");
 	finish("hlt done");
-	vmw(PROC_CTL, adjust(PROC_IO_BITMAPS, proc_lo, proc_hi));
+	vmw(PROC_CTL, vmx_adjust(PROC_IO_BITMAPS, vmx_host.proc_lo, vmx_host.proc_hi));
 	io_bitmap_a[0x80 / 8] |= 1u << (0x80 % 8);
 	at(l2_io);
 	step("out 0x80");
 	finish("in 0x3fd (not intercepted)");
-	vmw(PROC_CTL, adjust(PROC_MSR_BITMAPS, proc_lo, proc_hi));
+	vmw(PROC_CTL, vmx_adjust(PROC_MSR_BITMAPS, vmx_host.proc_lo, vmx_host.proc_hi));
 	msr_bitmap[0x174 / 8] |= 1u << (0x174 % 8);          /* read-low */
 	msr_bitmap[2048 + 0x175 / 8] |= 1u << (0x175 % 8);   /* write-low */
 	at(l2_rdmsr);
@@ -535,7 +383,7 @@ static void test_instruction_exits(void)
 	at(l2_wrmsr);
 	step("wrmsr 0x175");
 	finish("wrmsr done");
-	vmw(PROC_CTL, adjust(PROC_INVLPG | PROC_RDTSC | PROC_MOV_DR, proc_lo, proc_hi));
+	vmw(PROC_CTL, vmx_adjust(PROC_INVLPG | PROC_RDTSC | PROC_MOV_DR, vmx_host.proc_lo, vmx_host.proc_hi));
 	at(l2_invlpg);
 	step("invlpg");
 	finish("invlpg done");
@@ -619,26 +467,26 @@ static void test_injection(void)
 static void test_windows_and_timer(void)
 {
 	at(l2_sti);
-	vmw(PROC_CTL, adjust(PROC_INTR_WINDOW, proc_lo, proc_hi));
+	vmw(PROC_CTL, vmx_adjust(PROC_INTR_WINDOW, vmx_host.proc_lo, vmx_host.proc_hi));
 	step("interrupt window, l2 if=0 then sti");
-	vmw(PROC_CTL, adjust(0, proc_lo, proc_hi));
+	vmw(PROC_CTL, vmx_adjust(0, vmx_host.proc_lo, vmx_host.proc_hi));
 	finish("interrupt window done");
-	if ((pin_hi & (PIN_VIRTUAL_NMIS | PIN_NMI_EXITING)) == (PIN_VIRTUAL_NMIS | PIN_NMI_EXITING) &&
-	    (proc_hi & PROC_NMI_WINDOW)) {
+	if ((vmx_host.pin_hi & (PIN_VIRTUAL_NMIS | PIN_NMI_EXITING)) == (PIN_VIRTUAL_NMIS | PIN_NMI_EXITING) &&
+	    (vmx_host.proc_hi & PROC_NMI_WINDOW)) {
 		at(l2_vmcall);
-		vmw(PIN_CTL, adjust(PIN_VIRTUAL_NMIS | PIN_NMI_EXITING, pin_lo, pin_hi));
-		vmw(PROC_CTL, adjust(PROC_NMI_WINDOW, proc_lo, proc_hi));
+		vmw(PIN_CTL, vmx_adjust(PIN_VIRTUAL_NMIS | PIN_NMI_EXITING, vmx_host.pin_lo, vmx_host.pin_hi));
+		vmw(PROC_CTL, vmx_adjust(PROC_NMI_WINDOW, vmx_host.proc_lo, vmx_host.proc_hi));
 		step("nmi window");
-		vmw(PROC_CTL, adjust(0, proc_lo, proc_hi));
-		vmw(PIN_CTL, adjust(0, pin_lo, pin_hi));
+		vmw(PROC_CTL, vmx_adjust(0, vmx_host.proc_lo, vmx_host.proc_hi));
+		vmw(PIN_CTL, vmx_adjust(0, vmx_host.pin_lo, vmx_host.pin_hi));
 	}
-	if (pin_hi & PIN_PREEMPT_TIMER) {
+	if (vmx_host.pin_hi & PIN_PREEMPT_TIMER) {
 		at(l2_loop);
-		vmw(PIN_CTL, adjust(PIN_PREEMPT_TIMER, pin_lo, pin_hi));
+		vmw(PIN_CTL, vmx_adjust(PIN_PREEMPT_TIMER, vmx_host.pin_lo, vmx_host.pin_hi));
 		vmw(PREEMPT_TIMER, 1000);
 		step("preemption timer");
 		printf("~  l2 loop count=%u timer=%u\n", l2.ecx, vmr(PREEMPT_TIMER));
-		vmw(PIN_CTL, adjust(0, pin_lo, pin_hi));
+		vmw(PIN_CTL, vmx_adjust(0, vmx_host.pin_lo, vmx_host.pin_hi));
 	}
 }
 
@@ -683,7 +531,7 @@ static void test_vmxoff_again(void)
 	step("a: launch after vmxon again");
 	vmx_print("vmclear a", (r = vmclear((uint32_t)vmcs_a), &r));
 	vmx_print("vmxoff", (r = vmxoff(), &r));
-	write_cr4(read_cr4() & ~CR4_VMXE);
+	vmx_host_set_vmxe(false);
 	printf("cr4.vmxe cleared: %u\n", (read_cr4() & CR4_VMXE) == 0);
 }
 

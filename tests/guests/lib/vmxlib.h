@@ -81,4 +81,28 @@ void vmx_exit_stub(void);
 const char *vmx_outcome_name(const struct vmx_result *r);
 void vmx_print(const char *what, const struct vmx_result *r);
 
+
+/* ---- vmxhost.c: the host side shared by the test L1 hypervisors ---- */
+#define VMX_CR4_VMXE (1u << 13)
+
+struct vmx_host_caps {
+	uint64_t basic;
+	uint32_t revision, maxphyaddr;
+	uint32_t pin_lo, pin_hi, proc_lo, proc_hi, exit_lo, exit_hi, entry_lo, entry_hi; /* allowed 0/1 */
+};
+extern struct vmx_host_caps vmx_host;
+
+/* Where L2 starts and what its VMCS points at (physical = linear here). */
+struct l2_setup {
+	uint32_t rip, rsp, idt_base, idt_limit;
+	uint32_t io_bitmap_a, io_bitmap_b, msr_bitmap;
+};
+
+void vmx_host_setup_cpu(uint32_t hole);
+void vmx_host_set_vmxe(bool on);
+bool vmx_host_read_caps(void);                 /* false: CPUID shows no VMX */
+uint64_t vmx_rdmsr(uint32_t msr);              /* prints a fault, returns 0 then */
+uint32_t vmx_adjust(uint32_t want, uint32_t lo, uint32_t hi);
+void vmx_host_setup_vmcs(const struct l2_setup *s); /* controls at their defaults, host = this context */
+
 #endif
