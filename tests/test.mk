@@ -6,10 +6,10 @@ RUN_TIMEOUT ?= 300
 test: deps
 	@MAKE="$(MAKE)" BUILD="$(BUILD)" PYTHON="$(PYTHON)" tests/run-all.sh
 
-# Boots the hypervisor with the demo guest and shows COM1 live; the guest's exit ends Bochs.
+# Boots the hypervisor with the nesting demo (a small L1 hypervisor whose L2 prints) and shows COM1 live.
 run: deps
-	$(MAKE) -j2 all guests $(BUILD)/hv.iso
-	$(PYTHON) tests/runner.py boot $(BUILD)/hv.iso --live --timeout $(RUN_TIMEOUT)
+	$(MAKE) -j2 all guests $(ISO_DIR)/hv-nestdemo.iso
+	$(PYTHON) tests/runner.py boot $(ISO_DIR)/hv-nestdemo.iso --live --timeout $(RUN_TIMEOUT)
 
 bench: deps
 	$(MAKE) -j2 $(ISO_DIR)/bare-bench.iso $(ISO_DIR)/hv-bench.iso

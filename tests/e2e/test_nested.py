@@ -76,10 +76,19 @@ def _check_nested_off(results):
     return None
 
 
+def _demo_extra(results):
+    """The `make run` demo: L2's own lines reach the console both ways."""
+    for rname, res in results.items():
+        if not find_line(res.guest_lines, r"^L2: hello from a guest of a guest$"):
+            return "%s: L2 did not print: %s" % (rname, res.describe())
+    return None
+
+
 RUNS = {"bare": Run(guest_image("bare", "vmxtest")), "hv": Run(guest_image("hv", "vmxtest"))}
 OFF_RUN = Run(guest_image("hv", "vmxtest-off"))
 TESTS = [
     Test("vmxtest-bare", {"bare": RUNS["bare"]}, _check_bare, needs=[RUNS["bare"].image]),
     Test("vmxtest-nested", RUNS, _check_nested, needs=[r.image for r in RUNS.values()]),
     Test("vmxtest-nested-off", {"off": OFF_RUN}, _check_nested_off, needs=[OFF_RUN.image]),
+    runner.guest_pair_test("nestdemo", "guest-nestdemo", extra_check=_demo_extra),
 ]
