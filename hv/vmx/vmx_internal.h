@@ -44,7 +44,11 @@ static inline bool cpuid_policy_applies(uint32_t leaf)
 bool emulate_cr0_write(uint64_t old_cr0, uint64_t val, uint64_t cr4, uint64_t *efer);
 bool emulate_cr4_write(uint64_t val, uint64_t efer, uint64_t cr4_fixed1);
 bool emulate_pae_paging(uint64_t cr0, uint64_t cr4, uint64_t efer);
+bool emulate_xcr0_valid(uint64_t val, uint64_t supported);
 bool emulate_xsetbv_ok(unsigned int cpl, uint32_t ecx, uint64_t val, uint64_t supported);
+bool emulate_cr8_write_ok(uint64_t val);
+bool emulate_apic_base_write_ok(uint64_t old, uint64_t val, unsigned int maxphyaddr, bool x2apic_supported);
+bool emulate_x2apic_icr_write_ok(uint64_t val);
 uint64_t emulate_in_result(uint64_t rax, unsigned int size, uint32_t val);
 
 /* apic_access.c: L1's INIT/SIPI through its xAPIC page or x2APIC ICR (SDM 11.6.1) */
