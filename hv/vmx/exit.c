@@ -243,18 +243,6 @@ static void handle_rdmsr(struct vcpu *v, struct guest_regs *r)
 	vmx_skip_instruction();
 }
 
-/* MAXPHYADDR, CPUID.80000008H:EAX[7:0] (36 where the leaf is missing, SDM 4.1.4). */
-static unsigned int max_phys_addr_bits(void)
-{
-	uint32_t a, b, c, d;
-
-	cpuid(0x80000000, 0, &a, &b, &c, &d);
-	if (a < 0x80000008)
-		return 36;
-	cpuid(0x80000008, 0, &a, &b, &c, &d);
-	return a & 0xff;
-}
-
 /*
  * L1 owns its local APIC, but the APIC page decodes before memory: moved
  * onto the hypervisor's memory it would shadow the hypervisor's own
@@ -266,7 +254,7 @@ static bool apic_base_write_ok(uint64_t val)
 	uint32_t a, b, c, d;
 
 	cpuid(1, 0, &a, &b, &c, &d);
-	if (!emulate_apic_base_write_ok(rdmsr(MSR_IA32_APIC_BASE), val, max_phys_addr_bits(), c & BIT(21)))
+	if (!emulate_apic_base_write_ok(rdmsr(MSR_IA32_APIC_BASE), val, vmx_max_phys_addr_bits(), c & BIT(21)))
 		return false;
 	return !mm_range_overlaps_hv(val & ~0xfffULL, PAGE_SIZE);
 }

@@ -91,6 +91,18 @@ static inline void vmx_advance_rip(uint64_t len)
 		vmx_single_step_trap();
 }
 
+/* MAXPHYADDR, CPUID.80000008H:EAX[7:0] (36 where the leaf is missing, SDM 4.1.4). */
+static inline unsigned int vmx_max_phys_addr_bits(void)
+{
+	uint32_t a, b, c, d;
+
+	cpuid(0x80000000, 0, &a, &b, &c, &d);
+	if (a < 0x80000008)
+		return 36;
+	cpuid(0x80000008, 0, &a, &b, &c, &d);
+	return a & 0xff;
+}
+
 /* For exits that report the instruction's length (SDM 28.2.5). */
 static inline void vmx_skip_instruction(void)
 {
