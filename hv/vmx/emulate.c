@@ -120,6 +120,16 @@ bool emulate_x2apic_icr_write_ok(uint64_t val)
 	return (val & (BIT(13) | BIT(16) | BIT(17) | 0xfff00000ULL)) == 0;
 }
 
+/*
+ * CR0 after INIT (SDM Vol. 3A 10.1.1, Table 10-1): ET set, CD and NW
+ * unchanged, every other bit clear. Only power-up and RESET set CD and NW
+ * (60000010H); an INIT leaves the caches as software configured them.
+ */
+uint64_t emulate_cr0_after_init(uint64_t cr0_before)
+{
+	return (cr0_before & (X86_CR0_CD | X86_CR0_NW)) | X86_CR0_ET;
+}
+
 /* The RAX an IN leaves: 8- and 16-bit results merge, a 32-bit result zero-extends (SDM 3.4.1.1). */
 uint64_t emulate_in_result(uint64_t rax, unsigned int size, uint32_t val)
 {

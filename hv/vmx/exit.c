@@ -334,7 +334,7 @@ static void handle_init(struct vcpu *v, struct guest_regs *r)
 		       (unsigned long long)vmcs_read(GUEST_RIP));
 		vmx_stop_guest(v, r, HV_EXIT_GUEST_DIED);
 	}
-	vmx_vcpu_load_init_state(v);
+	vmx_vcpu_load_init_state(v, false);
 }
 
 /* A SIPI reaches only a vCPU in wait-for-SIPI (SDM 25.2); the vector is the exit qualification's low byte. */

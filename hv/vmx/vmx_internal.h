@@ -49,6 +49,7 @@ bool emulate_xsetbv_ok(unsigned int cpl, uint32_t ecx, uint64_t val, uint64_t su
 bool emulate_cr8_write_ok(uint64_t val);
 bool emulate_apic_base_write_ok(uint64_t old, uint64_t val, unsigned int maxphyaddr, bool x2apic_supported);
 bool emulate_x2apic_icr_write_ok(uint64_t val);
+uint64_t emulate_cr0_after_init(uint64_t cr0_before);
 uint64_t emulate_in_result(uint64_t rax, unsigned int size, uint32_t val);
 
 /* apic_access.c: L1's INIT/SIPI through its xAPIC page or x2APIC ICR (SDM 11.6.1) */
@@ -57,7 +58,7 @@ bool vmx_apic_page_write(struct vcpu *v, struct guest_regs *r, uint64_t gpa);
 bool vmx_x2apic_icr_write(uint64_t value);
 
 /* vcpu_reset.c: INIT and SIPI for L1's vCPUs (SDM 10.1, 10.4.4) */
-void vmx_vcpu_load_init_state(struct vcpu *v);
+void vmx_vcpu_load_init_state(struct vcpu *v, bool power_up);
 void vmx_vcpu_start_at_sipi(struct vcpu *v, uint8_t vector);
 void vmx_vcpu_fix_sipi_blocking(void);
 

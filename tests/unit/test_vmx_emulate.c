@@ -165,6 +165,16 @@ static void test_x2apic_icr(void **state)
 	assert_false(emulate_x2apic_icr_write_ok(0x0000000180000040ULL)); /* bit 31 */
 }
 
+/* SDM Table 10-1: INIT keeps CD and NW, sets ET, clears the rest (power-up's 60000010H is not INIT's). */
+static void test_cr0_after_init(void **state)
+{
+	(void)state;
+	assert_int_equal(emulate_cr0_after_init(0x80050033ULL), 0x10);                   /* a running OS: PG, WP, NE, ... */
+	assert_int_equal(emulate_cr0_after_init(0x80050033ULL | X86_CR0_CD), 0x40000010); /* caches off: stays off */
+	assert_int_equal(emulate_cr0_after_init(0x60000010ULL), 0x60000010);
+	assert_int_equal(emulate_cr0_after_init(0), 0x10);
+}
+
 static void test_in_result(void **state)
 {
 	(void)state;
@@ -187,6 +197,7 @@ int main(void)
 		cmocka_unit_test(test_cr8),
 		cmocka_unit_test(test_apic_base),
 		cmocka_unit_test(test_x2apic_icr),
+		cmocka_unit_test(test_cr0_after_init),
 		cmocka_unit_test(test_in_result),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
