@@ -87,9 +87,10 @@ bool emulate_cr8_write_ok(uint64_t val)
 /*
  * WRMSR to IA32_APIC_BASE (SDM 11.4.4, 11.12.5 and its Figure "Local x2APIC
  * State Transitions"): bits 7:0 and 9, and the address bits from MAXPHYADDR
- * up, are reserved (bit 8, the BSP flag, is not: a write of it is ignored); EXTD is reserved without x2APIC (CPUID.1:ECX[21]). Of
- * the mode changes, EXTD without EN is invalid, and x2APIC is reached only
- * from xAPIC and left only by disabling the APIC. Each of these is a #GP.
+ * up, are reserved (bit 8, the BSP flag, is not: a write of it is ignored);
+ * EXTD is reserved without x2APIC (CPUID.1:ECX[21]). Of the mode changes,
+ * EXTD without EN is invalid, and x2APIC is reached only from xAPIC and left
+ * only by disabling the APIC. Each of these is a #GP.
  */
 bool emulate_apic_base_write_ok(uint64_t old, uint64_t val, unsigned int maxphyaddr, bool x2apic_supported)
 {
