@@ -133,11 +133,15 @@ bool vmx_apic_page_write(struct vcpu *v, struct guest_regs *r, uint64_t gpa)
 	return true;
 }
 
-/* WRMSR to the x2APIC ICR (SDM 11.12.9): one 64-bit write, destination in the high half. */
+/*
+ * WRMSR to the x2APIC ICR (SDM 11.12.9): one 64-bit write, destination in the
+ * high half. False (L1 gets #GP) outside x2APIC mode, where the MSR does not
+ * exist, and with reserved bits set, which would #GP the host's WRMSR.
+ */
 bool vmx_x2apic_icr_write(uint64_t value)
 {
-	if (!(rdmsr(MSR_IA32_APIC_BASE) & APIC_BASE_X2APIC))
-		return false; /* not in x2APIC mode: the MSR does not exist (#GP) */
+	if (!(rdmsr(MSR_IA32_APIC_BASE) & APIC_BASE_X2APIC) || !emulate_x2apic_icr_write_ok(value))
+		return false;
 	if (icr_passes((uint32_t)value, (uint32_t)(value >> 32)))
 		wrmsr(X2APIC_MSR_ICR, value);
 	return true;

@@ -1,12 +1,15 @@
-/* CPUID as L1 sees it: the host's answers with VMX as offered, a hypervisor leaf, and FSRM made consistent (pure). */
+/* CPUID as L1 sees it: VMX as offered, SMX hidden, a hypervisor leaf, L1's OS bits, FSRM made consistent (pure). */
 #include "hv/vmx/vmx_internal.h"
 #include "hv/x86.h"
 
+#define CPUID1_ECX_SMX       BIT(6)
 #define CPUID1_ECX_OSXSAVE   BIT(27)
 #define CPUID1_ECX_HYPERVISOR BIT(31)
 #define CPUID7_EBX_INVPCID   BIT(10)
+#define CPUID7_ECX_PKU       BIT(3)
 #define CPUID7_ECX_OSPKE     BIT(4)
 #define CPUID7_ECX_WAITPKG   BIT(5)
+#define CPUID7_ECX_RDPID     BIT(22)
 #define CPUID7_EDX_FSRM      BIT(4)
 #define CPUIDD1_EAX_XSAVES   BIT(3)
 #define CPUID81_EDX_SYSCALL  BIT(11)
@@ -25,6 +28,8 @@ void cpuid_apply_policy(const struct cpuid_policy *p, uint32_t leaf, uint32_t su
 	case 1:
 		/* VT-x as the nested VMX policy offers it (SDM 24.6: CPUID.1:ECX[5]). */
 		r[C] = p->vmx ? r[C] | (uint32_t)CPUID1_ECX_VMX : r[C] & ~(uint32_t)CPUID1_ECX_VMX;
+		/* GETSEC always exits and the hypervisor gives #UD (exit.c), as on a CPU without SMX. */
+		r[C] &= ~(uint32_t)CPUID1_ECX_SMX;
 		r[C] = p->hypervisor_bit ? r[C] | (uint32_t)CPUID1_ECX_HYPERVISOR : r[C] & ~(uint32_t)CPUID1_ECX_HYPERVISOR;
 		/* OSXSAVE mirrors the guest's CR4, not the host's (SDM CPUID, leaf 1 ECX[27]). */
 		r[C] = (g->cr4 & X86_CR4_OSXSAVE) ? r[C] | (uint32_t)CPUID1_ECX_OSXSAVE : r[C] & ~(uint32_t)CPUID1_ECX_OSXSAVE;
@@ -44,7 +49,17 @@ void cpuid_apply_policy(const struct cpuid_policy *p, uint32_t leaf, uint32_t su
 			r[B] &= ~(uint32_t)CPUID7_EBX_INVPCID;
 		if (p->hide_waitpkg)
 			r[C] &= ~(uint32_t)CPUID7_ECX_WAITPKG;
-		r[C] = (g->cr4 & X86_CR4_PKE) ? r[C] : r[C] & ~(uint32_t)CPUID7_ECX_OSPKE;
+		/* RDPID is enabled by the same VM-execution control as RDTSCP (SDM 25.3, "enable RDTSCP"). */
+		if (p->hide_rdtscp)
+			r[C] &= ~(uint32_t)CPUID7_ECX_RDPID;
+		/*
+		 * OSPKE mirrors CR4.PKE of the code executing CPUID (SDM CPUID, leaf 07H
+		 * ECX[4]): L1's CR4, not the host's, where PKE is off.
+		 */
+		if ((g->cr4 & X86_CR4_PKE) && (r[C] & CPUID7_ECX_PKU))
+			r[C] |= (uint32_t)CPUID7_ECX_OSPKE;
+		else
+			r[C] &= ~(uint32_t)CPUID7_ECX_OSPKE;
 		break;
 	case 0xd:
 		if (subleaf == 1 && p->hide_xsaves)

@@ -1,4 +1,4 @@
-/* The decisions behind emulated instructions (CR writes, XSETBV, IN results): pure, so the host tests check them. */
+/* The decisions behind emulated instructions (CR writes, XSETBV, APIC MSR writes, IN results): pure, so the host tests check them. */
 #include "hv/vmx/vmx_internal.h"
 #include "hv/x86.h"
 
@@ -43,16 +43,100 @@ bool emulate_pae_paging(uint64_t cr0, uint64_t cr4, uint64_t efer)
 	return (cr0 & X86_CR0_PG) && (cr4 & X86_CR4_PAE) && !(efer & X86_EFER_LMA);
 }
 
-/* XSETBV, SDM Vol. 2C: #GP unless CPL 0, ECX 0, x87 on, AVX needs SSE, AVX-512 state all or nothing and with AVX. */
+/* XCR0 state components, SDM Vol. 1 13.3. */
+#define XCR0_X87      BIT(0)
+#define XCR0_SSE      BIT(1)
+#define XCR0_AVX      BIT(2)
+#define XCR0_BNDREGS  BIT(3)
+#define XCR0_BNDCSR   BIT(4)
+#define XCR0_AVX512   (BIT(5) | BIT(6) | BIT(7)) /* opmask, ZMM_Hi256, Hi16_ZMM */
+#define XCR0_TILECFG  BIT(17)
+#define XCR0_TILEDATA BIT(18)
+
+/* Whether a group of XCR0 bits is all set or all clear. */
+static bool all_or_none(uint64_t val, uint64_t group)
+{
+	return (val & group) == 0 || (val & group) == group;
+}
+
+/*
+ * The XCR0 values XSETBV accepts (SDM Vol. 2C XSETBV, Vol. 1 13.3): only
+ * supported components, x87 always on, AVX only with SSE, MPX's BNDREGS and
+ * BNDCSR together, AVX-512's three components together and only with AVX,
+ * AMX's TILECFG and TILEDATA together. The CPU #GPs on anything else, so
+ * the hypervisor's own XSETBV of this value cannot fault.
+ */
+bool emulate_xcr0_valid(uint64_t val, uint64_t supported)
+{
+	if ((val & ~supported) || !(val & XCR0_X87))
+		return false;
+	if ((val & XCR0_AVX) && !(val & XCR0_SSE))
+		return false;
+	if (!all_or_none(val, XCR0_BNDREGS | XCR0_BNDCSR) || !all_or_none(val, XCR0_TILECFG | XCR0_TILEDATA))
+		return false;
+	return !(val & XCR0_AVX512) || ((val & XCR0_AVX512) == XCR0_AVX512 && (val & XCR0_AVX));
+}
+
+/* XSETBV, SDM Vol. 2C: #GP unless CPL 0, ECX 0 (XCR0) and a valid XCR0 value. */
 bool emulate_xsetbv_ok(unsigned int cpl, uint32_t ecx, uint64_t val, uint64_t supported)
 {
-	uint64_t avx512 = val & 0xe0;
+	return cpl == 0 && ecx == 0 && emulate_xcr0_valid(val, supported);
+}
 
-	if (cpl != 0 || ecx != 0 || !(val & 1) || (val & ~supported))
+/* MOV to CR8 (SDM Vol. 2B "MOV-Move to/from Control Registers"): bits 63:4 are reserved, #GP if set. */
+bool emulate_cr8_write_ok(uint64_t val)
+{
+	return (val >> 4) == 0;
+}
+
+#define APIC_BASE_EXTD BIT(10)
+#define APIC_BASE_EN   BIT(11)
+
+/*
+ * WRMSR to IA32_APIC_BASE (SDM 11.4.4, 11.12.5 and its Figure "Local x2APIC
+ * State Transitions"): bits 7:0 and 9, and the address bits from MAXPHYADDR
+ * up, are reserved (bit 8, the BSP flag, is not: a write of it is ignored);
+ * EXTD is reserved without x2APIC (CPUID.1:ECX[21]). Of the mode changes,
+ * EXTD without EN is invalid, and x2APIC is reached only from xAPIC and left
+ * only by disabling the APIC. Each of these is a #GP.
+ */
+bool emulate_apic_base_write_ok(uint64_t old, uint64_t val, unsigned int maxphyaddr, bool x2apic_supported)
+{
+	uint64_t above = maxphyaddr < 64 ? ~((1ULL << maxphyaddr) - 1) : 0;
+	uint64_t reserved = 0xffULL | BIT(9) | (x2apic_supported ? 0 : APIC_BASE_EXTD) | above;
+	uint64_t modes = APIC_BASE_EN | APIC_BASE_EXTD;
+	uint64_t from = old & modes, to = val & modes;
+
+	if (val & reserved)
 		return false;
-	if ((val & 4) && !(val & 2))
+	if (to == from)
+		return true;
+	if (to == APIC_BASE_EXTD)
 		return false;
-	return !avx512 || (avx512 == 0xe0 && (val & 4));
+	if (to == modes && from != APIC_BASE_EN)
+		return false; /* disabled -> x2APIC */
+	return !(from == modes && to == APIC_BASE_EN); /* x2APIC -> xAPIC */
+}
+
+/*
+ * WRMSR to the x2APIC ICR (SDM 11.12.9, Figure "Interrupt Command Register
+ * (ICR) in x2APIC Mode"): bits 13, 17:16 and 31:20 are reserved and #GP
+ * when set. Bit 12 (the delivery status of xAPIC mode) is reserved too, but
+ * Intel CPUs ignore it rather than fault, so it is let through.
+ */
+bool emulate_x2apic_icr_write_ok(uint64_t val)
+{
+	return (val & (BIT(13) | BIT(16) | BIT(17) | 0xfff00000ULL)) == 0;
+}
+
+/*
+ * CR0 after INIT (SDM Vol. 3A 10.1.1, Table 10-1): ET set, CD and NW
+ * unchanged, every other bit clear. Only power-up and RESET set CD and NW
+ * (60000010H); an INIT leaves the caches as software configured them.
+ */
+uint64_t emulate_cr0_after_init(uint64_t cr0_before)
+{
+	return (cr0_before & (X86_CR0_CD | X86_CR0_NW)) | X86_CR0_ET;
 }
 
 /* The RAX an IN leaves: 8- and 16-bit results merge, a 32-bit result zero-extends (SDM 3.4.1.1). */

@@ -52,6 +52,21 @@ static enum region_kind classify(const struct ept_layout *l, uint64_t base, uint
 	return ram ? REGION_MIXED : REGION_UC;
 }
 
+#define EPT_MAX_GPA_BITS      48 /* a 4-level EPT walk (SDM 29.3.2) */
+#define EPT_LIMIT_WITHOUT_1G  GiB(64)
+
+uint64_t ept_identity_limit(const struct mem_map *map, unsigned int maxphyaddr, bool allow_1g)
+{
+	uint64_t top = GiB(4), width = 1ULL << MIN(maxphyaddr, EPT_MAX_GPA_BITS);
+
+	for (uint32_t i = 0; i < map->count; i++)
+		top = MAX(top, map->r[i].base + map->r[i].len);
+	top = ALIGN_UP(top, GiB(1));
+	if (!allow_1g)
+		return MIN(MAX(top, EPT_LIMIT_WITHOUT_1G), width);
+	return MIN(MAX(top, width), 1ULL << EPT_MAX_GPA_BITS);
+}
+
 static bool leaf_allowed(const struct ept_layout *l, int level)
 {
 	return level == 1 || (level == 2 && l->allow_2m) || (level == 3 && l->allow_1g);

@@ -33,6 +33,15 @@ struct ept_layout {
 };
 
 /*
+ * Where L1's identity map ends: L1 sees the whole physical-address width
+ * (MAXPHYADDR, capped at the 48 bits a 4-level EPT translates), so 64-bit
+ * PCI BARs and any address the platform decodes work as bare; the map's
+ * own top if that is higher. Without 1 GiB pages the tables for a wide
+ * address space would not fit the pool: [0, max(top of the map, 64 GiB)).
+ */
+uint64_t ept_identity_limit(const struct mem_map *map, unsigned int maxphyaddr, bool allow_1g);
+
+/*
  * Builds the identity map in zeroed frames from alloc_frame (0 = exhausted),
  * using the largest page that covers a uniform region and splitting down to
  * 4 KiB around holes and memory-type boundaries. Returns 0 and the PML4's

@@ -257,34 +257,20 @@ static void handle_rdmsr(struct vcpu *v, struct guest_regs *r)
 	vmx_skip_instruction();
 }
 
-static uint64_t max_phys_addr_mask(void)
-{
-	uint32_t a, b, c, d;
-
-	cpuid(0x80000000, 0, &a, &b, &c, &d);
-	if (a < 0x80000008)
-		return (1ULL << 36) - 1;
-	cpuid(0x80000008, 0, &a, &b, &c, &d);
-	return (1ULL << (a & 0xff)) - 1;
-}
-
 /*
  * L1 owns its local APIC, but the APIC page decodes before memory: moved
  * onto the hypervisor's memory it would shadow the hypervisor's own
  * accesses. Reserved bits and invalid mode changes get the #GP the CPU
- * gives (SDM 10.12.5), so the host WRMSR below cannot fault.
+ * gives (emulate_apic_base_write_ok), so the host WRMSR below cannot fault.
  */
 static bool apic_base_write_ok(uint64_t val)
 {
-	uint64_t reserved = 0x2ffULL | ~max_phys_addr_mask();
-	uint64_t old = rdmsr(MSR_IA32_APIC_BASE), mode_bits = BIT(11) | BIT(10);
-	uint64_t new_mode = val & mode_bits, old_mode = old & mode_bits;
+	uint32_t a, b, c, d;
 
-	if (val & reserved & ~BIT(8))
+	cpuid(1, 0, &a, &b, &c, &d);
+	if (!emulate_apic_base_write_ok(rdmsr(MSR_IA32_APIC_BASE), val, vmx_max_phys_addr_bits(), c & BIT(21)))
 		return false;
-	if (new_mode == BIT(10) || (old_mode == mode_bits && new_mode == BIT(11)))
-		return false;
-	return !mm_range_overlaps_hv(val & ~0xfffULL & max_phys_addr_mask(), PAGE_SIZE);
+	return !mm_range_overlaps_hv(val & ~0xfffULL, PAGE_SIZE);
 }
 
 static void handle_wrmsr(struct vcpu *v, struct guest_regs *r)
@@ -375,7 +361,7 @@ static void handle_init(struct vcpu *v, struct guest_regs *r)
 		       (unsigned long long)vmcs_read(GUEST_RIP));
 		vmx_stop_guest(v, r, HV_EXIT_GUEST_DIED);
 	}
-	vmx_vcpu_load_init_state(v);
+	vmx_vcpu_load_init_state(v, false);
 }
 
 /* A SIPI reaches only a vCPU in wait-for-SIPI (SDM 25.2); the vector is the exit qualification's low byte. */

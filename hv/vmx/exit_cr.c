@@ -116,7 +116,11 @@ static bool mov_to_cr(struct vcpu *v, unsigned int cr, uint64_t val)
 	case 0: return apply_cr0_write(v, val);
 	case 3: return apply_cr3_write(v, val);
 	case 4: return apply_cr4_write(v, val);
-	case 8: host_write_cr8(val); return true; /* only with forced CR8 exiting: L1 owns its APIC's TPR */
+	case 8: /* only with forced CR8 exiting: L1 owns its APIC's TPR; checked so the host write cannot fault */
+		if (!emulate_cr8_write_ok(val))
+			return false;
+		host_write_cr8(val);
+		return true;
 	default: return false;
 	}
 }

@@ -8,7 +8,7 @@
 #define AR_REAL_DATA  0x0093u
 #define AR_LDT        0x0082u
 #define AR_TSS16_BUSY 0x008bu
-#define CR0_AFTER_INIT (X86_CR0_CD | X86_CR0_NW | X86_CR0_ET)
+#define CR0_AT_POWER_UP (X86_CR0_CD | X86_CR0_NW | X86_CR0_ET) /* 60000010H, SDM Table 10-1 */
 #define RESET_CS_SEL  0xf000u
 #define RESET_CS_BASE 0xffff0000ULL
 #define RESET_RIP     0xfff0u
@@ -20,10 +20,16 @@ static void write_real_segment(enum vmcs_field sel, uint16_t selector, uint64_t 
 }
 
 /* CR0/CR4/EFER after INIT; the host-owned VMX bits stay set underneath the read shadows. */
-static void load_init_control_regs(const struct vcpu *v)
+static void load_init_control_regs(const struct vcpu *v, bool power_up)
 {
-	vmcs_write(CR0_READ_SHADOW, CR0_AFTER_INIT);
-	vmcs_write(GUEST_CR0, vmx_apply_fixed(CR0_AFTER_INIT, vmx_caps.cr0_fixed0 & v->cr0_mask, vmx_caps.cr0_fixed1));
+	uint64_t cr0 = CR0_AT_POWER_UP;
+
+	if (!power_up) /* L1's CR0: its own bits from the register, host-owned ones from the shadow */
+		cr0 = emulate_cr0_after_init((vmcs_read(GUEST_CR0) & ~v->cr0_mask) |
+					     (vmcs_read(CR0_READ_SHADOW) & v->cr0_mask));
+
+	vmcs_write(CR0_READ_SHADOW, cr0);
+	vmcs_write(GUEST_CR0, vmx_apply_fixed(cr0, vmx_caps.cr0_fixed0 & v->cr0_mask, vmx_caps.cr0_fixed1));
 	vmcs_write(CR4_READ_SHADOW, 0);
 	vmcs_write(GUEST_CR4, vmx_apply_fixed(0, vmx_caps.cr4_fixed0, vmx_caps.cr4_fixed1));
 	vmcs_write(GUEST_CR3, 0);
@@ -34,17 +40,18 @@ static void load_init_control_regs(const struct vcpu *v)
 /*
  * What INIT leaves in a processor (SDM Table 10-1): real mode at F000:FFF0,
  * 64 KiB segments, EDX the processor signature; MSRs other than EFER, the
- * caches and the x87/SSE state are untouched by INIT, so they stay as L1 had
- * them. An AP then waits for a SIPI in the wait-for-SIPI activity state,
- * where further INITs are blocked (SDM 25.2).
+ * caches (and CR0.CD/NW) and the x87/SSE state are untouched by INIT, so they
+ * stay as L1 had them. power_up: the vCPU's first state, as after power-up
+ * (CD and NW set). An AP then waits for a SIPI in the wait-for-SIPI activity
+ * state, where further INITs are blocked (SDM 25.2).
  */
-void vmx_vcpu_load_init_state(struct vcpu *v)
+void vmx_vcpu_load_init_state(struct vcpu *v, bool power_up)
 {
 	static const enum vmcs_field data_segs[] = { GUEST_ES_SELECTOR, GUEST_SS_SELECTOR, GUEST_DS_SELECTOR,
 						     GUEST_FS_SELECTOR, GUEST_GS_SELECTOR };
 	uint32_t sig, b, c, d;
 
-	load_init_control_regs(v);
+	load_init_control_regs(v, power_up);
 	write_real_segment(GUEST_CS_SELECTOR, RESET_CS_SEL, RESET_CS_BASE, AR_REAL_CODE);
 	for (size_t i = 0; i < ARRAY_SIZE(data_segs); i++)
 		write_real_segment(data_segs[i], 0, 0, AR_REAL_DATA);

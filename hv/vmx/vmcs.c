@@ -207,7 +207,7 @@ int vmcs01_setup(struct vcpu *v, const struct guest_boot_state *gs)
 	setup_controls(v, gs);
 	setup_host_state(v);
 	if (gs->mode == GUEST_MODE_WAIT_SIPI) {
-		vmx_vcpu_load_init_state(v);
+		vmx_vcpu_load_init_state(v, true);
 		return 0;
 	}
 	setup_guest_state(v, gs);

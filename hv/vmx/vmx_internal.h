@@ -45,7 +45,12 @@ static inline bool cpuid_policy_applies(uint32_t leaf)
 bool emulate_cr0_write(uint64_t old_cr0, uint64_t val, uint64_t cr4, uint64_t *efer);
 bool emulate_cr4_write(uint64_t val, uint64_t efer, uint64_t cr4_fixed1, bool vmxe_allowed, bool in_vmx_operation);
 bool emulate_pae_paging(uint64_t cr0, uint64_t cr4, uint64_t efer);
+bool emulate_xcr0_valid(uint64_t val, uint64_t supported);
 bool emulate_xsetbv_ok(unsigned int cpl, uint32_t ecx, uint64_t val, uint64_t supported);
+bool emulate_cr8_write_ok(uint64_t val);
+bool emulate_apic_base_write_ok(uint64_t old, uint64_t val, unsigned int maxphyaddr, bool x2apic_supported);
+bool emulate_x2apic_icr_write_ok(uint64_t val);
+uint64_t emulate_cr0_after_init(uint64_t cr0_before);
 uint64_t emulate_in_result(uint64_t rax, unsigned int size, uint32_t val);
 bool emulate_exception_is_fault(unsigned int vector);
 
@@ -55,7 +60,7 @@ bool vmx_apic_page_write(struct vcpu *v, struct guest_regs *r, uint64_t gpa);
 bool vmx_x2apic_icr_write(uint64_t value);
 
 /* vcpu_reset.c: INIT and SIPI for L1's vCPUs (SDM 10.1, 10.4.4) */
-void vmx_vcpu_load_init_state(struct vcpu *v);
+void vmx_vcpu_load_init_state(struct vcpu *v, bool power_up);
 void vmx_vcpu_start_at_sipi(struct vcpu *v, uint8_t vector);
 void vmx_vcpu_fix_sipi_blocking(void);
 
@@ -87,6 +92,18 @@ static inline void vmx_advance_rip(uint64_t len)
 		vmcs_write(GUEST_INTERRUPTIBILITY_INFO, intr & ~(GUEST_INTR_STATE_STI | GUEST_INTR_STATE_MOV_SS));
 	if (unlikely(vmcs_read(GUEST_RFLAGS) & X86_RFLAGS_TF))
 		vmx_single_step_trap();
+}
+
+/* MAXPHYADDR, CPUID.80000008H:EAX[7:0] (36 where the leaf is missing, SDM 4.1.4). */
+static inline unsigned int vmx_max_phys_addr_bits(void)
+{
+	uint32_t a, b, c, d;
+
+	cpuid(0x80000000, 0, &a, &b, &c, &d);
+	if (a < 0x80000008)
+		return 36;
+	cpuid(0x80000008, 0, &a, &b, &c, &d);
+	return a & 0xff;
 }
 
 /* For exits that report the instruction's length (SDM 28.2.5). */

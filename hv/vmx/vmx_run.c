@@ -38,23 +38,11 @@ static int load_guest(const struct boot_info *bi, struct guest_boot_state *gs)
 	return -1;
 }
 
-/* The machine's physical address space: all of the map and at least 4 GiB (MMIO), capped by MAXPHYADDR. */
-static uint64_t ept_limit(const struct mem_map *map)
-{
-	uint64_t top = GiB(4);
-	uint32_t a, b, c, d;
-
-	for (uint32_t i = 0; i < map->count; i++)
-		top = MAX(top, map->r[i].base + map->r[i].len);
-	top = ALIGN_UP(top, GiB(1));
-	cpuid(0x80000008, 0, &a, &b, &c, &d);
-	return MIN(top, 1ULL << (a & 0xff));
-}
-
 static int setup_ept(struct vcpu *v)
 {
 	const struct mem_map *map = mm_guest_map();
-	struct ept_layout layout = { map, mm_hv_ranges(), ept_limit(map), (vmx_caps.ept_vpid & VMX_EPT_1G_PAGE) != 0,
+	bool g1 = (vmx_caps.ept_vpid & VMX_EPT_1G_PAGE) != 0;
+	struct ept_layout layout = { map, mm_hv_ranges(), ept_identity_limit(map, vmx_max_phys_addr_bits(), g1), g1,
 				     (vmx_caps.ept_vpid & VMX_EPT_2M_PAGE) != 0 };
 
 	if (ept_build_identity(&layout, frame_alloc, &v->ept_pml4) < 0) {

@@ -49,6 +49,52 @@ static void print_hypervisor_leaf(void)
 	printf("~cpuid 40000000.0: %08x %08x %08x %08x\n", r[0], r[1], r[2], r[3]);
 }
 
+static void write_cr4(uint32_t v) { __asm__ volatile("mov %0, %%cr4" : : "r"(v) : "memory"); }
+
+#define CR4_PKE        (1u << 22)
+#define CPUID7_ECX_PKU   (1u << 3)
+#define CPUID7_ECX_OSPKE (1u << 4)
+#define CPUID7_ECX_RDPID (1u << 22)
+#define CPUID81_EDX_RDTSCP (1u << 27)
+
+/* OSPKE reports the CR4.PKE of the code executing CPUID (SDM CPUID leaf 07H ECX[4]), L1's under a hypervisor. */
+static void check_ospke(void)
+{
+	uint32_t r[4];
+	bool set;
+
+	cpuid(7, 0, r);
+	if (!(r[2] & CPUID7_ECX_PKU)) {
+		printf("ospke: no PKU\n");
+		return;
+	}
+	set = !FAULT_PROBE("mov %[v], %%cr4", : [v] "r"(read_cr4() | CR4_PKE) : "memory");
+	cpuid(7, 0, r);
+	printf("ospke with cr4.pke %s: %u\n", set ? "set" : "refused (#GP)", (r[2] & CPUID7_ECX_OSPKE) ? 1 : 0);
+	write_cr4(read_cr4() & ~CR4_PKE);
+	cpuid(7, 0, r);
+	printf("ospke with cr4.pke clear: %u\n", (r[2] & CPUID7_ECX_OSPKE) ? 1 : 0);
+}
+
+/* An instruction CPUID offers must run, one it hides must #UD: RDTSCP and RDPID share one VMX control. */
+static void check_offered_runs(const char *name, bool offered, bool ran)
+{
+	printf("%s: cpuid %s, %s\n", name, offered ? "offers it" : "hides it", ran ? "runs" : "faults");
+}
+
+static void check_rdtscp_rdpid(void)
+{
+	uint32_t r[4], a = 0, d = 0, c = 0;
+	bool ran;
+
+	cpuid(0x80000001, 0, r);
+	ran = !FAULT_PROBE("rdtscp", , "+a"(a), "+d"(d), "+c"(c) : : "memory");
+	check_offered_runs("rdtscp", r[3] & CPUID81_EDX_RDTSCP, ran);
+	cpuid(7, 0, r);
+	ran = !FAULT_PROBE(".byte 0xf3, 0x0f, 0xc7, 0xf8", , "+a"(a) : : "memory"); /* rdpid %eax */
+	check_offered_runs("rdpid", r[2] & CPUID7_ECX_RDPID, ran);
+}
+
 int guest_main(const struct mb_info *mbi)
 {
 	static const uint32_t basic[] = { 0, 1, 2, 6, 0xa, 0x16 };
@@ -68,5 +114,7 @@ int guest_main(const struct mb_info *mbi)
 	for (uint32_t leaf = 0x80000000; leaf <= 0x80000008 && leaf <= r[0]; leaf++)
 		print_leaf(leaf, 0);
 	print_hypervisor_leaf();
+	check_ospke();
+	check_rdtscp_rdpid();
 	return GUEST_OK;
 }

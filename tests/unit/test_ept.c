@@ -261,6 +261,43 @@ static void test_restrict_one_page(void **state)
 	assert_int_equal(ept_restrict_page(pml4, hv_map.r[0].base, EPT_READ, fake_alloc), -1);
 }
 
+/* L1 sees the whole physical-address width with 1 GiB pages; without them the map stops at 64 GiB or the top of RAM. */
+static void test_identity_limit(void **state)
+{
+	struct mem_map big = { .count = 2, .r = { { 0, GiB(2), MEM_USABLE, 0 }, { GiB(4), GiB(100) + MiB(3), MEM_USABLE, 0 } } };
+
+	(void)state;
+	assert_int_equal(ept_identity_limit(&ram_map, 40, true), GiB(1024));
+	assert_int_equal(ept_identity_limit(&ram_map, 39, true), GiB(512));
+	assert_int_equal(ept_identity_limit(&ram_map, 52, true), 1ULL << 48); /* what a 4-level EPT translates */
+	assert_int_equal(ept_identity_limit(&ram_map, 36, true), GiB(64));
+	assert_int_equal(ept_identity_limit(&ram_map, 40, false), GiB(64));
+	assert_int_equal(ept_identity_limit(&ram_map, 32, false), GiB(4)); /* never above MAXPHYADDR */
+	assert_int_equal(ept_identity_limit(&big, 40, false), GiB(105)); /* RAM above 64 GiB stays mapped */
+	assert_int_equal(ept_identity_limit(&big, 46, true), 1ULL << 46);
+}
+
+/* MAXPHYADDR 40 (Bochs): 4 GiB and 512 GiB, above the top of RAM, are mapped uncached in 1 GiB pages, with few tables. */
+static void test_full_width_map(void **state)
+{
+	struct ept_layout l = { &ram_map, &hv_map, ept_identity_limit(&ram_map, 40, true), true, true };
+	paddr_t pml4 = 0;
+	uint64_t hpa;
+	unsigned int mt, level;
+
+	(void)state;
+	assert_int_equal(ept_build_identity(&l, fake_alloc, &pml4), 0);
+	check_every_low_page(pml4);
+	for (uint64_t gpa = GiB(4); gpa < GiB(1024); gpa += GiB(1)) {
+		assert_true(ept_translate(pml4, gpa + 0x345678, &hpa, &mt, &level));
+		assert_int_equal(hpa, gpa + 0x345678);
+		assert_int_equal(mt, EPT_MT_UC);
+		assert_int_equal(level, 3);
+	}
+	assert_false(ept_translate(pml4, GiB(1024), &hpa, &mt, &level));
+	assert_true(nframes < 16);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -271,6 +308,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_eptp, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_page_straddling_ram_end_is_wb, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_restrict_one_page, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_identity_limit, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_full_width_map, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -91,6 +91,91 @@ static void test_xsetbv(void **state)
 	assert_false(emulate_xsetbv_ok(0, 0, 0x27, supported));  /* part of the AVX-512 state */
 	assert_false(emulate_xsetbv_ok(0, 0, 0xe3, supported));  /* AVX-512 without AVX */
 	assert_false(emulate_xsetbv_ok(0, 0, 0x8 | 0x3, supported)); /* unsupported component */
+	assert_false(emulate_xsetbv_ok(0, 0, 0x100000007ULL, supported)); /* EDX bit: unsupported */
+}
+
+/* The combinations the CPU rejects even among supported components (SDM Vol. 1 13.3). */
+static void test_xcr0_combinations(void **state)
+{
+	uint64_t all = 0x607ff; /* x87 .. Hi16_ZMM, PKRU, TILECFG, TILEDATA */
+
+	(void)state;
+	assert_true(emulate_xcr0_valid(0x1b, all));    /* x87, SSE, BNDREGS, BNDCSR */
+	assert_false(emulate_xcr0_valid(0x0b, all));   /* BNDREGS without BNDCSR */
+	assert_false(emulate_xcr0_valid(0x13, all));   /* BNDCSR without BNDREGS */
+	assert_true(emulate_xcr0_valid(0x600e7, all)); /* AMX tiles, both parts */
+	assert_false(emulate_xcr0_valid(0x200e7, all));
+	assert_false(emulate_xcr0_valid(0x400e7, all));
+	assert_false(emulate_xcr0_valid(0x47, all));   /* ZMM_Hi256 alone */
+	assert_false(emulate_xcr0_valid(0xc7, all));   /* two of the three AVX-512 parts */
+	assert_false(emulate_xcr0_valid(0xe1, all));   /* AVX-512 without SSE and AVX */
+	assert_false(emulate_xcr0_valid(0x0, all));
+	assert_true(emulate_xcr0_valid(0x3, all));
+}
+
+static void test_cr8(void **state)
+{
+	(void)state;
+	assert_true(emulate_cr8_write_ok(0));
+	assert_true(emulate_cr8_write_ok(0xf));
+	assert_false(emulate_cr8_write_ok(0x10));
+	assert_false(emulate_cr8_write_ok(1ULL << 63));
+}
+
+#define EN   (1ULL << 11)
+#define EXTD (1ULL << 10)
+#define BASE 0xfee00000ULL
+
+/* SDM 11.12.5: the x2APIC state transitions and the reserved bits of IA32_APIC_BASE. */
+static void test_apic_base(void **state)
+{
+	uint64_t xapic = BASE | EN | (1 << 8), x2apic = xapic | EXTD, disabled = BASE;
+
+	(void)state;
+	assert_true(emulate_apic_base_write_ok(xapic, xapic, 40, true));
+	assert_true(emulate_apic_base_write_ok(xapic, 0xfed00000ULL | EN, 40, true)); /* relocation */
+	assert_true(emulate_apic_base_write_ok(xapic, x2apic, 40, true));
+	assert_true(emulate_apic_base_write_ok(x2apic, x2apic, 40, true));
+	assert_true(emulate_apic_base_write_ok(x2apic, disabled, 40, true));
+	assert_true(emulate_apic_base_write_ok(disabled, xapic, 40, true));
+	assert_true(emulate_apic_base_write_ok(xapic, disabled, 40, true));
+	/* Invalid transitions. */
+	assert_false(emulate_apic_base_write_ok(disabled, x2apic, 40, true));
+	assert_false(emulate_apic_base_write_ok(x2apic, xapic, 40, true));
+	assert_false(emulate_apic_base_write_ok(xapic, BASE | EXTD, 40, true));
+	assert_false(emulate_apic_base_write_ok(x2apic, BASE | EXTD, 40, true));
+	/* x2APIC on a CPU without it: EXTD is reserved. */
+	assert_false(emulate_apic_base_write_ok(xapic, x2apic, 40, false));
+	assert_true(emulate_apic_base_write_ok(xapic, xapic, 40, false));
+	/* Reserved bits: 7:0, 9, MAXPHYADDR and up. */
+	assert_false(emulate_apic_base_write_ok(xapic, xapic | 1, 40, true));
+	assert_false(emulate_apic_base_write_ok(xapic, xapic | (1 << 9), 40, true));
+	assert_false(emulate_apic_base_write_ok(xapic, xapic | (1ULL << 40), 40, true));
+	assert_true(emulate_apic_base_write_ok(xapic, xapic | (1ULL << 40), 46, true));
+	assert_false(emulate_apic_base_write_ok(xapic, xapic | (1ULL << 63), 52, true));
+}
+
+static void test_x2apic_icr(void **state)
+{
+	(void)state;
+	assert_true(emulate_x2apic_icr_write_ok(0x0000000100004500ULL)); /* INIT to APIC ID 1 */
+	assert_true(emulate_x2apic_icr_write_ok(0xffffffff000c4608ULL)); /* SIPI, all but self */
+	assert_true(emulate_x2apic_icr_write_ok(0x0000000500001040ULL)); /* bit 12: ignored by Intel CPUs */
+	assert_false(emulate_x2apic_icr_write_ok(0x0000000100002040ULL)); /* bit 13 */
+	assert_false(emulate_x2apic_icr_write_ok(0x0000000100010040ULL)); /* bit 16 */
+	assert_false(emulate_x2apic_icr_write_ok(0x0000000100020040ULL)); /* bit 17 */
+	assert_false(emulate_x2apic_icr_write_ok(0x0000000100100040ULL)); /* bit 20 */
+	assert_false(emulate_x2apic_icr_write_ok(0x0000000180000040ULL)); /* bit 31 */
+}
+
+/* SDM Table 10-1: INIT keeps CD and NW, sets ET, clears the rest (power-up's 60000010H is not INIT's). */
+static void test_cr0_after_init(void **state)
+{
+	(void)state;
+	assert_int_equal(emulate_cr0_after_init(0x80050033ULL), 0x10);                   /* a running OS: PG, WP, NE, ... */
+	assert_int_equal(emulate_cr0_after_init(0x80050033ULL | X86_CR0_CD), 0x40000010); /* caches off: stays off */
+	assert_int_equal(emulate_cr0_after_init(0x60000010ULL), 0x60000010);
+	assert_int_equal(emulate_cr0_after_init(0), 0x10);
 }
 
 static void test_in_result(void **state)
@@ -111,6 +196,11 @@ int main(void)
 		cmocka_unit_test(test_cr4),
 		cmocka_unit_test(test_pae_paging),
 		cmocka_unit_test(test_xsetbv),
+		cmocka_unit_test(test_xcr0_combinations),
+		cmocka_unit_test(test_cr8),
+		cmocka_unit_test(test_apic_base),
+		cmocka_unit_test(test_x2apic_icr),
+		cmocka_unit_test(test_cr0_after_init),
 		cmocka_unit_test(test_in_result),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

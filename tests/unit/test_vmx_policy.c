@@ -50,6 +50,56 @@ static void test_leaf7_fsrm_hidden(void **state)
 	assert_int_equal(s1[3], 0x10);
 }
 
+/* OSPKE is L1's CR4.PKE, on a CPU with PKU (Bochs tigerlake: 7.0 ECX 0x00405fce, PKU bit 3 set). */
+static void test_leaf7_ospke_follows_cr4(void **state)
+{
+	const uint32_t host[4] = { 0, 0xf1bf27eb, 0x00405fce, 0xfc100510 };
+	struct cpuid_guest_view g = { BIT(22), false };
+	uint32_t r[4];
+
+	(void)state;
+	memcpy(r, host, sizeof(r));
+	cpuid_apply_policy(&full, 7, 0, &g, r);
+	assert_true(r[2] & BIT(4));
+	memcpy(r, host, sizeof(r));
+	r[2] |= BIT(4); /* whatever the host's own CR4 says */
+	g.cr4 = 0;
+	cpuid_apply_policy(&full, 7, 0, &g, r);
+	assert_false(r[2] & BIT(4));
+	memcpy(r, host, sizeof(r));
+	r[2] &= ~BIT(3); /* no PKU: CR4.PKE cannot be set, OSPKE stays 0 */
+	g.cr4 = BIT(22);
+	cpuid_apply_policy(&full, 7, 0, &g, r);
+	assert_false(r[2] & BIT(4));
+}
+
+/* RDPID (7.0 ECX[22]) and RDTSCP share the "enable RDTSCP" control: hidden together. */
+static void test_leaf7_rdpid_with_rdtscp(void **state)
+{
+	uint32_t r[4] = { 0, 0, 0x00405fce, 0 };
+	struct cpuid_guest_view g = { 0, false };
+	struct cpuid_policy p = full;
+
+	(void)state;
+	cpuid_apply_policy(&p, 7, 0, &g, r);
+	assert_true(r[2] & BIT(22));
+	p.hide_rdtscp = true;
+	cpuid_apply_policy(&p, 7, 0, &g, r);
+	assert_false(r[2] & BIT(22));
+}
+
+/* GETSEC gives #UD as L1, so SMX (1 ECX[6]) is never offered. */
+static void test_leaf1_smx_hidden(void **state)
+{
+	uint32_t r[4] = { 0x806c1, 0, 0x77faf3bf | BIT(6), 0 };
+	struct cpuid_guest_view g = { 0, false };
+
+	(void)state;
+	cpuid_apply_policy(&full, 1, 0, &g, r);
+	assert_false(r[2] & BIT(6));
+	assert_true(r[2] & BIT(21)); /* neighbours untouched */
+}
+
 static void test_ext_leaf_syscall_and_rdtscp(void **state)
 {
 	uint32_t r[4] = { 0, 0, 0x121, 0x2c100800 };
@@ -140,6 +190,9 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_leaf1),
 		cmocka_unit_test(test_leaf7_fsrm_hidden),
+		cmocka_unit_test(test_leaf7_ospke_follows_cr4),
+		cmocka_unit_test(test_leaf7_rdpid_with_rdtscp),
+		cmocka_unit_test(test_leaf1_smx_hidden),
 		cmocka_unit_test(test_ext_leaf_syscall_and_rdtscp),
 		cmocka_unit_test(test_hypervisor_leaves),
 		cmocka_unit_test(test_xsaves_hidden),
