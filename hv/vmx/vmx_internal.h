@@ -41,9 +41,12 @@ static inline bool cpuid_policy_applies(uint32_t leaf)
 }
 
 /* emulate.c (pure) */
-bool emulate_cr0_write(uint64_t old_cr0, uint64_t val, uint64_t cr4, uint64_t *efer);
+bool emulate_cr0_write(uint64_t old_cr0, uint64_t val, uint64_t cr4, bool cs_long, uint64_t *efer);
 bool emulate_cr4_write(uint64_t val, uint64_t efer, uint64_t cr4_fixed1);
 bool emulate_pae_paging(uint64_t cr0, uint64_t cr4, uint64_t efer);
+bool emulate_pdpte_load(uint64_t old_cr0, uint64_t cr0, uint64_t old_cr4, uint64_t cr4, uint64_t efer);
+bool emulate_pdptes_valid(const uint64_t pdpte[4], unsigned int maxphyaddr);
+bool emulate_single_step_due(uint64_t rflags, uint64_t debugctl, bool branch);
 bool emulate_xsetbv_ok(unsigned int cpl, uint32_t ecx, uint64_t val, uint64_t supported);
 uint64_t emulate_in_result(uint64_t rax, unsigned int size, uint32_t val);
 
