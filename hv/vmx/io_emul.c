@@ -74,13 +74,12 @@ unsigned int io_emulated_bytes(uint16_t port, unsigned int size)
 	return mask;
 }
 
-/* ACPI 6.5, 4.8.3.2.1: SLP_EN is bit 13 of PM1x_CNT, so bit 5 of its second byte. */
-bool io_write_sets_slp_en(uint16_t port, unsigned int size, uint32_t value, uint16_t pm1a)
+int io_write_byte_at(uint16_t port, unsigned int size, uint32_t value, uint16_t at)
 {
 	for (unsigned int i = 0; i < size; i++)
-		if ((uint16_t)(port + i) == (uint16_t)(pm1a + 1) && ((value >> (8 * i)) & BIT(5)))
-			return true;
-	return false;
+		if ((uint16_t)(port + i) == at)
+			return (int)((value >> (8 * i)) & 0xff);
+	return -1;
 }
 
 static uint64_t addr_mask(unsigned int addr_size)

@@ -33,8 +33,8 @@ bool io_decode_string_prefixes(const uint8_t *insn, size_t len, unsigned int cs_
 /* Bit i set: byte i of an access of size bytes at port (port + i, wrapping at 64 Ki) is a port the hypervisor emulates. */
 unsigned int io_emulated_bytes(uint16_t port, unsigned int size);
 
-/* Does this write set SLP_EN (bit 13) of the 16-bit PM1a control register at pm1a, in whichever byte lane carries it? */
-bool io_write_sets_slp_en(uint16_t port, unsigned int size, uint32_t value, uint16_t pm1a);
+/* The byte a write of size bytes at port puts on port at, or -1 if the access does not cover it (the watched PM1a control register). */
+int io_write_byte_at(uint16_t port, unsigned int size, uint32_t value, uint16_t at);
 
 /* A segment as the VMCS holds it (access rights in the VMCS format, SDM 25.4.1). */
 struct io_segment {

@@ -72,12 +72,14 @@ __noreturn void vmx_resume_failed(struct guest_regs *regs, struct vcpu *v);
 __noreturn void vmx_launch_failed(struct vcpu *v);
 
 #ifndef HV_HOST_TEST
+void vmx_pending_debug_trap(uint64_t bits);
 void vmx_single_step_trap(void);
 
 /*
  * An emulated instruction completes as the CPU would have completed it:
  * RIP moves past it, STI/MOV-SS blocking ends (SDM 25.4.2), and with
- * RFLAGS.TF set the single-step #DB is still owed (SDM 17.3.1.4).
+ * RFLAGS.TF set the single-step #DB is still owed (SDM 17.3.1.4). A REP
+ * string instruction with iterations left passes len 0: it stays at RIP.
  */
 static inline void vmx_advance_rip(uint64_t len)
 {
@@ -100,6 +102,9 @@ void vmx_inject_hw_exception(unsigned int vector, bool has_error_code, uint32_t 
 void vmx_print_exit_counters(void);
 __noreturn void vmx_stop_guest(struct vcpu *v, struct guest_regs *regs, uint8_t status);
 extern struct cpuid_policy vmx_cpuid_policy;
+
+/* exit_io.c */
+void handle_io(struct vcpu *v, struct guest_regs *regs);
 
 /* exit_cr.c */
 void handle_cr_access(struct vcpu *v, struct guest_regs *regs);

@@ -76,14 +76,15 @@ static void test_emulated_bytes(void **state)
 	assert_int_equal(io_emulated_bytes(0xffff, 2), 0);  /* wraps to port 0 */
 }
 
-static void test_slp_en(void **state)
+/* The PM1a control register's high byte (SLP_EN, SLP_TYP) in whatever lane a write carries it. */
+static void test_byte_lane(void **state)
 {
 	(void)state;
-	assert_true(io_write_sets_slp_en(0x404, 2, 0x2000 | (5 << 10), 0x404));
-	assert_false(io_write_sets_slp_en(0x404, 2, 5 << 10, 0x404));
-	assert_true(io_write_sets_slp_en(0x405, 1, 0x20, 0x404));   /* the high byte alone */
-	assert_false(io_write_sets_slp_en(0x404, 1, 0x20, 0x404));  /* bit 5 of the low byte is not SLP_EN */
-	assert_true(io_write_sets_slp_en(0x402, 4, 0x20000000, 0x404));
+	assert_int_equal(io_write_byte_at(0x404, 2, 0x3400, 0x405), 0x34);
+	assert_int_equal(io_write_byte_at(0x405, 1, 0x20, 0x405), 0x20);  /* the high byte alone */
+	assert_int_equal(io_write_byte_at(0x404, 1, 0x20, 0x405), -1);    /* the low byte only */
+	assert_int_equal(io_write_byte_at(0x402, 4, 0x20000000, 0x405), 0x20);
+	assert_int_equal(io_write_byte_at(0xffff, 2, 0xab00, 0), 0xab);   /* wraps at 64 Ki */
 }
 
 static struct string_io prot32(uint32_t base, uint32_t limit, uint32_t ar, bool write)
@@ -221,7 +222,7 @@ int main(void)
 		cmocka_unit_test(test_decode),
 		cmocka_unit_test(test_decode_prefixes),
 		cmocka_unit_test(test_emulated_bytes),
-		cmocka_unit_test(test_slp_en),
+		cmocka_unit_test(test_byte_lane),
 		cmocka_unit_test(test_linear_limits),
 		cmocka_unit_test(test_linear_expand_down),
 		cmocka_unit_test(test_linear_types),
