@@ -69,17 +69,30 @@ static uint32_t port_in(struct vcpu *v, uint16_t port, unsigned int size)
 	return val;
 }
 
-static void port_out(struct vcpu *v, uint16_t port, unsigned int size, uint32_t val)
+/* SLP_EN in PM1a_CNT's second byte (ACPI 6.5, 4.8.3.2.1): L1 powers off or sleeps, and the write may end the machine. */
+__attribute__((cold, noinline)) static void pm1a_write_seen(const struct vcpu *v, uint16_t port, unsigned int size,
+							     uint32_t val)
 {
-	unsigned int ours = io_emulated_bytes(port, size);
-	int pm1_high = v->pm1a_cnt_port ? io_write_byte_at(port, size, val, (uint16_t)(v->pm1a_cnt_port + 1)) : -1;
+	int high = io_write_byte_at(port, size, val, (uint16_t)(v->pm1a_cnt_port + 1));
 
-	if (pm1_high >= 0 && (pm1_high & ACPI_PM1_SLP_EN_HIGH)) {
-		/* L1 powers off or sleeps; the write below may end the machine, so the counters come first. */
-		printk("hv: L1 entered ACPI sleep state (SLP_TYP %d) at RIP %#llx\n", (pm1_high >> 2) & 7,
-		       (unsigned long long)vmcs_read(GUEST_RIP));
-		vmx_print_exit_counters();
+	if (high < 0 || !(high & ACPI_PM1_SLP_EN_HIGH))
+		return;
+	printk("hv: L1 entered ACPI sleep state (SLP_TYP %d) at RIP %#llx\n", (high >> 2) & 7,
+	       (unsigned long long)vmcs_read(GUEST_RIP));
+	vmx_print_exit_counters();
+}
+
+static inline __attribute__((always_inline)) void port_out(struct vcpu *v, uint16_t port, unsigned int size, uint32_t val)
+{
+	unsigned int ours;
+
+	if (unlikely(v->pm1a_cnt_port && io_covers(port, size, (uint16_t)(v->pm1a_cnt_port + 1))))
+		pm1a_write_seen(v, port, size, val);
+	if (likely(size == 1 && io_emulated_bytes(port, 1))) { /* the common case: OUT to the POST-code port */
+		emulated_port_write(v, port, (uint8_t)val);
+		return;
 	}
+	ours = io_emulated_bytes(port, size);
 	if (likely(!ours)) {
 		hw_out(port, size, val);
 		return;
@@ -115,7 +128,7 @@ static uint32_t io_breakpoints_hit(uint16_t port, unsigned int size)
 
 static void io_breakpoint_trap(uint32_t hits)
 {
-	if (hits)
+	if (unlikely(hits))
 		vmx_pending_debug_trap(hits | PENDING_DBG_BP_ENABLED);
 }
 
@@ -207,7 +220,7 @@ static bool string_io_element(struct vcpu *v, struct guest_regs *r, const struct
  * breakpoint, single step) comes after the iteration (RIP stays while
  * iterations remain).
  */
-static void handle_string_io(struct vcpu *v, struct guest_regs *r, struct io_exit *io)
+__attribute__((noinline)) static void handle_string_io(struct vcpu *v, struct guest_regs *r, struct io_exit *io)
 {
 	uint64_t *reg = io->in ? &r->rdi : &r->rsi, count;
 	int64_t step = (vmcs_read(GUEST_RFLAGS) & X86_RFLAGS_DF) ? -(int64_t)io->size : (int64_t)io->size;
@@ -243,17 +256,20 @@ void handle_io(struct vcpu *v, struct guest_regs *r)
 {
 	uint64_t q = vmcs_read(EXIT_QUALIFICATION);
 	struct io_exit io;
+	unsigned int size;
+	uint16_t port;
 
 	if (unlikely(q & BIT(4))) {
 		io_exit_decode(q, (uint32_t)vmcs_read(VMX_INSTRUCTION_INFO), &io);
 		handle_string_io(v, r, &io);
 		return;
 	}
-	io_exit_decode(q, 0, &io);
-	if (io.in)
-		r->rax = emulate_in_result(r->rax, io.size, port_in(v, io.port, io.size));
+	port = (uint16_t)(q >> 16);
+	size = (unsigned int)(q & 7) + 1;
+	if (q & BIT(3))
+		r->rax = emulate_in_result(r->rax, size, port_in(v, port, size));
 	else
-		port_out(v, io.port, io.size, (uint32_t)r->rax);
-	io_breakpoint_trap(io_breakpoints_hit(io.port, io.size));
+		port_out(v, port, size, (uint32_t)r->rax);
+	io_breakpoint_trap(io_breakpoints_hit(port, size));
 	vmx_skip_instruction();
 }

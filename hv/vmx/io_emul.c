@@ -58,28 +58,11 @@ bool io_decode_string_prefixes(const uint8_t *b, size_t len, unsigned int cs_bit
 	return false;
 }
 
-static bool port_is_emulated(uint16_t port)
-{
-	return port == IO_POST_CODE_PORT || (port >= IO_TEST_EXIT_PORT && port < IO_TEST_EXIT_PORT_END);
-}
-
-/* SDM 25.1.3: the I/O bitmap exits if the bit of any byte of the access is set; every byte is checked here too. */
-unsigned int io_emulated_bytes(uint16_t port, unsigned int size)
-{
-	unsigned int mask = 0;
-
-	for (unsigned int i = 0; i < size; i++)
-		if (port_is_emulated((uint16_t)(port + i)))
-			mask |= 1u << i;
-	return mask;
-}
-
 int io_write_byte_at(uint16_t port, unsigned int size, uint32_t value, uint16_t at)
 {
-	for (unsigned int i = 0; i < size; i++)
-		if ((uint16_t)(port + i) == at)
-			return (int)((value >> (8 * i)) & 0xff);
-	return -1;
+	if (!io_covers(port, size, at))
+		return -1;
+	return (int)((value >> (8 * (uint16_t)(at - port))) & 0xff);
 }
 
 static uint64_t addr_mask(unsigned int addr_size)

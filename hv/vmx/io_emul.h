@@ -30,10 +30,32 @@ bool io_decode_string_prefixes(const uint8_t *insn, size_t len, unsigned int cs_
 #define IO_TEST_EXIT_PORT_END 0xf8
 #define IO_POST_CODE_PORT     0x80
 
-/* Bit i set: byte i of an access of size bytes at port (port + i, wrapping at 64 Ki) is a port the hypervisor emulates. */
-unsigned int io_emulated_bytes(uint16_t port, unsigned int size);
+/*
+ * Bit i set: byte i of an access of size bytes at port (port + i, wrapping
+ * at 64 Ki) is a port the hypervisor emulates. SDM 25.1.3 exits on any byte
+ * of an access whose bitmap bit is set, so every byte is checked, not only
+ * the first port. Inline: it is on the intercepted-I/O fast path.
+ */
+static inline unsigned int io_emulated_bytes(uint16_t port, unsigned int size)
+{
+	unsigned int mask = 0;
 
-/* The byte a write of size bytes at port puts on port at, or -1 if the access does not cover it (the watched PM1a control register). */
+	for (unsigned int i = 0; i < size; i++) {
+		uint16_t p = (uint16_t)(port + i);
+
+		if (p == IO_POST_CODE_PORT || (p >= IO_TEST_EXIT_PORT && p < IO_TEST_EXIT_PORT_END))
+			mask |= 1u << i;
+	}
+	return mask;
+}
+
+/* Does an access of size bytes at port cover port at? */
+static inline bool io_covers(uint16_t port, unsigned int size, uint16_t at)
+{
+	return (uint16_t)(at - port) < size;
+}
+
+/* The byte a write of size bytes at port puts on port at (the watched PM1a control register), or -1 if it does not cover it. */
 int io_write_byte_at(uint16_t port, unsigned int size, uint32_t value, uint16_t at);
 
 /* A segment as the VMCS holds it (access rights in the VMCS format, SDM 25.4.1). */
