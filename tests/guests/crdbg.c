@@ -169,7 +169,10 @@ struct idt_ptr64 idt64_desc;
 extern struct idt_ptr32 saved_idt;
 struct idt_ptr32 saved_idt;
 extern volatile uint32_t lm_gp_count, lm_gp_error, lm_no_fault, lm_reached64;
-extern volatile uint64_t lm_gp_resume;
+extern volatile uint64_t lm_gp_resume, lm_rsi64, lm_rsi32, lm_rcx32;
+extern const char lm_str[];
+volatile uint64_t lm_rsi64, lm_rsi32, lm_rcx32;
+const char lm_str[] = "LMX";
 volatile uint32_t lm_gp_count, lm_gp_error, lm_no_fault, lm_reached64;
 volatile uint64_t lm_gp_resume;
 extern const char gp64_handler[];
@@ -190,6 +193,12 @@ __asm__(".text\n"
 	"1:\tmovl %esp, %esp\n\t"
 	"movl $1, lm_reached64(%rip)\n\t"
 	"lidt idt64_desc(%rip)\n\t"
+	/* REP OUTSB in 64-bit mode: 64-bit RSI/RCX; then 32-bit addresses (0x67): ESI used, RSI's upper half cleared. */
+	"leaq lm_str(%rip), %rsi\n\tmovl $3, %ecx\n\tmovw $0x80, %dx\n\trep outsb\n\t"
+	"leaq lm_str(%rip), %rax\n\tsubq %rax, %rsi\n\tmovq %rsi, lm_rsi64(%rip)\n\t"
+	"movabsq $0xabcd000000000000, %rsi\n\torq %rax, %rsi\n\tmovl $2, %ecx\n\t"
+	"addr32 rep outsb\n\t"
+	"movq %rsi, lm_rsi32(%rip)\n\tmovq %rcx, lm_rcx32(%rip)\n\t"
 	"leaq 2f(%rip), %rax\n\tmovq %rax, lm_gp_resume(%rip)\n\t"
 	"movl %ebx, %eax\n\t"
 	"movq %rax, %cr0\n\t"         /* clears PG in 64-bit mode: #GP */
@@ -234,6 +243,8 @@ static void long_mode(void)
 	/* PG cleared with NE toggled (so that the write exits under a hypervisor): #GP in 64-bit mode, allowed in compatibility mode. */
 	long_mode_cr0_test((cr0 & ~CR0_PG) ^ CR0_NE, (cr0 & ~CR0_PG) ^ CR0_NE);
 	printf("64-bit mode reached: %u\n", lm_reached64);
+	printf("64-bit rep outsb x3: rsi+%llu; a32 rep outsb x2: rsi=str+%lld rcx=%llu post=0x%02x\n",
+	       (unsigned long long)lm_rsi64, (long long)(lm_rsi32 - (uint32_t)lm_str), (unsigned long long)lm_rcx32, inb(POST));
 	printf("mov cr0 clearing pg in 64-bit mode: %s #GP err=0x%x\n", lm_no_fault ? "no fault" : lm_gp_count == 1 ? "one" : "unexpected",
 	       lm_gp_error);
 	printf("after leaving ia-32e mode: pg=%u\n", !!(read_cr0() & CR0_PG));
