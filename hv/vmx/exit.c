@@ -1,7 +1,6 @@
 /* L1's VM exits: one dispatcher table indexed by basic exit reason, one handler per reason, and the reports. */
 #include "hv/vmx/vmx_internal.h"
 #include "hv/vmx/vmx_asm.h"
-#include "hv/acpi.h"
 #include "hv/console.h"
 #include "hv/mm.h"
 #include "hv/panic.h"

@@ -3,6 +3,7 @@
 #include "hv/vmx/io_emul.h"
 #include "hv/vmx/l1_mem.h"
 #include "hv/vmx/mmio_decode.h"
+#include "hv/acpi.h"
 #include "hv/console.h"
 #include "hv/panic.h"
 
@@ -12,7 +13,6 @@
  * interrupts come in between as they do between iterations on hardware.
  */
 #define STRING_IO_ITERATIONS_PER_EXIT 64
-#define ACPI_PM1_SLP_EN_HIGH          BIT(5) /* SLP_EN, bit 13 of PM1x_CNT (ACPI 6.5, 4.8.3.2.1) */
 #define VMX_BASIC_INOUT_INFO          BIT(54) /* INS/OUTS exits report instruction information */
 
 
@@ -75,7 +75,7 @@ __attribute__((cold, noinline)) static void pm1a_write_seen(const struct vcpu *v
 {
 	int high = io_write_byte_at(port, size, val, (uint16_t)(v->pm1a_cnt_port + 1));
 
-	if (high < 0 || !(high & ACPI_PM1_SLP_EN_HIGH))
+	if (high < 0 || !(high & (ACPI_PM1_SLP_EN >> 8)))
 		return;
 	printk("hv: L1 entered ACPI sleep state (SLP_TYP %d) at RIP %#llx\n", (high >> 2) & 7,
 	       (unsigned long long)vmcs_read(GUEST_RIP));
