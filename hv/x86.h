@@ -36,6 +36,7 @@
 #define X86_CR4_OSXSAVE    BIT(18)
 #define X86_CR4_SMEP       BIT(20)
 #define X86_CR4_SMAP       BIT(21)
+#define X86_CR4_CET        BIT(23)
 
 #define X86_EFER_SCE BIT(0)
 #define X86_EFER_LME BIT(8)
@@ -46,6 +47,7 @@
 #define X86_RFLAGS_FIXED  BIT(1)
 #define X86_RFLAGS_ZF     BIT(6)
 #define X86_RFLAGS_TF     BIT(8)
+#define X86_RFLAGS_DF     BIT(10)
 #define X86_RFLAGS_IF     BIT(9)
 #define X86_RFLAGS_NT     BIT(14)
 #define X86_RFLAGS_RF     BIT(16)
@@ -60,6 +62,7 @@
 #define MSR_IA32_MISC_ENABLE        0x1a0
 #define MSR_IA32_PAT                0x277
 #define MSR_IA32_DEBUGCTL           0x1d9
+#define DEBUGCTL_BTF                BIT(1) /* single-step on branches (SDM 17.4.1) */
 #define MSR_IA32_VMX_BASIC          0x480
 #define MSR_IA32_VMX_PINBASED_CTLS  0x481
 #define MSR_IA32_VMX_PROCBASED_CTLS 0x482

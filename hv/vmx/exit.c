@@ -2,16 +2,12 @@
 #include "hv/vmx/vmx_internal.h"
 #include "hv/vmx/vmx_asm.h"
 #include "hv/vmx/nested.h"
-#include "hv/acpi.h"
 #include "hv/console.h"
 #include "hv/mm.h"
 #include "hv/panic.h"
 #include "hv/percpu.h"
 #include "hv/x86.h"
 
-#define TEST_EXIT_PORT     0xf4 /* QEMU isa-debug-exit convention, 4 ports wide */
-#define TEST_EXIT_PORT_END 0xf8
-#define POST_CODE_PORT     0x80
 #define X2APIC_MSR_ICR_WRITE 0x830 /* intercepted only while L1 has AP vCPUs (apic_access.c) */
 
 struct cpuid_policy vmx_cpuid_policy = { .hypervisor_bit = true };
@@ -19,13 +15,20 @@ struct cpuid_policy vmx_cpuid_policy = { .hypervisor_bit = true };
 typedef void (*exit_handler_t)(struct vcpu *v, struct guest_regs *r);
 
 /*
- * The single-step trap after an emulated instruction: a pending debug
- * exception with BS set, delivered by the CPU right after VM entry (SDM
- * 26.6.3), so L1's #DB arrives with DR6.BS exactly as if it ran natively.
+ * A debug trap an emulated instruction owes (single step, I/O breakpoint):
+ * a pending debug exception, delivered by the CPU right after VM entry (SDM
+ * 26.6.3), so L1's #DB arrives with DR6 exactly as if it ran natively.
  */
+void vmx_pending_debug_trap(uint64_t bits)
+{
+	vmcs_write(GUEST_PENDING_DBG_EXCEPTIONS, vmcs_read(GUEST_PENDING_DBG_EXCEPTIONS) | bits);
+}
+
+/* RFLAGS.TF is set: BS is owed unless IA32_DEBUGCTL.BTF limits single steps to branches (emulate.c). */
 void vmx_single_step_trap(void)
 {
-	vmcs_write(GUEST_PENDING_DBG_EXCEPTIONS, vmcs_read(GUEST_PENDING_DBG_EXCEPTIONS) | PENDING_DBG_BS);
+	if (emulate_single_step_due(vmcs_read(GUEST_RFLAGS), vmcs_read(GUEST_IA32_DEBUGCTL), false))
+		vmx_pending_debug_trap(PENDING_DBG_BS);
 }
 
 /*
@@ -177,62 +180,6 @@ static void handle_cpuid(struct vcpu *v, struct guest_regs *r)
 	} else {
 		cpuid(leaf, (uint32_t)r->rcx, &out[0], &out[1], &out[2], &out[3]);
 		cpuid_filtered(r, leaf, out);
-	}
-	vmx_skip_instruction();
-}
-
-static void set_in_result(struct guest_regs *r, unsigned int size, uint32_t val)
-{
-	r->rax = emulate_in_result(r->rax, size, val);
-}
-
-/* A port L1 owns: the access goes to the device as L1 issued it. */
-static void io_pass_through(struct guest_regs *r, uint16_t port, unsigned int size, bool in)
-{
-	if (in)
-		set_in_result(r, size, size == 1 ? inb(port) : size == 2 ? inw(port) : inl(port));
-	else if (size == 1)
-		outb(port, (uint8_t)r->rax);
-	else if (size == 2)
-		outw(port, (uint16_t)r->rax);
-	else
-		outl(port, (uint32_t)r->rax);
-}
-
-/* Exit qualification for I/O, SDM 28.2.1 (Table 28-5). */
-static void handle_io(struct vcpu *v, struct guest_regs *r)
-{
-	uint64_t q = vmcs_read(EXIT_QUALIFICATION);
-	uint16_t port = (uint16_t)(q >> 16);
-	unsigned int size = (unsigned int)(q & 7) + 1;
-	bool in = q & BIT(3);
-
-	if (q & BIT(4)) { /* INS/OUTS to an intercepted port: nothing of ours speaks them */
-		handle_unhandled(v, r);
-		return;
-	}
-	if (port >= TEST_EXIT_PORT && port < TEST_EXIT_PORT_END) {
-		if (in) {
-			set_in_result(r, size, 0xffffffffu); /* write-only device */
-		} else {
-			printk("hv: guest requested exit status %llu\n", (unsigned long long)(r->rax & 0xff));
-			vmx_print_exit_counters();
-			machine_exit((uint8_t)r->rax);
-		}
-	} else if (port == POST_CODE_PORT) {
-		/* The POST-code port: a harmless intercepted device (the benchmark's "intercepted write"). */
-		if (in)
-			set_in_result(r, size, v->port80);
-		else
-			v->port80 = (uint8_t)r->rax;
-	} else {
-		if (port == v->pm1a_cnt_port && !in && (r->rax & ACPI_PM1_SLP_EN)) {
-			/* SLP_EN (ACPI 6.5, 4.8.3.2.1): L1 powers off or sleeps; the write below may end the machine. */
-			printk("hv: L1 entered ACPI sleep state (SLP_TYP %llu) at RIP %#llx\n",
-			       (unsigned long long)((r->rax >> 10) & 7), (unsigned long long)vmcs_read(GUEST_RIP));
-			vmx_print_exit_counters();
-		}
-		io_pass_through(r, port, size, in);
 	}
 	vmx_skip_instruction();
 }

@@ -41,22 +41,45 @@ static uint64_t guest_cr(enum vmcs_field real, enum vmcs_field shadow, uint64_t 
 	return (vmcs_read(real) & ~mask) | (vmcs_read(shadow) & mask);
 }
 
+static unsigned int maxphyaddr(void)
+{
+	uint32_t a, b, c, d;
+
+	cpuid(0x80000000, 0, &a, &b, &c, &d);
+	if (a < 0x80000008)
+		return 36;
+	cpuid(0x80000008, 0, &a, &b, &c, &d);
+	return a & 0xff;
+}
+
 /*
  * PAE paging without long mode: with EPT the CPU takes the PDPTEs from the
- * VMCS on entry (SDM 26.3.2.4). Only L1 RAM is read (l1_mem.c): the
- * hypervisor's memory is not L1's and MMIO is not the hypervisor's to read;
- * not-present PDPTEs then give L1 a #PF instead.
+ * VMCS on entry (SDM 26.3.2.4), so a CR write the CPU did not execute loads
+ * them here, as the CPU would (SDM 4.4.1): a present PDPTE with reserved
+ * bits set makes the MOV #GP (false, nothing loaded) rather than fail the
+ * VM entry. Only L1 RAM is read (l1_mem.c): the hypervisor's memory is not
+ * L1's and MMIO is not the hypervisor's to read; not-present PDPTEs then
+ * give L1 a #PF instead.
  */
-static void load_pdptes(uint64_t cr3)
+static bool read_pdptes(uint64_t cr3, uint64_t pdpte[4])
 {
-	uint64_t pdpte[4] = { 0 };
+	if (l1_read_phys(cr3 & 0xffffffe0ULL, pdpte, 4 * sizeof(pdpte[0])) != L1_MEM_OK)
+		memset(pdpte, 0, 4 * sizeof(pdpte[0]));
+	return emulate_pdptes_valid(pdpte, maxphyaddr());
+}
 
-	if (l1_read_phys(cr3 & 0xffffffe0ULL, pdpte, sizeof(pdpte)) != L1_MEM_OK)
-		memset(pdpte, 0, sizeof(pdpte));
+static void load_pdptes(const uint64_t pdpte[4])
+{
 	vmcs_write(GUEST_PDPTE0, pdpte[0]);
 	vmcs_write(GUEST_PDPTE1, pdpte[1]);
 	vmcs_write(GUEST_PDPTE2, pdpte[2]);
 	vmcs_write(GUEST_PDPTE3, pdpte[3]);
+}
+
+/* 64-bit mode: IA-32e mode active and CS.L (SDM 2.2.1). */
+static bool in_64bit_mode(void)
+{
+	return (vmcs_read(GUEST_IA32_EFER) & X86_EFER_LMA) && (vmcs_read(GUEST_CS_AR_BYTES) & BIT(13));
 }
 
 /* MOV to CR0: the checks and IA-32e (de)activation are emulate_cr0_write's; this applies them to vmcs01. */
@@ -64,10 +87,16 @@ static bool apply_cr0_write(struct vcpu *v, uint64_t val)
 {
 	uint64_t old = guest_cr(GUEST_CR0, CR0_READ_SHADOW, v->cr0_mask);
 	uint64_t cr4 = guest_cr(GUEST_CR4, CR4_READ_SHADOW, v->cr4_mask);
-	uint64_t efer = vmcs_read(GUEST_IA32_EFER);
+	uint64_t efer = vmcs_read(GUEST_IA32_EFER), pdpte[4];
+	bool new_pdptes = false;
 
-	if (!emulate_cr0_write(old, val, cr4, &efer))
+	if (!emulate_cr0_write(old, val, cr4, in_64bit_mode(), &efer))
 		return false;
+	if (emulate_pdpte_load(old, val, cr4, cr4, efer)) {
+		if (!read_pdptes(vmcs_read(GUEST_CR3), pdpte))
+			return false;
+		new_pdptes = true;
+	}
 	/* The IA-32e mode guest entry control must follow EFER.LMA (SDM 26.3.1.1). */
 	v->ctl.entry = (efer & X86_EFER_LMA) ? v->ctl.entry | VM_ENTRY_IA32E_MODE
 					     : v->ctl.entry & ~(uint32_t)VM_ENTRY_IA32E_MODE;
@@ -75,8 +104,8 @@ static bool apply_cr0_write(struct vcpu *v, uint64_t val)
 	vmcs_write(VM_ENTRY_CONTROLS, v->ctl.entry);
 	vmcs_write(CR0_READ_SHADOW, val);
 	vmcs_write(GUEST_CR0, vmx_apply_fixed(val, vmx_caps.cr0_fixed0 & v->cr0_mask, vmx_caps.cr0_fixed1));
-	if (emulate_pae_paging(val, cr4, efer))
-		load_pdptes(vmcs_read(GUEST_CR3));
+	if (new_pdptes)
+		load_pdptes(pdpte);
 	vmx_flush_guest_tlb(v);
 	return true;
 }
@@ -84,15 +113,19 @@ static bool apply_cr0_write(struct vcpu *v, uint64_t val)
 static bool apply_cr4_write(struct vcpu *v, uint64_t val)
 {
 	uint64_t cr0 = guest_cr(GUEST_CR0, CR0_READ_SHADOW, v->cr0_mask);
-	uint64_t efer = vmcs_read(GUEST_IA32_EFER);
+	uint64_t old = guest_cr(GUEST_CR4, CR4_READ_SHADOW, v->cr4_mask);
+	uint64_t efer = vmcs_read(GUEST_IA32_EFER), pdpte[4];
+	bool new_pdptes = emulate_pdpte_load(cr0, cr0, old, val, efer);
 
 	if (!emulate_cr4_write(val, efer, vmx_caps.cr4_fixed1, vmx_l1_offer.cr4_vmxe_allowed,
 			       v->nested && v->nested->vmx.vmxon))
 		return false;
+	if (new_pdptes && !read_pdptes(vmcs_read(GUEST_CR3), pdpte))
+		return false;
 	vmcs_write(CR4_READ_SHADOW, val);
 	vmcs_write(GUEST_CR4, vmx_apply_fixed(val, vmx_caps.cr4_fixed0, vmx_caps.cr4_fixed1));
-	if (emulate_pae_paging(cr0, val, efer))
-		load_pdptes(vmcs_read(GUEST_CR3));
+	if (new_pdptes)
+		load_pdptes(pdpte);
 	vmx_flush_guest_tlb(v);
 	return true;
 }
@@ -101,11 +134,14 @@ static bool apply_cr4_write(struct vcpu *v, uint64_t val)
 static bool apply_cr3_write(struct vcpu *v, uint64_t val)
 {
 	uint64_t cr0 = guest_cr(GUEST_CR0, CR0_READ_SHADOW, v->cr0_mask);
-	uint64_t cr4 = guest_cr(GUEST_CR4, CR4_READ_SHADOW, v->cr4_mask);
+	uint64_t cr4 = guest_cr(GUEST_CR4, CR4_READ_SHADOW, v->cr4_mask), pdpte[4];
+	bool pae = emulate_pae_paging(cr0, cr4, vmcs_read(GUEST_IA32_EFER));
 
+	if (pae && !read_pdptes(val, pdpte))
+		return false;
 	vmcs_write(GUEST_CR3, val);
-	if (emulate_pae_paging(cr0, cr4, vmcs_read(GUEST_IA32_EFER)))
-		load_pdptes(val);
+	if (pae)
+		load_pdptes(pdpte);
 	vmx_flush_guest_tlb(v);
 	return true;
 }

@@ -42,10 +42,13 @@ static inline bool cpuid_policy_applies(uint32_t leaf)
 }
 
 /* emulate.c (pure) */
-bool emulate_cr0_write(uint64_t old_cr0, uint64_t val, uint64_t cr4, uint64_t *efer);
+bool emulate_cr0_write(uint64_t old_cr0, uint64_t val, uint64_t cr4, bool cs_long, uint64_t *efer);
 bool emulate_cr4_write(uint64_t val, uint64_t efer, uint64_t cr4_fixed1, bool vmxe_allowed, bool in_vmx_operation);
 bool emulate_pae_paging(uint64_t cr0, uint64_t cr4, uint64_t efer);
 bool emulate_xcr0_valid(uint64_t val, uint64_t supported);
+bool emulate_pdpte_load(uint64_t old_cr0, uint64_t cr0, uint64_t old_cr4, uint64_t cr4, uint64_t efer);
+bool emulate_pdptes_valid(const uint64_t pdpte[4], unsigned int maxphyaddr);
+bool emulate_single_step_due(uint64_t rflags, uint64_t debugctl, bool branch);
 bool emulate_xsetbv_ok(unsigned int cpl, uint32_t ecx, uint64_t val, uint64_t supported);
 bool emulate_cr8_write_ok(uint64_t val);
 bool emulate_apic_base_write_ok(uint64_t old, uint64_t val, unsigned int maxphyaddr, bool x2apic_supported);
@@ -76,12 +79,14 @@ __noreturn void vmx_resume_failed(struct guest_regs *regs, struct vcpu *v);
 __noreturn void vmx_launch_failed(struct vcpu *v);
 
 #ifndef HV_HOST_TEST
+void vmx_pending_debug_trap(uint64_t bits);
 void vmx_single_step_trap(void);
 
 /*
  * An emulated instruction completes as the CPU would have completed it:
  * RIP moves past it, STI/MOV-SS blocking ends (SDM 25.4.2), and with
- * RFLAGS.TF set the single-step #DB is still owed (SDM 17.3.1.4).
+ * RFLAGS.TF set the single-step #DB is still owed (SDM 17.3.1.4). A REP
+ * string instruction with iterations left passes len 0: it stays at RIP.
  */
 static inline void vmx_advance_rip(uint64_t len)
 {
@@ -116,6 +121,9 @@ void vmx_inject_hw_exception(unsigned int vector, bool has_error_code, uint32_t 
 void vmx_print_exit_counters(void);
 __noreturn void vmx_stop_guest(struct vcpu *v, struct guest_regs *regs, uint8_t status);
 extern struct cpuid_policy vmx_cpuid_policy;
+
+/* exit_io.c */
+void handle_io(struct vcpu *v, struct guest_regs *regs);
 
 /* exit_cr.c */
 void handle_cr_access(struct vcpu *v, struct guest_regs *regs);

@@ -63,8 +63,11 @@ static void setup_io_bitmaps(struct vcpu *v)
 	for (uint16_t port = 0xf4; port < 0xf8; port++)
 		io_bitmap_intercept(a, b, port);
 	io_bitmap_intercept(a, b, 0x80);
-	if (v->pm1a_cnt_port)
+	/* Both bytes of PM1a_CNT: SLP_EN (bit 13) may come in a byte write to the second. */
+	if (v->pm1a_cnt_port) {
 		io_bitmap_intercept(a, b, v->pm1a_cnt_port);
+		io_bitmap_intercept(a, b, (uint16_t)(v->pm1a_cnt_port + 1));
+	}
 }
 
 /* What the hypervisor must own: VT-x's MSRs (0x480-0x493, as the nested policy offers them), IA32_FEATURE_CONTROL, IA32_APIC_BASE writes. */

@@ -19,6 +19,8 @@ GUESTS += taskswitch
 GUESTS += nestdemo
 GUESTS += hwreplay
 GUESTS += highmem
+GUESTS += strio
+GUESTS += crdbg
 GUEST_DIR := $(BUILD)/guests
 GUEST_CFLAGS := -m32 -std=gnu11 -O2 -g $(WARN) -ffreestanding -fno-pic -fno-pie \
 	-fno-stack-protector -fno-asynchronous-unwind-tables -mgeneral-regs-only \

@@ -16,13 +16,13 @@ static void test_cr0_long_mode_activation(void **state)
 
 	(void)state;
 	/* 32-bit protected mode, PAE on, LME set: paging on activates IA-32e mode. */
-	assert_true(emulate_cr0_write(CR0_PROT, CR0_LINUX, X86_CR4_PAE, &efer));
+	assert_true(emulate_cr0_write(CR0_PROT, CR0_LINUX, X86_CR4_PAE, false, &efer));
 	assert_int_equal(efer, X86_EFER_LME | X86_EFER_LMA);
 	/* Paging off again deactivates it. */
-	assert_true(emulate_cr0_write(CR0_LINUX, CR0_PROT, X86_CR4_PAE, &efer));
+	assert_true(emulate_cr0_write(CR0_LINUX, CR0_PROT, X86_CR4_PAE, false, &efer));
 	assert_int_equal(efer, X86_EFER_LME);
 	/* Without PAE: #GP, EFER untouched. */
-	assert_false(emulate_cr0_write(CR0_PROT, CR0_LINUX, 0, &efer));
+	assert_false(emulate_cr0_write(CR0_PROT, CR0_LINUX, 0, false, &efer));
 	assert_int_equal(efer, X86_EFER_LME);
 }
 
@@ -31,11 +31,11 @@ static void test_cr0_without_lme(void **state)
 	uint64_t efer = 0;
 
 	(void)state;
-	assert_true(emulate_cr0_write(CR0_PROT, CR0_PROT | X86_CR0_PG | X86_CR0_NE, 0, &efer));
+	assert_true(emulate_cr0_write(CR0_PROT, CR0_PROT | X86_CR0_PG | X86_CR0_NE, 0, false, &efer));
 	assert_int_equal(efer, 0);
 	/* A write that keeps paging on changes nothing in EFER. */
 	efer = X86_EFER_LME | X86_EFER_LMA;
-	assert_true(emulate_cr0_write(CR0_LINUX, CR0_LINUX | X86_CR0_CD, X86_CR4_PAE, &efer));
+	assert_true(emulate_cr0_write(CR0_LINUX, CR0_LINUX | X86_CR0_CD, X86_CR4_PAE, false, &efer));
 	assert_int_equal(efer, X86_EFER_LME | X86_EFER_LMA);
 }
 
@@ -44,12 +44,77 @@ static void test_cr0_invalid(void **state)
 	uint64_t efer = 0;
 
 	(void)state;
-	assert_false(emulate_cr0_write(CR0_PROT, X86_CR0_PG | X86_CR0_ET, 0, &efer));      /* PG without PE */
-	assert_false(emulate_cr0_write(CR0_PROT, CR0_PROT | X86_CR0_NW, 0, &efer));        /* NW without CD */
-	assert_true(emulate_cr0_write(CR0_PROT, CR0_PROT | X86_CR0_NW | X86_CR0_CD, 0, &efer));
-	assert_false(emulate_cr0_write(CR0_PROT, CR0_PROT | BIT(32), 0, &efer));           /* bits 63:32 */
+	assert_false(emulate_cr0_write(CR0_PROT, X86_CR0_PG | X86_CR0_ET, 0, false, &efer));      /* PG without PE */
+	assert_false(emulate_cr0_write(CR0_PROT, CR0_PROT | X86_CR0_NW, 0, false, &efer));        /* NW without CD */
+	assert_true(emulate_cr0_write(CR0_PROT, CR0_PROT | X86_CR0_NW | X86_CR0_CD, 0, false, &efer));
+	assert_false(emulate_cr0_write(CR0_PROT, CR0_PROT | BIT(32), 0, false, &efer));           /* bits 63:32 */
 	/* Real mode (unrestricted guest) is a valid target. */
-	assert_true(emulate_cr0_write(CR0_PROT, X86_CR0_ET, 0, &efer));
+	assert_true(emulate_cr0_write(CR0_PROT, X86_CR0_ET, 0, false, &efer));
+}
+
+/* Leaving paging: #GP in 64-bit mode or with PCIDE, allowed from compatibility mode (SDM 9.8.5.4). */
+static void test_cr0_clear_pg(void **state)
+{
+	uint64_t efer = X86_EFER_LME | X86_EFER_LMA;
+
+	(void)state;
+	assert_false(emulate_cr0_write(CR0_LINUX, CR0_LINUX & ~X86_CR0_PG, X86_CR4_PAE, true, &efer));
+	/* Other bits toggled in the same write (the write that exits) change nothing. */
+	assert_false(emulate_cr0_write(CR0_LINUX & ~X86_CR0_NE, (CR0_LINUX | X86_CR0_CD) & ~X86_CR0_PG, X86_CR4_PAE, true, &efer));
+	assert_int_equal(efer, X86_EFER_LME | X86_EFER_LMA);
+	assert_false(emulate_cr0_write(CR0_LINUX, CR0_LINUX & ~X86_CR0_PG, X86_CR4_PAE | X86_CR4_PCIDE, false, &efer));
+	assert_int_equal(efer, X86_EFER_LME | X86_EFER_LMA);
+	/* Compatibility mode: IA-32e mode ends. */
+	assert_true(emulate_cr0_write(CR0_LINUX, CR0_LINUX & ~X86_CR0_PG, X86_CR4_PAE, false, &efer));
+	assert_int_equal(efer, X86_EFER_LME);
+	/* 64-bit mode, paging kept: fine. */
+	efer = X86_EFER_LME | X86_EFER_LMA;
+	assert_true(emulate_cr0_write(CR0_LINUX, CR0_LINUX | X86_CR0_TS, X86_CR4_PAE, true, &efer));
+	/* WP cannot be cleared with CET. */
+	assert_false(emulate_cr0_write(CR0_LINUX, CR0_LINUX & ~X86_CR0_WP, X86_CR4_PAE | X86_CR4_CET, true, &efer));
+}
+
+static void test_pdptes(void **state)
+{
+	uint64_t ok[4] = { 0x1001, 0x2001, 0, 0x3000 | 0x1e6 }; /* the last is not present: its bits do not count */
+	uint64_t bad[4] = { 0x1001, 0x2003, 0, 0 };            /* bit 1 (R/W) is reserved in a PDPTE */
+
+	(void)state;
+	assert_true(emulate_pdptes_valid(ok, 36));
+	assert_false(emulate_pdptes_valid(bad, 36));
+	bad[1] = 0x2001 | BIT(7);
+	assert_false(emulate_pdptes_valid(bad, 36));
+	bad[1] = 0x2001 | BIT(36);                              /* above MAXPHYADDR */
+	assert_false(emulate_pdptes_valid(bad, 36));
+	assert_true(emulate_pdptes_valid(bad, 40));
+	bad[1] = 0x2001 | BIT(63);                              /* no XD in a PAE PDPTE */
+	assert_false(emulate_pdptes_valid(bad, 52));
+}
+
+/* SDM 4.4.1: which CR0/CR4 changes load the PDPTEs under PAE paging. */
+static void test_pdpte_load(void **state)
+{
+	uint64_t pg = CR0_PROT | X86_CR0_PG;
+
+	(void)state;
+	assert_true(emulate_pdpte_load(CR0_PROT, pg, X86_CR4_PAE, X86_CR4_PAE, 0));          /* paging on */
+	assert_true(emulate_pdpte_load(pg, pg, 0, X86_CR4_PAE, 0));                          /* PAE on */
+	assert_true(emulate_pdpte_load(pg, pg | X86_CR0_CD, X86_CR4_PAE, X86_CR4_PAE, 0));
+	assert_true(emulate_pdpte_load(pg, pg, X86_CR4_PAE, X86_CR4_PAE | X86_CR4_PGE, 0));
+	assert_false(emulate_pdpte_load(pg, pg | X86_CR0_TS, X86_CR4_PAE, X86_CR4_PAE, 0));  /* TS: no load */
+	assert_false(emulate_pdpte_load(pg, pg, X86_CR4_PAE, X86_CR4_PAE | X86_CR4_OSFXSR, 0));
+	assert_false(emulate_pdpte_load(CR0_PROT, pg, X86_CR4_PAE, X86_CR4_PAE, X86_EFER_LMA | X86_EFER_LME));
+	assert_false(emulate_pdpte_load(pg, CR0_PROT, X86_CR4_PAE, X86_CR4_PAE, 0));         /* paging off */
+}
+
+static void test_single_step(void **state)
+{
+	(void)state;
+	assert_true(emulate_single_step_due(X86_RFLAGS_TF, 0, false));
+	assert_false(emulate_single_step_due(0, 0, false));
+	assert_false(emulate_single_step_due(X86_RFLAGS_TF, DEBUGCTL_BTF, false)); /* BTF: branches only */
+	assert_true(emulate_single_step_due(X86_RFLAGS_TF, DEBUGCTL_BTF, true));
+	assert_false(emulate_single_step_due(0, DEBUGCTL_BTF, true));
 }
 
 static void test_cr4(void **state)
@@ -193,6 +258,10 @@ int main(void)
 		cmocka_unit_test(test_cr0_long_mode_activation),
 		cmocka_unit_test(test_cr0_without_lme),
 		cmocka_unit_test(test_cr0_invalid),
+		cmocka_unit_test(test_cr0_clear_pg),
+		cmocka_unit_test(test_pdptes),
+		cmocka_unit_test(test_pdpte_load),
+		cmocka_unit_test(test_single_step),
 		cmocka_unit_test(test_cr4),
 		cmocka_unit_test(test_pae_paging),
 		cmocka_unit_test(test_xsetbv),
