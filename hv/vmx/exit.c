@@ -2,6 +2,7 @@
 #include "hv/vmx/vmx_internal.h"
 #include "hv/vmx/vmx_asm.h"
 #include "hv/acpi.h"
+#include "hv/iommu/iommu.h"
 #include "hv/console.h"
 #include "hv/mm.h"
 #include "hv/panic.h"
@@ -479,6 +480,7 @@ void vmx_handle_exit(struct guest_regs *regs, struct vcpu *v)
 	handler(v, regs);
 	if (unlikely(this_cpu()->nmi_pending))
 		forward_pending_nmi();
+	iommu_poll_on_exit(v->cpu_id);
 }
 
 /* AP vCPUs exit here (their HOST_RIP is vmx_exit_stub_ap): the common dispatch, then the wait-for-SIPI fix. */

@@ -2,5 +2,5 @@
 UNIT_TESTS += test_iommu_dmar test_iommu_tables
 test_iommu_dmar_SRCS   := tests/unit/test_iommu_dmar.c hv/iommu/dmar.c
 test_iommu_tables_SRCS := tests/unit/test_iommu_tables.c hv/iommu/vtd_tables.c hv/cmdline.c hv/string.c
-# The generic rule tracks hv/*.h and hv/vmx/*.h only.
-$(BUILD)/unit/test_iommu_dmar $(BUILD)/unit/test_iommu_tables: $(wildcard hv/iommu/*.h)
+
+
