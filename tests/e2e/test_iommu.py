@@ -20,8 +20,8 @@ def _image(variant):
     return os.path.join(runner.BUILD, "iso", "hv-%s.iso" % variant)
 
 
-def _run(variant, qemu_args):
-    return Run(_image(variant), emulator="qemu", qemu_args=qemu_args, timeout=90)
+def _run(variant, qemu_args, firmware="bios"):
+    return Run(_image(variant), emulator="qemu", firmware=firmware, qemu_args=qemu_args, timeout=90)
 
 
 def _stopped_for_no_vmx(run, res):
@@ -40,8 +40,8 @@ def _index(lines, pattern):
     return next((i for i, l in enumerate(lines) if rx.search(l)), -1)
 
 
-def _dma_blocked_test():
-    run = _run("hellodma", VTD + EDU)
+def _dma_blocked_test(firmware):
+    run = _run("hellodma", VTD + EDU, firmware)
 
     def check(results):
         res = results["qemu"]
@@ -74,7 +74,8 @@ def _dma_blocked_test():
             return "the forged remappable-format interrupt was not blocked"
         return None
 
-    return Test("iommu-dma-blocked-qemu", {"qemu": run}, check, needs=[run.image])
+    needs = [run.image] + ([runner.ovmf_path() or runner.OVMF_CANDIDATES[0]] if firmware == "uefi" else [])
+    return Test("iommu-dma-blocked-qemu" + ("-uefi" if firmware == "uefi" else ""), {"qemu": run}, check, needs=needs)
 
 
 def _dma_control_test():
@@ -143,7 +144,8 @@ def _required_test(with_vtd):
 
 
 TESTS = [
-    _dma_blocked_test(),
+    _dma_blocked_test("bios"),
+    _dma_blocked_test("uefi"),
     _dma_control_test(),
     _no_dmar_test(),
     _required_test(False),
