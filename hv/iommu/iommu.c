@@ -21,7 +21,8 @@ static struct dmar_info dmar;
 static struct vtd_unit units[DMAR_MAX_UNITS];
 static unsigned int units_on;
 static spinlock_t fault_lock = SPINLOCK_INIT;
-uint32_t iommu_exit_countdown[MAX_CPUS];
+bool iommu_polling;
+static uint32_t exit_countdown[MAX_CPUS];
 
 static enum iommu_mode read_mode(const char *cmdline)
 {
@@ -236,8 +237,7 @@ void iommu_init(const struct boot_info *bi)
 	/* From here L1 must not drive the units, whether or not all of them come up. */
 	if (claim_registers(why, sizeof(why)) && setup_units(dma_limit(), why, sizeof(why))) {
 		check_rmrrs(mm_hv_ranges(), dma_limit());
-		for (unsigned int c = 0; c < MAX_CPUS; c++)
-			iommu_exit_countdown[c] = IOMMU_POLL_EVERY;
+		iommu_polling = true;
 		print_summary();
 	} else {
 		unprotected(mode, why);
@@ -256,8 +256,12 @@ unsigned int iommu_report_faults(void)
 	return n;
 }
 
-void iommu_poll_from_exit(uint32_t cpu_id)
+__attribute__((cold, noinline)) void iommu_poll_tick(void)
 {
-	iommu_exit_countdown[cpu_id] = IOMMU_POLL_EVERY;
+	uint32_t cpu_id = this_cpu()->cpu_id;
+
+	if (cpu_id >= MAX_CPUS || ++exit_countdown[cpu_id] < IOMMU_POLL_EVERY)
+		return;
+	exit_countdown[cpu_id] = 0;
 	iommu_report_faults();
 }

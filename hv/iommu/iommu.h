@@ -23,16 +23,16 @@ void iommu_debug_dma_test(const struct boot_info *bi);
 
 /*
  * Fault polling from the VM-exit path: every IOMMU_POLL_EVERY exits of a CPU
- * (the fault interrupt stays masked: L1 owns interrupt delivery). A count of
- * 0 means nothing to poll.
+ * (the fault interrupt stays masked: L1 owns interrupt delivery). Without an
+ * active unit the exit path pays one compare.
  */
 #define IOMMU_POLL_EVERY 64
-extern uint32_t iommu_exit_countdown[MAX_CPUS];
-void iommu_poll_from_exit(uint32_t cpu_id);
-static inline void iommu_poll_on_exit(uint32_t cpu_id)
+extern bool iommu_polling;
+void iommu_poll_tick(void);
+static inline void iommu_poll_on_exit(void)
 {
-	if (unlikely(iommu_exit_countdown[cpu_id]) && unlikely(--iommu_exit_countdown[cpu_id] == 0))
-		iommu_poll_from_exit(cpu_id);
+	if (unlikely(iommu_polling))
+		iommu_poll_tick();
 }
 
 #endif

@@ -480,7 +480,7 @@ void vmx_handle_exit(struct guest_regs *regs, struct vcpu *v)
 	handler(v, regs);
 	if (unlikely(this_cpu()->nmi_pending))
 		forward_pending_nmi();
-	iommu_poll_on_exit(v->cpu_id);
+	iommu_poll_on_exit();
 }
 
 /* AP vCPUs exit here (their HOST_RIP is vmx_exit_stub_ap): the common dispatch, then the wait-for-SIPI fix. */
