@@ -47,9 +47,13 @@ static void print_scopes(const char *what, uint16_t first, uint16_t count)
 {
 	for (uint16_t i = first; i < first + count; i++) {
 		const struct dmar_scope *s = &dmar.scope[i];
+		char path[6 * DMAR_MAX_PATH + 1];
+		size_t n = 0;
 
-		pr_info("hv: iommu:   %s scope: %s id %u, bus %02x, path %02x.%x%s\n", what, dmar_scope_type_name(s->type),
-			s->enum_id, s->start_bus, s->dev[0], s->fn[0], s->path_len > 1 ? " and below" : "");
+		for (unsigned int h = 0; h < s->path_len; h++)
+			n += (size_t)hv_snprintf(path + n, sizeof(path) - n, "%s%02x.%x", h ? "/" : "", s->dev[h], s->fn[h]);
+		pr_info("hv: iommu:   %s scope: %s id %u, bus %02x, path %s\n", what, dmar_scope_type_name(s->type),
+			s->enum_id, s->start_bus, path);
 	}
 }
 

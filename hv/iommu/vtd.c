@@ -84,18 +84,28 @@ int vtd_probe(struct vtd_unit *u, paddr_t base, unsigned int index)
 	return 0;
 }
 
-/* Translation, queued invalidation and interrupt remapping may be on from firmware (pre-boot DMA protection). */
+/*
+ * Firmware may leave the unit running (pre-boot DMA protection). Translation
+ * stays on, so no device gets a window without it: the root table is simply
+ * replaced below. The invalidation queue and interrupt remapping go off:
+ * register-based invalidation needs QIE clear (spec 6.5.2).
+ */
 static int turn_off_firmware_state(struct vtd_unit *u)
 {
 	uint32_t sts = rd32(u, VTD_GSTS);
 
-	if ((sts & VTD_GCMD_TE) && gcmd(u, VTD_GCMD_TE, false, "turn off the firmware's translation"))
-		return -1;
 	if ((sts & VTD_GCMD_IRE) && gcmd(u, VTD_GCMD_IRE, false, "turn off the firmware's interrupt remapping"))
 		return -1;
 	if ((sts & VTD_GCMD_QIE) && gcmd(u, VTD_GCMD_QIE, false, "turn off the firmware's invalidation queue"))
 		return -1;
-	wr32(u, VTD_PMEN, 0); /* protected memory regions (spec 10.4.16) off: the tables protect instead */
+	/* Protected memory regions (spec 10.4.16, present with CAP.PLMR/PHMR) off: the tables protect instead. */
+	if ((u->cap & (VTD_CAP_PLMR | VTD_CAP_PHMR)) && (rd32(u, VTD_PMEN) & VTD_PMEN_EPM)) {
+		wr32(u, VTD_PMEN, 0);
+		if (!wait_reg(u, VTD_PMEN, false, VTD_PMEN_PRS, 0)) {
+			printk("hv: iommu: unit %u did not turn off its protected memory regions\n", u->index);
+			return -1;
+		}
+	}
 	return 0;
 }
 

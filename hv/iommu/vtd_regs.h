@@ -33,6 +33,8 @@
 #define VTD_CAP_NFR(c)    ((unsigned int)(((c) >> 40) & 0xff) + 1)
 #define VTD_CAP_CM        BIT(7)
 #define VTD_CAP_RWBF      BIT(4)
+#define VTD_CAP_PLMR      BIT(5)
+#define VTD_CAP_PHMR      BIT(6)
 #define VTD_SAGAW_3LEVEL  BIT(1) /* 39-bit */
 #define VTD_SAGAW_4LEVEL  BIT(2) /* 48-bit */
 
@@ -51,6 +53,10 @@
 #define VTD_GCMD_SIRTP BIT(24)
 #define VTD_GCMD_CFI   BIT(23)
 #define VTD_GSTS_STATE (VTD_GCMD_TE | VTD_GCMD_QIE | VTD_GCMD_IRE | VTD_GCMD_CFI)
+
+/* PMEN (11.4.16): enable bit 31, status bit 0. */
+#define VTD_PMEN_EPM   BIT(31)
+#define VTD_PMEN_PRS   BIT(0)
 
 /* CCMD (11.4.7) and IOTLB_REG (11.4.8.1), register-based invalidation. */
 #define VTD_CCMD_ICC        BIT(63)
