@@ -241,11 +241,11 @@ void iommu_init(const struct boot_info *bi)
 	/* From here L1 must not drive the units, whether or not all of them come up. */
 	if (claim_registers(why, sizeof(why)) && setup_units(dma_limit(), why, sizeof(why))) {
 		check_rmrrs(mm_hv_ranges(), dma_limit());
-		iommu_polling = true;
 		print_summary();
 	} else {
 		unprotected(mode, why);
 	}
+	iommu_polling = units_on > 0; /* the units that did come up still report their faults */
 	dmar_hide(table);
 }
 

@@ -7,6 +7,7 @@ DMAs and the forged interrupt get through, so the checks below are not vacuous.
 """
 import os
 import re
+import struct
 
 import runner
 from runner import Run, Test, find_line, exit_code_for
@@ -143,6 +144,47 @@ def _required_test(with_vtd):
     return Test(name, {"qemu": run}, check, needs=[run.image])
 
 
+def _dmar_table(body):
+    """An ACPI DMAR table (VT-d spec 8.1) around body, with a valid ACPI checksum: only the inside is broken."""
+    length = 48 + len(body)
+    t = bytearray(b"DMAR" + struct.pack("<IBB6s8sI4sI", length, 1, 0, b"HVTEST", b"BROKEN  ", 1, b"HVTS", 1)
+                  + bytes([38, 1]) + bytes(10) + body)
+    t[9] = (-sum(t)) & 0xff
+    return bytes(t)
+
+
+# Broken tables QEMU hands to the firmware as they are (-acpitable): the hypervisor must refuse them and go on.
+_BROKEN = {
+    # A PCI endpoint scope claiming 32 bytes inside a DRHD that holds 8 of them.
+    "scope-overrun": (struct.pack("<HHBBHQ", 0, 24, 1, 0, 0, 0xfed90000) + bytes([1, 0x20, 0, 0, 0, 0, 2, 0]),
+                      r"malformed at offset 48: a device scope's length is malformed or runs past its structure"),
+    # A structure of length 2: a parser trusting it would never advance.
+    "struct-len-2": (struct.pack("<HH", 0, 2) + bytes(12),
+                     r"malformed at offset 48: a structure's length is too small or runs past the table"),
+}
+
+
+def _broken_dmar_test(name):
+    body, said_re = _BROKEN[name]
+    path = os.path.join(runner.BUILD, "iommu", "dmar-%s.bin" % name)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "wb") as f:
+        f.write(_dmar_table(body))
+    run = _run("hello", ["-machine", "q35", "-acpitable", "file=" + path])
+
+    def check(results):
+        res = results["qemu"]
+        why = _stopped_for_no_vmx(run, res)
+        if why:
+            return "the hypervisor did not survive the broken DMAR table: " + why
+        said = [l for l in res.hv_lines if "DMA is unprotected" in l]
+        if len(said) != 1 or not re.search(said_re, said[0]):
+            return "expected one 'DMA is unprotected' line naming the defect, got %r" % said
+        return None
+
+    return Test("iommu-broken-dmar-%s-qemu" % name, {"qemu": run}, check, needs=[run.image, path])
+
+
 TESTS = [
     _dma_blocked_test("bios"),
     _dma_blocked_test("uefi"),
@@ -150,4 +192,6 @@ TESTS = [
     _no_dmar_test(),
     _required_test(False),
     _required_test(True),
+    _broken_dmar_test("scope-overrun"),
+    _broken_dmar_test("struct-len-2"),
 ]
