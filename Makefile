@@ -21,7 +21,7 @@ KLDFLAGS := -nostdlib -static -no-pie -Wl,-T,linker.ld -Wl,-z,max-page-size=0x10
 	-Wl,--build-id=none -Wl,-z,noexecstack -Wl,--no-warn-rwx-segments
 
 # Every C or assembly file under these folders is part of the hypervisor.
-HV_DIRS := boot hv hv/loader hv/vmx hv/nested
+HV_DIRS := boot hv hv/loader hv/vmx hv/nested hv/iommu
 HV_SRCS := $(foreach d,$(HV_DIRS),$(wildcard $(d)/*.c $(d)/*.S))
 HV_OBJS := $(patsubst %,$(BUILD)/k/%.o,$(HV_SRCS))
 
@@ -51,7 +51,7 @@ UNIT_TESTS :=
 include $(wildcard tests/unit/*.mk)
 
 define unit_rule
-$(BUILD)/unit/$(1): $$($(1)_SRCS) $$(wildcard hv/*.h hv/loader/*.h hv/vmx/*.h hv/nested/*.h tests/unit/*.h)
+$(BUILD)/unit/$(1): $$($(1)_SRCS) $$(wildcard hv/*.h hv/loader/*.h hv/vmx/*.h hv/nested/*.h hv/iommu/*.h tests/unit/*.h)
 	@mkdir -p $$(dir $$@)
 	$$(HOSTCC) $$(UNIT_CFLAGS) -o $$@ $$($(1)_SRCS) -lcmocka
 endef

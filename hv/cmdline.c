@@ -151,6 +151,20 @@ bool cmdline_get_u64(const char *cmdline, const char *key, uint64_t *val)
 	return parse_u64(buf, val);
 }
 
+int cmdline_get_choice(const char *cmdline, const char *key, const char *const *choices, int n)
+{
+	char buf[32];
+
+	if (!cmdline_has_key(cmdline, key))
+		return CMDLINE_ABSENT;
+	if (!cmdline_get_str(cmdline, key, buf, sizeof(buf)))
+		return CMDLINE_BAD_CHOICE; /* a bare word, or a value too long to be any choice */
+	for (int i = 0; i < n; i++)
+		if (!strcmp(buf, choices[i]))
+			return i;
+	return CMDLINE_BAD_CHOICE;
+}
+
 bool cmdline_has_key(const char *cmdline, const char *key)
 {
 	struct word w;

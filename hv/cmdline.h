@@ -8,6 +8,10 @@
 bool cmdline_get_str(const char *cmdline, const char *key, char *buf, size_t size);
 /* Parses a number (decimal, 0x hex, optional K/M/G suffix); false if absent or malformed. */
 bool cmdline_get_u64(const char *cmdline, const char *key, uint64_t *val);
+/* The index of key's value among choices[0..n); CMDLINE_ABSENT, or CMDLINE_BAD_CHOICE if it is none of them. */
+#define CMDLINE_ABSENT     (-1)
+#define CMDLINE_BAD_CHOICE (-2)
+int cmdline_get_choice(const char *cmdline, const char *key, const char *const *choices, int n);
 /* True if a word "key" or "key=anything" is present. */
 bool cmdline_has_key(const char *cmdline, const char *key);
 /* True if the bare word "flag" (or "flag=1"/"flag=on") is present. */

@@ -2,6 +2,7 @@
 #include "hv/boot_info.h"
 #include "hv/cmdline.h"
 #include "hv/console.h"
+#include "hv/iommu/iommu.h"
 #include "hv/mm.h"
 #include "hv/modules.h"
 #include "hv/paging.h"
@@ -83,6 +84,9 @@ __noreturn static void hv_start(void)
 	mm_print_state();
 	paging_map_all_ram(&boot_info);
 	modules_move_high(&boot_info);
+	/* DMA protection first: before any check that can stop here, and before L1's EPT (it leaves the units out). */
+	iommu_init(&boot_info);
+	iommu_debug_dma_test(&boot_info);
 
 	if (vmx_cpu_init() < 0) {
 		printk("hv: this machine cannot run the hypervisor's guests; stopping\n");

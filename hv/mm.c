@@ -307,6 +307,17 @@ const struct mem_map *mm_hv_ranges(void)
 	return &layout.hv;
 }
 
+int mm_claim_for_hv(paddr_t base, uint64_t len)
+{
+	paddr_t start = ALIGN_DOWN(base, PAGE_SIZE);
+	uint64_t size = ALIGN_UP(base + len, PAGE_SIZE) - start;
+
+	if (!len || base + len < base || memmap_add(&layout.hv, start, size, MEM_RESERVED) ||
+	    memmap_reserve(&layout.guest, start, size))
+		return -1;
+	return 0;
+}
+
 bool mm_range_is_hv_owned(paddr_t pa, uint64_t len)
 {
 	return memmap_covers(&layout.hv, pa, len, MEM_RESERVED);

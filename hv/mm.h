@@ -34,7 +34,13 @@ bool mm_range_is_hv_owned(paddr_t pa, uint64_t len);
 bool mm_range_overlaps_hv(paddr_t pa, uint64_t len);
 /* The machine's memory map minus the hypervisor's memory (marked reserved). */
 const struct mem_map *mm_guest_map(void);
-/* The hypervisor's own ranges (image, pool), for EPT exclusion and reports. */
+/* The hypervisor's own ranges (image, pool, claimed device registers), for EPT and DMA exclusion and reports. */
 const struct mem_map *mm_hv_ranges(void);
+/*
+ * Takes [base, base+len) (page-rounded outwards) from L1 for good: device
+ * registers only the hypervisor drives (VT-d units). Call before L1's EPT is
+ * built; the range joins mm_hv_ranges() and is reserved in L1's map. 0 or -1.
+ */
+int mm_claim_for_hv(paddr_t base, uint64_t len);
 
 #endif

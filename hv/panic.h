@@ -26,5 +26,6 @@ enum hv_exit_status {
 	HV_EXIT_NO_VMX     = 0x71,
 	HV_EXIT_BAD_MODULE = 0x72,
 	HV_EXIT_GUEST_DIED = 0x73, /* triple fault, failed entry or an unhandled exit in L1 */
+	HV_EXIT_NO_IOMMU   = 0x74, /* iommu=required and no usable DMA remapping hardware */
 };
 #endif

@@ -4,7 +4,7 @@ set -u
 cd "$(dirname "$0")/.."
 scripts/deps.sh --check-tools >/dev/null || exit 1
 
-mapfile -t KSRC < <(ls boot/*.c hv/*.c hv/loader/*.c hv/vmx/*.c hv/nested/*.c 2>/dev/null)
+mapfile -t KSRC < <(ls boot/*.c hv/*.c hv/loader/*.c hv/vmx/*.c hv/nested/*.c hv/iommu/*.c 2>/dev/null)
 status=0
 
 echo "check: cppcheck over ${#KSRC[@]} files"

@@ -2,6 +2,7 @@
 #include "hv/vmx/vmx_internal.h"
 #include "hv/vmx/vmx_asm.h"
 #include "hv/vmx/nested.h"
+#include "hv/iommu/iommu.h"
 #include "hv/console.h"
 #include "hv/mm.h"
 #include "hv/panic.h"
@@ -449,6 +450,7 @@ int vmx_handle_exit(struct guest_regs *regs, struct vcpu *v)
 	if (unlikely(v->nested != NULL) && vmx_in_l2(v)) {
 		v->exits[VMX_EXIT_REASON_BASIC((uint32_t)vmcs_read(VM_EXIT_REASON)) % EXIT_REASON_MAX]++;
 		vmx_nested_l2_exit(v, regs);
+		iommu_poll_on_exit();
 		return take_launch(v);
 	}
 	reason = (uint32_t)vmcs_read(VM_EXIT_REASON);
@@ -464,6 +466,7 @@ int vmx_handle_exit(struct guest_regs *regs, struct vcpu *v)
 	handler(v, regs);
 	if (unlikely(this_cpu()->nmi_pending) && !vmx_in_l2(v))
 		forward_pending_nmi();
+	iommu_poll_on_exit();
 	return unlikely(v->launch_next) ? take_launch(v) : 0;
 }
 
