@@ -122,9 +122,14 @@ static void prepare_controls(const struct vmcs12 *vmcs12, const struct vmcs02_l0
 		ops->vmcs02_write(ops->ctx, TPR_THRESHOLD, vmcs12->tpr_threshold);
 	}
 	/* L1's VM-exit controls are emulated at the synthesized exit; the hardware exit is ours, saving what we capture. */
+	/*
+	 * L1's "acknowledge interrupt on exit" is the hardware's for vmcs02: only L1 asks for
+	 * external-interrupt exits of L2, so the vector the CPU acknowledges goes to L1 (SDM 27.2.2).
+	 */
 	ops->vmcs02_write(ops->ctx, VM_EXIT_CONTROLS, l0->exit_controls |
 			  ((vmcs12->pin_based_vm_exec_control & PIN_BASED_PREEMPTION_TIMER) ?
-			   VM_EXIT_SAVE_PREEMPTION_TIMER : 0));
+			   VM_EXIT_SAVE_PREEMPTION_TIMER : 0) |
+			  (vmcs12->vm_exit_controls & VM_EXIT_ACK_INTR_ON_EXIT));
 	ops->vmcs02_write(ops->ctx, VM_ENTRY_CONTROLS, (vmcs12->vm_entry_controls & VM_ENTRY_IA32E_MODE) |
 			  (l0->entry_controls & l0->entry_allowed1));
 	/* L1's MSR lists are processed in software; the event to inject is the event core's. */

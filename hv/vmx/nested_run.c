@@ -2,6 +2,7 @@
 #include "hv/vmx/nested.h"
 #include "hv/vmx/vmx_internal.h"
 #include "hv/vmx/l1_mem.h"
+#include "hv/vmx/nested_msr.h"
 #include "hv/nested/entry_checks.h"
 #include "hv/nested/exit_decide.h"
 #include "hv/nested/host_state.h"
@@ -204,6 +205,7 @@ static void switch_to_l1(struct vcpu *v, bool nmi_exit)
 	n->core.ev.guest_mode = false;
 	n->entering = false;
 	nested_load_host_state(v12, &l2, write_l1_state, v);
+	nested_load_exit_msr_list(v, v12->vm_exit_msr_load_addr, v12->vm_exit_msr_load_count);
 	vmx_flush_guest_tlb(v);
 }
 
@@ -226,6 +228,8 @@ static void fail_entry_to_l1(struct vcpu *v, uint32_t reason, uint64_t qual)
 							  .efer = vmcs_read(GUEST_IA32_EFER),
 							  .cr4_fixed0 = vmx_caps.cr4_fixed0 },
 			       write_l1_state, v);
+	/* SDM 26.8: a failed entry still loads the VM-exit MSR-load list. */
+	nested_load_exit_msr_list(v, v12->vm_exit_msr_load_addr, v12->vm_exit_msr_load_count);
 	vmx_flush_guest_tlb(v);
 }
 
@@ -244,6 +248,8 @@ static void reflect_to_l1(struct vcpu *v, uint32_t reason)
 	nested_vmexit_to_l1(&n->core, &x);
 	v12->vmx_instruction_info = (uint32_t)vmcs_read(VMX_INSTRUCTION_INFO);
 	v12->guest_linear_address = vmcs_read(GUEST_LINEAR_ADDRESS);
+	/* vmcs01 runs L1 without a TSC offset: L1's TSC is the host's. */
+	nested_store_exit_msr_list(v, v12->vm_exit_msr_store_addr, v12->vm_exit_msr_store_count, 0);
 	switch_to_l1(v, nmi);
 }
 
@@ -387,6 +393,7 @@ void vmx_nested_enter_l2(struct vcpu *v, struct guest_regs *r, bool launch)
 	struct nested_entry_ctx ctx = { &l1_caps, (vmcs_read(GUEST_IA32_EFER) & X86_EFER_LMA) != 0, 0 };
 	const struct nested_entry_check *bad;
 	struct vmcs02_l0 l0;
+	uint32_t bad_msr;
 
 	(void)r;
 	n->launching = launch;
@@ -404,9 +411,9 @@ void vmx_nested_enter_l2(struct vcpu *v, struct guest_regs *r, bool launch)
 		fail_entry_to_l1(v, EXIT_REASON_INVALID_GUEST_STATE, bad->qualification);
 		return;
 	}
-	if (v12->vm_entry_msr_load_count) {
-		/* Not emulated yet: refused as the MSR-load failure of its first entry (SDM 26.4). */
-		fail_entry_to_l1(v, EXIT_REASON_MSR_LOAD_FAIL, 1);
+	bad_msr = nested_check_entry_msr_list(v12->vm_entry_msr_load_addr, v12->vm_entry_msr_load_count);
+	if (bad_msr) {
+		fail_entry_to_l1(v, EXIT_REASON_MSR_LOAD_FAIL, bad_msr); /* SDM 26.4: the entry's 1-based index */
 		return;
 	}
 	l0_needs(v, &l0);
@@ -419,6 +426,7 @@ void vmx_nested_enter_l2(struct vcpu *v, struct guest_regs *r, bool launch)
 		vmx_stop_guest(v, NULL, HV_EXIT_GUEST_DIED);
 	set_l2_ops(v);
 	vmcs02_prepare(v12, n->vmx.features, &l0, &n->core.l2);
+	nested_load_entry_msr_list(v12->vm_entry_msr_load_addr, v12->vm_entry_msr_load_count);
 	load_l2_pdptes(v12);
 	nested_enter_l2(&n->core);
 	if (launch)

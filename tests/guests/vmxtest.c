@@ -54,7 +54,7 @@ static uint64_t l2_idt[64];
 /* ---- L2 payloads: each ends in the exit under test, then VMCALL ---------------- */
 void l2_cpuid(void), l2_hlt(void), l2_io(void), l2_rdmsr(void), l2_wrmsr(void), l2_ud2(void), l2_int3(void);
 void l2_touch_hole(void), l2_cr0(void), l2_dr7(void), l2_invlpg(void), l2_rdtsc(void), l2_vmread(void);
-void l2_vmcall(void), l2_sti(void), l2_loop(void), l2_vec_stubs(void);
+void l2_vmcall(void), l2_sti(void), l2_loop(void), l2_vec_stubs(void), l2_rdmsr_sysenter(void);
 extern const uint32_t l2_vec_table[64];
 
 __asm__(
@@ -73,6 +73,7 @@ __asm__(
 	"l2_rdtsc:	rdtsc\n	vmcall\n"
 	"l2_vmread:	movl $0x4402, %ecx\n	vmread %ecx, %eax\n	vmcall\n"
 	"l2_vmcall:	vmcall\n"
+	"l2_rdmsr_sysenter:	movl $0x174, %ecx\n	rdmsr\n	vmcall\n"
 	"l2_sti:	sti\n	nop\n	nop\n	vmcall\n"
 	"l2_loop:	xorl %ecx, %ecx\n1:	incl %ecx\n	jmp 1b\n"
 	/* L2's IDT: every vector reports itself with VMCALL, EBX = vector, ESI = the stack at entry. */
@@ -406,6 +407,40 @@ static void test_instruction_exits(void)
 	finish("vmread in l2 done");
 }
 
+/* L1's MSR lists (SDM 26.4, 27.4, 27.6): SYSENTER_CS loaded for L2, stored at the exit, loaded for L1. */
+static uint64_t msr_area[3][2] __attribute__((aligned(16)));
+
+static void test_msr_lists(void)
+{
+	uint64_t after;
+
+	memset(msr_bitmap, 0, PAGE);
+	vmw(PROC_CTL, vmx_adjust(PROC_MSR_BITMAPS, vmx_host.proc_lo, vmx_host.proc_hi));
+	msr_area[0][0] = 0x174;
+	msr_area[0][1] = 0x33;   /* entry load: L2's SYSENTER_CS */
+	msr_area[1][0] = 0x174;
+	msr_area[1][1] = 0;      /* exit store: L2's SYSENTER_CS */
+	msr_area[2][0] = 0x174;
+	msr_area[2][1] = 0x44;   /* exit load: L1's SYSENTER_CS */
+	vmw(ENTRY_MSR_LOAD_COUNT, 1);
+	vmw64(ENTRY_MSR_LOAD_ADDR, (uint32_t)msr_area[0]);
+	vmw(EXIT_MSR_STORE_COUNT, 1);
+	vmw64(EXIT_MSR_STORE_ADDR, (uint32_t)msr_area[1]);
+	vmw(EXIT_MSR_LOAD_COUNT, 1);
+	vmw64(EXIT_MSR_LOAD_ADDR, (uint32_t)msr_area[2]);
+	vmw(G_SYSENTER_CS, 0x11);
+	at(l2_rdmsr_sysenter);
+	step("msr lists: l2 reads sysenter_cs");
+	rdmsr_safe(0x174, &after);
+	printf("  l2 read 0x%x, stored 0x%llx, l1 now has 0x%llx, vmcs12 guest field 0x%x\n", l2.eax, msr_area[1][1],
+	       after, vmr(G_SYSENTER_CS));
+	vmw(ENTRY_MSR_LOAD_COUNT, 0);
+	vmw(EXIT_MSR_STORE_COUNT, 0);
+	vmw(EXIT_MSR_LOAD_COUNT, 0);
+	vmw(PROC_CTL, vmx_adjust(0, vmx_host.proc_lo, vmx_host.proc_hi));
+	wrmsr_safe(0x174, 0);
+}
+
 /* Exceptions in L2 that L1's exception bitmap takes, and #PF mask/match (SDM 25.2). */
 static void test_exception_exits(void)
 {
@@ -552,6 +587,7 @@ int guest_main(const struct mb_info *mbi)
 	}
 	test_entry_checks();
 	test_instruction_exits();
+	test_msr_lists();
 	test_exception_exits();
 	test_injection();
 	test_windows_and_timer();

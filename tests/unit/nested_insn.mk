@@ -17,3 +17,7 @@ test_nested_vmcs02_SRCS := tests/unit/test_nested_vmcs02.c hv/nested/vmcs02.c hv
 UNIT_TESTS += test_nested_entry_checks
 test_nested_entry_checks_SRCS := tests/unit/test_nested_entry_checks.c hv/nested/entry_checks.c hv/nested/entry.c \
 	hv/nested/exception_class.c hv/nested/vmcs12.c hv/string.c
+
+# L1's MSR lists: the SDM's failures and what the hypervisor replays.
+UNIT_TESTS += test_nested_msr_lists
+test_nested_msr_lists_SRCS := tests/unit/test_nested_msr_lists.c hv/nested/msr_lists.c

@@ -63,6 +63,10 @@ static void test_controls_merge(void **state)
 	assert_int_equal(v02.io_bitmap_a, 0xa000);
 	assert_int_equal(v02.vm_exit_controls, VM_EXIT_HOST_ADDR_SPACE_SIZE | VM_EXIT_SAVE_IA32_EFER |
 			 VM_EXIT_SAVE_PREEMPTION_TIMER);
+	v12.vm_exit_controls = VM_EXIT_ACK_INTR_ON_EXIT | VM_EXIT_LOAD_IA32_EFER; /* only "acknowledge" carries over */
+	vmcs02_prepare(&v12, VMCS12_F_PREEMPTION_TIMER, &l0, &ops);
+	assert_int_equal(v02.vm_exit_controls, VM_EXIT_HOST_ADDR_SPACE_SIZE | VM_EXIT_SAVE_IA32_EFER |
+			 VM_EXIT_SAVE_PREEMPTION_TIMER | VM_EXIT_ACK_INTR_ON_EXIT);
 	assert_int_equal(v02.vmx_preemption_timer_value, 1000);
 	assert_int_equal(v02.vm_entry_msr_load_count, 0);
 	assert_int_equal(v02.vm_entry_intr_info_field, 0);
