@@ -60,21 +60,35 @@ void vmx_inject_hw_exception(unsigned int vector, bool has_error_code, uint32_t 
 	vmcs_write(VM_ENTRY_INTR_INFO_FIELD, info);
 }
 
-static void print_vcpu_exit_counters(const struct vcpu *v, const char *label)
+static void print_counters(const uint64_t *exits, const char *label)
 {
 	char line[600];
 	int n = hv_snprintf(line, sizeof(line), "%s", label);
 	uint64_t total = 0;
 
 	for (uint32_t r = 0; r < EXIT_REASON_MAX; r++) {
-		if (!v->exits[r])
+		if (!exits[r])
 			continue;
-		total += v->exits[r];
+		total += exits[r];
 		if (n < (int)sizeof(line))
 			n += hv_snprintf(line + n, sizeof(line) - (size_t)n, " %s=%llu", vmx_exit_reason_short(r),
-					 (unsigned long long)v->exits[r]);
+					 (unsigned long long)exits[r]);
 	}
 	printk("%s total=%llu\n", line, (unsigned long long)total);
+}
+
+/* L1's own exits; with nested VMX also L2's, those the hypervisor handled and those reflected to L1. */
+static void print_vcpu_exit_counters(const struct vcpu *v, const char *label, const char *l2_label)
+{
+	char l2[48];
+
+	print_counters(v->exits, label);
+	if (!v->nested)
+		return;
+	hv_snprintf(l2, sizeof(l2), "%s handled:", l2_label);
+	print_counters(v->nested->l2_handled, l2);
+	hv_snprintf(l2, sizeof(l2), "%s reflected to L1:", l2_label);
+	print_counters(v->nested->l2_reflected, l2);
 }
 
 /* The boot vCPU's counters first (the line tests and users look for), then each AP's. */
@@ -83,14 +97,17 @@ void vmx_print_exit_counters(void)
 	char label[32];
 
 	if (percpu_area[0].vcpu)
-		print_vcpu_exit_counters(percpu_area[0].vcpu, "hv: exits:");
+		print_vcpu_exit_counters(percpu_area[0].vcpu, "hv: exits:", "hv: L2 exits");
 	for (uint32_t i = 1; i < MAX_CPUS; i++) {
 		const struct vcpu *ap = percpu_area[i].vcpu;
 
 		if (!ap || !ap->launched)
 			continue;
+		char l2_label[32];
+
 		hv_snprintf(label, sizeof(label), "hv: exits on CPU %u:", i);
-		print_vcpu_exit_counters(ap, label);
+		hv_snprintf(l2_label, sizeof(l2_label), "hv: L2 exits on CPU %u", i);
+		print_vcpu_exit_counters(ap, label, l2_label);
 	}
 }
 
@@ -448,7 +465,6 @@ int vmx_handle_exit(struct guest_regs *regs, struct vcpu *v)
 	exit_handler_t handler;
 
 	if (unlikely(v->nested != NULL) && vmx_in_l2(v)) {
-		v->exits[VMX_EXIT_REASON_BASIC((uint32_t)vmcs_read(VM_EXIT_REASON)) % EXIT_REASON_MAX]++;
 		vmx_nested_l2_exit(v, regs);
 		iommu_poll_on_exit();
 		return take_launch(v);

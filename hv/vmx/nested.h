@@ -22,6 +22,9 @@ struct vmx_nested {
 	bool entering;             /* L1's VMLAUNCH/VMRESUME is between our checks and the hardware entry */
 	bool launching;            /* ... and it is a VMLAUNCH: a failed entry leaves vmcs12 clear */
 	paddr_t io_bitmap_a, io_bitmap_b, msr_bitmap; /* vmcs02's: L1's ORed with ours */
+	int io_merged;             /* enum vmcs02_bitmap_source the I/O bitmaps hold if it needs no re-merge, else -1 */
+	uint64_t l2_handled[EXIT_REASON_MAX];   /* L2 exits the hypervisor handled itself, per reason */
+	uint64_t l2_reflected[EXIT_REASON_MAX]; /* L2 exits synthesized to L1, per reason */
 };
 
 /* What VMX L1 sees (hv/nested/vmx_policy.c), computed once on the boot CPU. */

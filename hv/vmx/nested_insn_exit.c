@@ -46,6 +46,7 @@ static struct vmx_nested *nested_alloc(struct vcpu *v)
 	if (!n->vmcs02 || !n->io_bitmap_a || !n->io_bitmap_b || !n->msr_bitmap)
 		return NULL; /* the frames already taken stay with the vCPU: L1 is told VMXON failed */
 	n->vmx.current_vmptr = NESTED_NO_VMCS;
+	n->io_merged = -1;
 	n->vmx.revision = VMCS12_REVISION_ID;
 	n->vmx.maxphyaddr = l1_maxphyaddr();
 	n->vmx.features = vmx_l1_offer.vmcs12_features;

@@ -279,13 +279,21 @@ static void merge_bitmap(paddr_t dst, paddr_t ours, uint64_t l1_gpa, int l1_sour
 	}
 }
 
+/*
+ * L1's bitmaps are re-read at every entry (L1 may change them at any time,
+ * as the hardware would see); merged bitmaps that depend on no page of L1's
+ * (no I/O exits, or all of them) are made once and kept.
+ */
 static void merge_bitmaps(struct vcpu *v, const struct vmcs12 *v12)
 {
 	struct vmx_nested *n = v->nested;
 	enum vmcs02_bitmap_source io = vmcs02_io_bitmap_source(v12);
 
-	merge_bitmap(n->io_bitmap_a, v->io_bitmap_a, v12->io_bitmap_a, io);
-	merge_bitmap(n->io_bitmap_b, v->io_bitmap_b, v12->io_bitmap_b, io);
+	if (io == VMCS02_BITMAP_L1 || (int)io != n->io_merged) {
+		merge_bitmap(n->io_bitmap_a, v->io_bitmap_a, v12->io_bitmap_a, io);
+		merge_bitmap(n->io_bitmap_b, v->io_bitmap_b, v12->io_bitmap_b, io);
+		n->io_merged = io == VMCS02_BITMAP_L1 ? -1 : (int)io;
+	}
 	if (vmcs02_uses_msr_bitmap(v12))
 		merge_bitmap(n->msr_bitmap, v->msr_bitmap, v12->msr_bitmap, VMCS02_BITMAP_L1);
 }
@@ -514,6 +522,7 @@ void vmx_nested_l2_exit(struct vcpu *v, struct guest_regs *r)
 	struct l2_exit x;
 
 	if (reason & VMX_EXIT_REASON_FAILED_ENTRY) {
+		n->l2_reflected[basic % EXIT_REASON_MAX]++;
 		fail_entry_to_l1(v, basic, vmcs_read(EXIT_QUALIFICATION));
 		vmcs02_reset(n);
 		return;
@@ -522,9 +531,11 @@ void vmx_nested_l2_exit(struct vcpu *v, struct guest_regs *r)
 	nested_l2_exited(&n->core);
 	describe_exit(r, basic, &x);
 	if (nested_l2_exit_owner(&n->vmx.vmcs12, &x, l1_ram_byte, NULL) == NESTED_EXIT_L1) {
+		n->l2_reflected[basic % EXIT_REASON_MAX]++;
 		reflect_to_l1(v, basic);
 		return;
 	}
+	n->l2_handled[basic % EXIT_REASON_MAX]++;
 	vmx_nested_handle_l0_exit(v, r, basic);
 	if (vmx_in_l2(v))
 		prepare_next_l2_entry(v);

@@ -17,6 +17,7 @@ GUESTS += vmxtest
 GUESTS += faultrf
 GUESTS += taskswitch
 GUESTS += nestdemo
+GUESTS += nestbench
 GUESTS += hwreplay
 GUESTS += highmem
 GUESTS += strio
