@@ -22,6 +22,13 @@ typedef void (*exit_handler_t)(struct vcpu *v, struct guest_regs *r);
  */
 void vmx_pending_debug_trap(uint64_t bits)
 {
+	struct vcpu *v = this_cpu()->vcpu;
+
+	/* For L2 the event core holds the trap: an exit to L1 at this boundary must not lose it (SDM 27.3.4). */
+	if (unlikely(v && vmx_in_l2(v))) {
+		vmx_nested_queue_debug_trap(v, bits);
+		return;
+	}
 	vmcs_write(GUEST_PENDING_DBG_EXCEPTIONS, vmcs_read(GUEST_PENDING_DBG_EXCEPTIONS) | bits);
 }
 

@@ -549,3 +549,17 @@ void vmx_nested_queue_exception(struct vcpu *v, uint8_t vector, bool has_error_c
 
 	nested_queue_exception(&v->nested->core, &ex);
 }
+
+/*
+ * A trap-like #DB that an instruction the hypervisor emulated for L2 owes
+ * (single step, I/O breakpoint): queued with its DR6 bits as payload, so the
+ * event core delivers it to L2, reflects it to L1 (exception bitmap) or keeps
+ * it in vmcs12's pending debug exceptions when another exit to L1 wins.
+ */
+void vmx_nested_queue_debug_trap(struct vcpu *v, uint64_t dr6_bits)
+{
+	struct nested_exception ex = { .ev = { .valid = true, .type = INTR_TYPE_HW_EXCEPTION, .vector = DB_VECTOR },
+				       .has_payload = true, .payload = dr6_bits & ~(uint64_t)PENDING_DBG_BP_ENABLED };
+
+	nested_queue_exception(&v->nested->core, &ex);
+}

@@ -54,7 +54,7 @@ static uint64_t l2_idt[64];
 /* ---- L2 payloads: each ends in the exit under test, then VMCALL ---------------- */
 void l2_cpuid(void), l2_hlt(void), l2_io(void), l2_rdmsr(void), l2_wrmsr(void), l2_ud2(void), l2_int3(void);
 void l2_touch_hole(void), l2_cr0(void), l2_dr7(void), l2_invlpg(void), l2_rdtsc(void), l2_vmread(void);
-void l2_vmcall(void), l2_sti(void), l2_loop(void), l2_vec_stubs(void), l2_rdmsr_sysenter(void);
+void l2_vmcall(void), l2_sti(void), l2_loop(void), l2_vec_stubs(void), l2_rdmsr_sysenter(void), l2_tf_out80(void);
 extern const uint32_t l2_vec_table[64];
 
 __asm__(
@@ -73,6 +73,9 @@ __asm__(
 	"l2_rdtsc:	rdtsc\n	vmcall\n"
 	"l2_vmread:	movl $0x4402, %ecx\n	vmread %ecx, %eax\n	vmcall\n"
 	"l2_vmcall:	vmcall\n"
+	/* Single step over an OUT to port 0x80, which L1 does not intercept (the hypervisor below may). */
+	"l2_tf_out80:	pushfl\n	orl $0x100, (%esp)\n	popfl\n	movb $0x5a, %al\n	outb %al, $0x80\n	nop\n"
+	"	pushfl\n	andl $~0x100, (%esp)\n	popfl\n	vmcall\n"
 	"l2_rdmsr_sysenter:	movl $0x174, %ecx\n	rdmsr\n	vmcall\n"
 	"l2_sti:	sti\n	nop\n	nop\n	vmcall\n"
 	"l2_loop:	xorl %ecx, %ecx\n1:	incl %ecx\n	jmp 1b\n"
@@ -461,6 +464,25 @@ static void test_exception_exits(void)
 	vmw(EXC_BITMAP, 0);
 }
 
+/*
+ * A trap-like #DB over an instruction L1 does not intercept: single step
+ * over OUT 0x80. In L2's own #DB handler first, then as an exception exit
+ * to L1 (exit qualification: the DR6 bits, SDM 27.2.1).
+ */
+static void test_single_step_over_out(void)
+{
+	uint32_t dr6;
+
+	at(l2_tf_out80);
+	step("single step over out 0x80");
+	__asm__ volatile("mov %%dr6, %0" : "=r"(dr6));
+	printf("  l2 handler vector=%u dr6 bs=%u\n", l2.ebx, (dr6 >> 14) & 1);
+	vmw(EXC_BITMAP, 1u << 1);
+	at(l2_tf_out80);
+	step("single step over out 0x80, #db to l1");
+	vmw(EXC_BITMAP, 0);
+}
+
 /* VM-entry event injection of each type (SDM 26.6). */
 static uint32_t inject_if = 0x2;
 
@@ -589,6 +611,7 @@ int guest_main(const struct mb_info *mbi)
 	test_instruction_exits();
 	test_msr_lists();
 	test_exception_exits();
+	test_single_step_over_out();
 	test_injection();
 	test_windows_and_timer();
 	test_two_vmcss();
