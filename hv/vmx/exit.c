@@ -456,33 +456,18 @@ void vmx_nested_handle_l0_exit(struct vcpu *v, struct guest_regs *r, uint32_t ba
 		handle_unhandled(v, r);
 }
 
-/* The stub VMLAUNCHes instead of VMRESUMEs once, after L1's VM entry made a fresh vmcs02 current. */
-static int take_launch(struct vcpu *v)
+/* Called by vmx_exit_stub with L1's GPRs; returning resumes the current VMCS (vmcs01, or vmcs02 after L1's entry). */
+void vmx_handle_exit(struct guest_regs *regs, struct vcpu *v)
 {
-	int launch = v->launch_next;
-
-	v->launch_next = false;
-	return launch;
-}
-
-/* Called by vmx_exit_stub with the guest's GPRs; returns 0 to VMRESUME the current VMCS, 1 to VMLAUNCH it. */
-int vmx_handle_exit(struct guest_regs *regs, struct vcpu *v)
-{
-	uint32_t reason, basic;
+	uint32_t reason = (uint32_t)vmcs_read(VM_EXIT_REASON);
+	uint32_t basic = VMX_EXIT_REASON_BASIC(reason);
 	exit_handler_t handler;
 
-	if (unlikely(v->nested != NULL) && vmx_in_l2(v)) {
-		vmx_nested_l2_exit(v, regs);
-		iommu_poll_on_exit();
-		return take_launch(v);
-	}
-	reason = (uint32_t)vmcs_read(VM_EXIT_REASON);
-	basic = VMX_EXIT_REASON_BASIC(reason);
 	if (unlikely(reason & VMX_EXIT_REASON_FAILED_ENTRY))
 		entry_failed(v, regs, reason);
 	if (unlikely(basic >= EXIT_REASON_MAX)) {
 		handle_unhandled(v, regs);
-		return 0;
+		return;
 	}
 	v->exits[basic]++;
 	handler = exit_handlers[basic];
@@ -490,17 +475,21 @@ int vmx_handle_exit(struct guest_regs *regs, struct vcpu *v)
 	if (unlikely(this_cpu()->nmi_pending) && !vmx_in_l2(v))
 		forward_pending_nmi();
 	iommu_poll_on_exit();
-	return unlikely(v->launch_next) ? take_launch(v) : 0;
 }
 
 /* AP vCPUs exit here (their HOST_RIP is vmx_exit_stub_ap): the common dispatch, then the wait-for-SIPI fix. */
-int vmx_handle_exit_ap(struct guest_regs *regs, struct vcpu *v)
+void vmx_handle_exit_ap(struct guest_regs *regs, struct vcpu *v)
 {
-	int launch = vmx_handle_exit(regs, v);
-
+	vmx_handle_exit(regs, v);
 	if (!vmx_in_l2(v))
 		vmx_vcpu_fix_sipi_blocking();
-	return launch;
+}
+
+/* Every exit of L2 (vmcs02's HOST_RIP is vmx_exit_stub_l2): handled or reflected by hv/vmx/nested_run.c. */
+void vmx_handle_exit_l2(struct guest_regs *regs, struct vcpu *v)
+{
+	vmx_nested_l2_exit(v, regs);
+	iommu_poll_on_exit();
 }
 
 __noreturn static void entry_instruction_failed(struct vcpu *v, struct guest_regs *r, const char *insn)

@@ -316,6 +316,7 @@ static bool vmcs02_create(struct vcpu *v)
 		return false;
 	for (size_t i = 0; i < nh; i++)
 		vmcs_write((enum vmcs_field)host[i].field, host[i].val);
+	vmcs_write(HOST_RIP, (uint64_t)(uintptr_t)vmx_exit_stub_l2);
 	n->vmcs02_ready = true;
 	return true;
 }
@@ -403,7 +404,6 @@ void vmx_nested_enter_l2(struct vcpu *v, struct guest_regs *r, bool launch)
 	struct vmcs02_l0 l0;
 	uint32_t bad_msr;
 
-	(void)r;
 	n->launching = launch;
 	if (!virtual_apic_page_ok(v12, &ctx.vtpr)) {
 		vmfail_valid(v, VMXERR_ENTRY_INVALID_CONTROL_FIELD);
@@ -440,8 +440,12 @@ void vmx_nested_enter_l2(struct vcpu *v, struct guest_regs *r, bool launch)
 	if (launch)
 		v12->launch_state = VMCS12_LAUNCHED;
 	n->entering = true;
-	v->launch_next = !n->vmcs02_launched;
+	if (n->vmcs02_launched)
+		return; /* the exit stub VMRESUMEs the current VMCS: vmcs02 */
+	/* A clear vmcs02 needs VMLAUNCH: done here; its exits arrive at vmx_exit_stub_l2 on a fresh stack. */
 	n->vmcs02_launched = true;
+	vmx_launch(r);
+	vmx_nested_entry_refused(v, r);
 }
 
 /*

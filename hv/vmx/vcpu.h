@@ -39,7 +39,6 @@ struct vcpu {
 	struct guest_regs *regs;    /* on the exit stack */
 	uint64_t exits[EXIT_REASON_MAX];
 	struct vmx_nested *nested;  /* L1's nested VMX, from its first VMXON (hv/vmx/nested.h) */
-	bool launch_next;           /* the exit stub must VMLAUNCH (a fresh vmcs02), not VMRESUME */
 };
 
 STATIC_ASSERT(sizeof(struct vcpu) <= PAGE_SIZE, "an AP's vcpu is one frame");

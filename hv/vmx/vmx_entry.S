@@ -50,15 +50,9 @@
 	mov %rsp, %rdi          /* struct guest_regs * */
 	mov 136(%rsp), %rsi     /* struct vcpu * at top-8 */
 	call \handler
-	test %eax, %eax         /* nonzero: a fresh VMCS (vmcs02) is current and needs VMLAUNCH */
-	jnz 1f
 	POP_GUEST_REGS
 	vmresume
-	jmp 2f
-1:	POP_GUEST_REGS
-	vmlaunch
-	/* VMRESUME/VMLAUNCH failed (SDM 31.2): the registers are still on the stack below. */
-2:
+	/* VMRESUME failed (SDM 31.2): the registers are still on the stack below. */
 	sub $128, %rsp
 	mov %rsp, %rdi
 	mov 136(%rsp), %rsi
@@ -70,6 +64,8 @@
 	.text
 EXIT_STUB vmx_exit_stub, vmx_handle_exit
 EXIT_STUB vmx_exit_stub_ap, vmx_handle_exit_ap
+/* vmcs02's HOST_RIP: L2's exits never pass through L1's dispatcher, which therefore pays nothing for nesting. */
+EXIT_STUB vmx_exit_stub_l2, vmx_handle_exit_l2
 
 /*
  * int vmx_launch(struct guest_regs *regs): loads the guest's GPRs and

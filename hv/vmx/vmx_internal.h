@@ -73,8 +73,9 @@ int vmcs01_setup(struct vcpu *v, const struct guest_boot_state *gs);
 
 /* exit.c */
 void vmx_exit_handlers_init(void);
-int vmx_handle_exit(struct guest_regs *regs, struct vcpu *v);
-int vmx_handle_exit_ap(struct guest_regs *regs, struct vcpu *v);
+void vmx_handle_exit(struct guest_regs *regs, struct vcpu *v);
+void vmx_handle_exit_ap(struct guest_regs *regs, struct vcpu *v);
+void vmx_handle_exit_l2(struct guest_regs *regs, struct vcpu *v);
 __noreturn void vmx_resume_failed(struct guest_regs *regs, struct vcpu *v);
 __noreturn void vmx_launch_failed(struct vcpu *v);
 
@@ -138,5 +139,6 @@ int vmx_launch(struct guest_regs *regs);
 int vmx_resume_regs(struct guest_regs *regs);
 void vmx_exit_stub(void);
 void vmx_exit_stub_ap(void);
+void vmx_exit_stub_l2(void);
 
 #endif
