@@ -269,11 +269,11 @@ static void merge_bitmap(paddr_t dst, paddr_t ours, uint64_t l1_gpa, int l1_sour
 	uint64_t chunk[64];
 
 	for (size_t off = 0; off < PAGE_SIZE; off += sizeof(chunk)) {
-		if (l1_source == VMCS02_BITMAP_ALL ||
-		    (l1_source == VMCS02_BITMAP_L1 && l1_read_phys(l1_gpa + off, chunk, sizeof(chunk)) != L1_MEM_OK))
-			memset(chunk, 0xff, sizeof(chunk));
-		else if (l1_source == VMCS02_BITMAP_NONE)
+		if (l1_source == VMCS02_BITMAP_NONE)
 			memset(chunk, 0, sizeof(chunk));
+		else if (l1_source == VMCS02_BITMAP_ALL ||
+			 l1_read_phys(l1_gpa + off, chunk, sizeof(chunk)) != L1_MEM_OK)
+			memset(chunk, 0xff, sizeof(chunk));
 		for (size_t i = 0; i < 64; i++)
 			d[off / 8 + i] = o[off / 8 + i] | chunk[i];
 	}
