@@ -1,4 +1,5 @@
 /* The hypervisor's C entry points (multiboot2 and UEFI) and its start-up sequence. */
+#include "hv/acpi.h"
 #include "hv/boot_info.h"
 #include "hv/cmdline.h"
 #include "hv/console.h"
@@ -82,6 +83,8 @@ __noreturn static void hv_start(void)
 	mm_init(&boot_info);
 	mm_print_state();
 	paging_map_all_ram(&boot_info);
+	/* Before anything is written to memory L1 owns: GRUB's RSDP copy is there. */
+	acpi_init(&boot_info);
 	modules_move_high(&boot_info);
 
 	if (vmx_cpu_init() < 0) {
