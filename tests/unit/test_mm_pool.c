@@ -276,8 +276,13 @@ static void test_pool_size_from_cmdline(void **state)
 	assert_true(note);
 	assert_int_equal(mm_pool_size_from_cmdline("hvmem", &note), MiB(32));
 	assert_true(note);
-	assert_int_equal(mm_pool_size_from_cmdline("hvmem=8G", &note), GiB(4));
+	/* At or above 4 GiB: refused (the README's bound), the default used. */
+	assert_int_equal(mm_pool_size_from_cmdline("hvmem=8G", &note), MiB(32));
 	assert_true(note);
+	assert_int_equal(mm_pool_size_from_cmdline("hvmem=4G", &note), MiB(32));
+	assert_true(note);
+	assert_int_equal(mm_pool_size_from_cmdline("hvmem=4095M", &note), MiB(4095));
+	assert_false(note);
 	assert_int_equal(mm_pool_size_from_cmdline("xhvmem=1M", &note), MiB(32));
 	assert_false(note);
 }
