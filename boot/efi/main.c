@@ -109,6 +109,7 @@ static EFI_STATUS load_modules(EFI_FILE_HANDLE root, struct boot_info *bi)
 		bm->start = addr;
 		bm->end = addr + size;
 		copy_str(bm->cmdline, sizeof(bm->cmdline), cfg.modules[i].args);
+		bm->cmdline_len = (UINT32)strlena((CHAR8 *)cfg.modules[i].args);
 		bi->module_count = i + 1;
 	}
 	return EFI_SUCCESS;

@@ -176,8 +176,8 @@ static void machine_setup(void)
 	bi.mmap[6] = (struct boot_mem_range){ GiB(4) - MiB(64), MiB(64), MEM_RESERVED, 0 };
 	bi.mmap[7] = (struct boot_mem_range){ GiB(4), GiB(4), MEM_USABLE, 0 };
 	bi.mmap_count = 8;
-	bi.modules[0] = (struct boot_module){ MiB(16), MiB(16) + 12345, "guest.elf" };
-	bi.modules[1] = (struct boot_module){ GiB(1) - MiB(5), GiB(1) - MiB(4) + 1, "initrd" };
+	bi.modules[0] = (struct boot_module){ .start = MiB(16), .end = MiB(16) + 12345, .cmdline = "guest.elf" };
+	bi.modules[1] = (struct boot_module){ .start = GiB(1) - MiB(5), .end = GiB(1) - MiB(4) + 1, .cmdline = "initrd" };
 	bi.module_count = 2;
 }
 
