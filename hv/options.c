@@ -82,7 +82,7 @@ static const char *judge(const struct cmdline_word *w)
 	for (size_t i = 0; i < ARRAY_SIZE(known); i++)
 		if (w->key_len == strlen(known[i].key) && !strncmp(w->key, known[i].key, w->key_len))
 			return known[i].check(w->val ? val : NULL);
-	return "is not an option of the hypervisor (serial, loglevel, e9, hvmem, hide_hypervisor, debug_panic_cpu)";
+	return "is not an option of the hypervisor (the README lists them)";
 }
 
 unsigned int options_check(const char *cmdline, void (*report)(void *ctx, const char *word, size_t len, const char *why),
