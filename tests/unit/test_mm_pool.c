@@ -186,6 +186,26 @@ static void expect_pool_clear_of(const struct mm_layout *l, uint64_t base, uint6
 	assert_true(l->pool_base + l->pool_size <= base || l->pool_base >= end);
 }
 
+/* Where GRUB and the UEFI loader put the image (top of RAM, 2 MiB aligned): the pool goes right under it, so L1's RAM from 1 MiB is one range up to them. */
+static void test_plan_image_at_top(void **state)
+{
+	uint64_t top = MiB(256) - KiB(64); /* Bochs: ACPI data above */
+
+	(void)state;
+	memset(&bi, 0, sizeof(bi));
+	bi.mmap[0] = (struct boot_mem_range){ 0, KiB(636), MEM_USABLE, 0 };
+	bi.mmap[1] = (struct boot_mem_range){ MiB(1), top - MiB(1), MEM_USABLE, 0 };
+	bi.mmap[2] = (struct boot_mem_range){ top, KiB(64), MEM_ACPI_RECLAIM, 0 };
+	bi.mmap_count = 3;
+	bi.modules[0] = (struct boot_module){ .start = 0x177000, .end = 0x17fa74, .cmdline = "guest" };
+	bi.module_count = 1;
+	assert_int_equal(mm_plan(&lay, &bi, MiB(252), MiB(252) + 0xf1000, MiB(32)), 0);
+	assert_int_equal(lay.pool_base + lay.pool_size, MiB(252));
+	assert_int_equal(lay.hv.count, 1);
+	assert_true(memmap_covers(&lay.guest, MiB(1), lay.pool_base - MiB(1), MEM_USABLE));
+	assert_true(memmap_covers(&lay.guest, lay.pool_base, MiB(32) + 0xf1000, MEM_RESERVED));
+}
+
 static void test_plan_highest_below_4g(void **state)
 {
 	(void)state;
@@ -406,6 +426,7 @@ int main(void)
 		cmocka_unit_test(test_pool_contig_skips_partly_used_runs),
 		cmocka_unit_test(test_plan_never_below_1m),
 		cmocka_unit_test(test_plan_highest_below_4g),
+		cmocka_unit_test(test_plan_image_at_top),
 		cmocka_unit_test(test_plan_avoids_everything),
 		cmocka_unit_test(test_plan_falls_back_to_4k_alignment),
 		cmocka_unit_test(test_plan_failures),
