@@ -4,8 +4,8 @@
 #include "hv/cmdline.h"
 #include "hv/console.h"
 #include "hv/mm.h"
-#include "hv/options.h"
 #include "hv/modules.h"
+#include "hv/options.h"
 #include "hv/paging.h"
 #include "hv/panic.h"
 #include "hv/percpu.h"
@@ -37,6 +37,7 @@ static void apply_console_options(const char *cmdline)
 {
 	char val[16];
 	uint64_t level;
+	bool e9;
 
 	if (cmdline_get_str(cmdline, "serial", val, sizeof(val))) {
 		uint16_t port = serial_port_from_name(val);
@@ -46,8 +47,6 @@ static void apply_console_options(const char *cmdline)
 		else
 			console_set_serial_port(port);
 	}
-	bool e9;
-
 	/* A value not understood changes nothing; report_options() names it. */
 	if (cmdline_get_str(cmdline, "loglevel", val, sizeof(val)) && options_loglevel(val, &level))
 		console_set_level((enum log_level)level);
