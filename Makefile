@@ -12,12 +12,12 @@ HOSTCC  := gcc
 PYTHON  ?= python3
 
 WARN    := -Wall -Wextra -Werror
-KCFLAGS := -std=gnu11 -O2 -g $(WARN) -I. -ffreestanding -fno-pic -fno-pie \
+KCFLAGS := -std=gnu11 -O2 -g $(WARN) -I. -ffreestanding -fpie \
 	-fno-stack-protector -fno-asynchronous-unwind-tables -fno-omit-frame-pointer \
 	-mno-red-zone -mgeneral-regs-only -mcmodel=small -fcf-protection=none \
 	-fno-strict-aliasing -fno-common
 KASFLAGS := $(KCFLAGS) -D__ASSEMBLY__
-KLDFLAGS := -nostdlib -static -no-pie -Wl,-T,linker.ld -Wl,-z,max-page-size=0x1000 \
+KLDFLAGS := -nostdlib -static-pie -Wl,-T,linker.ld -Wl,-z,max-page-size=0x1000 \
 	-Wl,--build-id=none -Wl,-z,noexecstack -Wl,--no-warn-rwx-segments
 
 # Every C or assembly file under these folders is part of the hypervisor.
@@ -30,16 +30,22 @@ all: hv
 
 hv: $(BUILD)/hv.elf
 
-$(BUILD)/k/%.c.o: %.c
+$(BUILD)/k/%.c.o: %.c Makefile
 	@mkdir -p $(dir $@)
 	$(CC) $(KCFLAGS) -MMD -MP -c $< -o $@
 
-$(BUILD)/k/%.S.o: %.S
+$(BUILD)/k/%.S.o: %.S Makefile
 	@mkdir -p $(dir $@)
 	$(CC) $(KASFLAGS) -MMD -MP -c $< -o $@
 
+# boot/entry.S relocates the image where the loader put it and knows R_X86_64_RELATIVE only;
+# GRUB refuses an ELF with a relocation section, so it is retyped (scripts/elf_hide_relocs.py).
 $(BUILD)/hv.elf: $(HV_OBJS) linker.ld
-	$(CC) $(KCFLAGS) $(KLDFLAGS) -o $@ $(HV_OBJS) -lgcc
+	$(CC) $(KCFLAGS) $(KLDFLAGS) -o $@.tmp $(HV_OBJS) -lgcc
+	@if readelf -rW $@.tmp | grep '^[0-9a-f]\{16\} ' | grep -v R_X86_64_RELATIVE; then \
+		echo "$@: relocations boot/entry.S cannot apply (above)"; rm -f $@.tmp; exit 1; fi
+	@$(PYTHON) scripts/elf_hide_relocs.py $@.tmp
+	@mv $@.tmp $@
 
 -include $(HV_OBJS:.o=.d)
 

@@ -90,11 +90,18 @@ static void parse_module(struct boot_info *bi, const uint8_t *t, uint32_t size)
 	}
 	if (bi->module_count >= BOOT_MAX_MODULES) {
 		warn(bi, BOOT_WARN_MODULES_CLIPPED);
+		if (!bi->modules_dropped++) {
+			size_t n = strnlen((const char *)t + 16, MIN(size - 16, sizeof(bi->first_dropped) - 1));
+
+			memcpy(bi->first_dropped, t + 16, n);
+			bi->first_dropped[n] = '\0';
+		}
 		return;
 	}
 	m = &bi->modules[bi->module_count++];
 	m->start = start;
 	m->end = end;
+	m->cmdline_len = (uint32_t)strnlen((const char *)t + 16, size - 16);
 	copy_string(bi, m->cmdline, sizeof(m->cmdline), t + 16, size - 16);
 }
 

@@ -1,7 +1,10 @@
-/* Walks ACPI tables from the RSDP to the MADT and lists the CPUs; validates every checksum and length. */
+/* Walks ACPI tables from the RSDP to the MADT and FADT; validates every pointer (memory map), signature, length and checksum before use. */
 #include "hv/acpi.h"
 #include "hv/mm.h"
 #include "hv/string.h"
+#ifndef HV_HOST_TEST
+#include "hv/console.h"
+#endif
 
 struct acpi_rsdp {
 	char signature[8];
@@ -51,18 +54,57 @@ static bool checksum_ok(const void *p, size_t len)
 	return sum == 0;
 }
 
-static const struct acpi_header *table_at(paddr_t pa, const char sig[4])
+#define ACPI_LOW_MEM MiB(1) /* the EBDA and BIOS ROM areas, where ACPI 5.2.5.1 puts the RSDP */
+
+static bool type_allows(uint32_t type, uint64_t end)
+{
+	switch (type) {
+	case MEM_USABLE:
+	case MEM_ACPI_RECLAIM:
+	case MEM_ACPI_NVS:
+		return true;  /* RAM: the hypervisor maps all of it (paging.c) */
+	case MEM_RESERVED:
+		return end <= GiB(4); /* only the low 4 GiB are mapped whatever the map says */
+	default:
+		return false; /* bad memory */
+	}
+}
+
+bool acpi_mem_allows(const struct acpi_mem *mem, paddr_t pa, uint64_t len)
+{
+	uint64_t end = pa + len, covered = MAX(pa, ACPI_LOW_MEM);
+
+	if (!len || end < pa)
+		return false;
+	/* The ranges are sorted: walk them, each one continuing where the last one ended. */
+	for (uint32_t i = 0; i < mem->count && covered < end; i++) {
+		const struct boot_mem_range *r = &mem->r[i];
+
+		if (r->base + r->len <= covered)
+			continue;
+		if (r->base > covered || !type_allows(r->type, MIN(end, r->base + r->len)))
+			return false;
+		covered = r->base + r->len;
+	}
+	return covered >= end;
+}
+
+/* A table whose header and then whole length lie where the map allows, with the right signature and checksum. */
+static const struct acpi_header *table_at(const struct acpi_mem *mem, paddr_t pa, const char sig[4])
 {
 	const struct acpi_header *h = phys_to_virt(pa);
 
-	if (!pa || memcmp(h->signature, sig, 4) || h->length < sizeof(*h) ||
-	    h->length > ACPI_TABLE_MAX_LEN || !checksum_ok(h, h->length))
+	if (!pa || !acpi_mem_allows(mem, pa, sizeof(*h)))
+		return NULL;
+	if (memcmp(h->signature, sig, 4) || h->length < sizeof(*h) || h->length > ACPI_TABLE_MAX_LEN ||
+	    !acpi_mem_allows(mem, pa, h->length) || !checksum_ok(h, h->length))
 		return NULL;
 	return h;
 }
 
 /* Entries of the XSDT are 64-bit, of the RSDT 32-bit (ACPI 5.2.7, 5.2.8); entries may be unaligned. */
-static const void *search_root(const struct acpi_header *root, size_t entry_size, const char sig[4])
+static const void *search_root(const struct acpi_mem *mem, const struct acpi_header *root, size_t entry_size,
+			       const char sig[4])
 {
 	size_t n = (root->length - sizeof(*root)) / entry_size;
 	const uint8_t *entries = (const uint8_t *)(root + 1);
@@ -72,14 +114,21 @@ static const void *search_root(const struct acpi_header *root, size_t entry_size
 		const struct acpi_header *t;
 
 		memcpy(&pa, entries + i * entry_size, entry_size);
-		t = table_at(pa, sig);
+		t = table_at(mem, pa, sig);
 		if (t)
 			return t;
 	}
 	return NULL;
 }
 
-const void *acpi_find_table(paddr_t rsdp_pa, const char sig[4], enum acpi_error *err)
+/* The RSDP's ACPI 2.0 part (length, XSDT) counts only if it lies where the map allows and sums to zero. */
+static bool rsdp_v2_ok(const struct acpi_mem *mem, paddr_t rsdp_pa, const struct acpi_rsdp *rsdp)
+{
+	return rsdp->revision >= 2 && rsdp->length >= sizeof(*rsdp) && rsdp->length <= ACPI_TABLE_MAX_LEN &&
+	       acpi_mem_allows(mem, rsdp_pa, rsdp->length) && checksum_ok(rsdp, rsdp->length);
+}
+
+const void *acpi_find_table(const struct acpi_mem *mem, paddr_t rsdp_pa, const char sig[4], enum acpi_error *err)
 {
 	const struct acpi_rsdp *rsdp = phys_to_virt(rsdp_pa);
 	const struct acpi_header *root;
@@ -89,14 +138,13 @@ const void *acpi_find_table(paddr_t rsdp_pa, const char sig[4], enum acpi_error 
 	if (!rsdp_pa)
 		return NULL;
 	*err = ACPI_ERR_BAD_RSDP;
-	if (memcmp(rsdp->signature, "RSD PTR ", 8) || !checksum_ok(rsdp, 20))
+	if (!acpi_mem_allows(mem, rsdp_pa, 20) || memcmp(rsdp->signature, "RSD PTR ", 8) || !checksum_ok(rsdp, 20))
 		return NULL;
 	*err = ACPI_ERR_BAD_ROOT;
-	if (rsdp->revision >= 2 && rsdp->length >= sizeof(*rsdp) && checksum_ok(rsdp, rsdp->length) &&
-	    (root = table_at(rsdp->xsdt_address, "XSDT")))
-		t = search_root(root, 8, sig);
-	else if ((root = table_at(rsdp->rsdt_address, "RSDT")))
-		t = search_root(root, 4, sig);
+	if (rsdp_v2_ok(mem, rsdp_pa, rsdp) && (root = table_at(mem, rsdp->xsdt_address, "XSDT")))
+		t = search_root(mem, root, 8, sig);
+	else if ((root = table_at(mem, rsdp->rsdt_address, "RSDT")))
+		t = search_root(mem, root, 4, sig);
 	else
 		return NULL;
 	*err = t ? ACPI_OK : ACPI_ERR_NO_MADT;
@@ -149,10 +197,10 @@ static bool parse_madt_entry(struct acpi_cpus *out, const uint8_t *e, uint8_t le
 	return true;
 }
 
-enum acpi_error acpi_find_cpus(paddr_t rsdp_pa, struct acpi_cpus *out)
+enum acpi_error acpi_find_cpus(const struct acpi_mem *mem, paddr_t rsdp_pa, struct acpi_cpus *out)
 {
 	enum acpi_error err;
-	const struct acpi_madt *madt = acpi_find_table(rsdp_pa, "APIC", &err);
+	const struct acpi_madt *madt = acpi_find_table(mem, rsdp_pa, "APIC", &err);
 	const uint8_t *p, *end;
 
 	memset(out, 0, sizeof(*out));
@@ -178,10 +226,10 @@ enum acpi_error acpi_find_cpus(paddr_t rsdp_pa, struct acpi_cpus *out)
 #define FADT_X_PM1A_CNT_BLK 172
 #define GAS_SYSTEM_IO       1
 
-uint16_t acpi_pm1a_control_port(paddr_t rsdp_pa)
+uint16_t acpi_pm1a_control_port(const struct acpi_mem *mem, paddr_t rsdp_pa)
 {
 	enum acpi_error err;
-	const struct acpi_header *fadt = acpi_find_table(rsdp_pa, "FACP", &err);
+	const struct acpi_header *fadt = acpi_find_table(mem, rsdp_pa, "FACP", &err);
 	const uint8_t *f = (const uint8_t *)fadt;
 	uint32_t port32 = 0;
 	uint64_t xaddr = 0;
@@ -196,6 +244,14 @@ uint16_t acpi_pm1a_control_port(paddr_t rsdp_pa)
 			return (uint16_t)xaddr;
 	}
 	return port32 <= 0xffff ? (uint16_t)port32 : 0;
+}
+
+void acpi_read_facts(const struct acpi_mem *mem, paddr_t rsdp_pa, struct acpi_facts *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->rsdp = rsdp_pa;
+	out->cpus_err = acpi_find_cpus(mem, rsdp_pa, &out->cpus);
+	out->pm1a_cnt_port = acpi_pm1a_control_port(mem, rsdp_pa);
 }
 
 const char *acpi_strerror(enum acpi_error err)
@@ -235,5 +291,18 @@ paddr_t acpi_scan_bios_rsdp(void)
 	if (ebda >= 0x80000 && ebda < 0xa0000)
 		pa = scan_for_rsdp(ebda, ebda + 1024);
 	return pa ? pa : scan_for_rsdp(0xe0000, 0x100000);
+}
+
+struct acpi_facts acpi_boot_facts;
+
+void acpi_init(const struct boot_info *bi)
+{
+	struct acpi_mem mem = { bi->mmap, bi->mmap_count };
+	paddr_t rsdp = bi->acpi_rsdp ? bi->acpi_rsdp : acpi_scan_bios_rsdp();
+
+	acpi_read_facts(&mem, rsdp, &acpi_boot_facts);
+	pr_info("hv: ACPI: RSDP %#llx, %s, PM1a control port %#x\n", (unsigned long long)rsdp,
+		acpi_boot_facts.cpus_err == ACPI_OK ? "MADT read" : acpi_strerror(acpi_boot_facts.cpus_err),
+		acpi_boot_facts.pm1a_cnt_port);
 }
 #endif

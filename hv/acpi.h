@@ -3,6 +3,7 @@
 #define HV_ACPI_H
 
 #include "hv/types.h"
+#include "hv/boot_info.h"
 
 #define ACPI_MAX_CPUS 64
 
@@ -29,19 +30,50 @@ enum acpi_error {
 	ACPI_ERR_BAD_MADT = -5,
 };
 
-/* Finds the table with this signature through the RSDP at rsdp_pa (XSDT preferred). */
-const void *acpi_find_table(paddr_t rsdp_pa, const char sig[4], enum acpi_error *err);
+/*
+ * Where firmware tables may be read: the boot memory map. A table is read
+ * only if it lies entirely in the first MiB (the BIOS areas ACPI 5.2.5.1
+ * names), in RAM or ACPI memory of the map, or in a reserved range below
+ * 4 GiB; never in a hole, bad memory or past what the hypervisor maps.
+ */
+struct acpi_mem {
+	const struct boot_mem_range *r; /* sorted, non-overlapping (boot_info.mmap) */
+	uint32_t count;
+};
+bool acpi_mem_allows(const struct acpi_mem *mem, paddr_t pa, uint64_t len);
+
+/* Finds the table with this signature through the RSDP at rsdp_pa (XSDT preferred); every pointer is checked first. */
+const void *acpi_find_table(const struct acpi_mem *mem, paddr_t rsdp_pa, const char sig[4], enum acpi_error *err);
 /* Lists the CPUs the MADT reports as usable. */
-enum acpi_error acpi_find_cpus(paddr_t rsdp_pa, struct acpi_cpus *out);
+enum acpi_error acpi_find_cpus(const struct acpi_mem *mem, paddr_t rsdp_pa, struct acpi_cpus *out);
 const char *acpi_strerror(enum acpi_error err);
 /*
  * The PM1a control register's I/O port from the FADT (ACPI 5.2.9): where a
  * guest writes SLP_TYP|SLP_EN to power off. 0 if there is no FADT or the
  * register is not in I/O space.
  */
-uint16_t acpi_pm1a_control_port(paddr_t rsdp_pa);
+uint16_t acpi_pm1a_control_port(const struct acpi_mem *mem, paddr_t rsdp_pa);
+
+/*
+ * Everything the hypervisor takes from ACPI, read once at boot before any
+ * L1 image or module is written to memory (L1 may overwrite the RSDP copy
+ * GRUB left in RAM it gives L1): nothing reads the tables afterwards.
+ */
+struct acpi_facts {
+	paddr_t rsdp;               /* 0: none found */
+	enum acpi_error cpus_err;   /* ACPI_OK: cpus is valid */
+	struct acpi_cpus cpus;
+	uint16_t pm1a_cnt_port;     /* 0: unknown */
+};
+void acpi_read_facts(const struct acpi_mem *mem, paddr_t rsdp_pa, struct acpi_facts *out);
 #define ACPI_PM1_SLP_EN BIT(13)
 /* Scans the BIOS areas (EBDA, 0xE0000-0xFFFFF) for an RSDP; 0 if none (kernel only). */
 paddr_t acpi_scan_bios_rsdp(void);
+
+#ifndef HV_HOST_TEST
+/* Kernel only: reads the facts from the boot information's RSDP (or the BIOS areas') into acpi_boot_facts. */
+void acpi_init(const struct boot_info *bi);
+extern struct acpi_facts acpi_boot_facts;
+#endif
 
 #endif

@@ -54,6 +54,20 @@ static void print_modules(const struct boot_info *bi)
 	}
 }
 
+/* What cannot be passed on whole is named, module by module. */
+static void print_module_losses(const struct boot_info *bi)
+{
+	uint32_t n = MIN(bi->module_count, (uint32_t)BOOT_MAX_MODULES);
+
+	for (uint32_t i = 0; i < n; i++)
+		if (bi->modules[i].cmdline_len >= BOOT_MOD_CMDLINE_MAX)
+			printk("hv: warning: boot: module %u's command line of %u bytes is cut to its first %u: \"%.40s...\"\n",
+			       i, bi->modules[i].cmdline_len, BOOT_MOD_CMDLINE_MAX - 1, bi->modules[i].cmdline);
+	if (bi->modules_dropped)
+		printk("hv: warning: boot: %u module(s) beyond the first %u are not passed to L1, from \"%.*s\" on\n",
+		       bi->modules_dropped, BOOT_MAX_MODULES, BSTR(bi->first_dropped));
+}
+
 static void print_warnings(uint32_t warnings)
 {
 	if (!warnings)
@@ -79,5 +93,6 @@ void boot_info_print(const struct boot_info *bi)
 		printk("hv: boot: framebuffer 0x%llx %ux%u %u bpp pitch %u\n",
 		       (unsigned long long)bi->fb.addr, bi->fb.width, bi->fb.height,
 		       (unsigned int)bi->fb.bpp, bi->fb.pitch);
+	print_module_losses(bi);
 	print_warnings(bi->warnings);
 }

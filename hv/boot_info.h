@@ -6,9 +6,9 @@
 
 #define BOOT_INFO_MAGIC     0x4f464e49544f4f42ULL /* "BOOTINFO" */
 #define BOOT_MAX_MMAP       128
-#define BOOT_MAX_MODULES    16
+#define BOOT_MAX_MODULES    64
 #define BOOT_CMDLINE_MAX    512
-#define BOOT_MOD_CMDLINE_MAX 256
+#define BOOT_MOD_CMDLINE_MAX 4096 /* L1's command line is module 0's: Linux takes up to 2048 bytes */
 
 /* Memory range types use the E820 numbering, which multiboot2 and Linux share. */
 enum boot_mem_type {
@@ -34,6 +34,8 @@ struct boot_mem_range {
 struct boot_module {
 	uint64_t start; /* physical, inclusive */
 	uint64_t end;   /* physical, exclusive */
+	uint32_t cmdline_len; /* as given: more than BOOT_MOD_CMDLINE_MAX - 1 means cmdline was cut */
+	uint32_t pad;
 	char cmdline[BOOT_MOD_CMDLINE_MAX];
 };
 
@@ -57,8 +59,9 @@ struct boot_info {
 	char cmdline[BOOT_CMDLINE_MAX];
 	struct boot_mem_range mmap[BOOT_MAX_MMAP]; /* sorted by base, not overlapping */
 	uint32_t module_count;
-	uint32_t pad;
+	uint32_t modules_dropped; /* given beyond BOOT_MAX_MODULES: not passed on */
 	struct boot_module modules[BOOT_MAX_MODULES];
+	char first_dropped[64];   /* the first dropped module's command line (cut), to name it */
 	uint64_t acpi_rsdp; /* physical address of the RSDP; 0 if none was found */
 	struct boot_framebuffer fb;
 	uint32_t warnings; /* BOOT_WARN_*: what a boot path had to clip or ignore */

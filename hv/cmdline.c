@@ -7,20 +7,13 @@
  * hold blanks (key="a b") and are not part of the value. When a key appears
  * more than once, the last word wins, so a boot entry can append overrides.
  */
-struct word {
-	const char *key;
-	size_t key_len;
-	const char *val; /* NULL for a bare word */
-	size_t val_len;  /* raw, quotes included */
-};
 
 static bool is_blank(char c)
 {
 	return c == ' ' || c == '\t' || c == '\n' || c == '\r';
 }
 
-/* Reads the word at *p and advances past it; false at the end of the line. */
-static bool next_word(const char **p, struct word *w)
+bool cmdline_next(const char **p, struct cmdline_word *w)
 {
 	const char *s = *p;
 	bool quoted = false;
@@ -44,16 +37,16 @@ static bool next_word(const char **p, struct word *w)
 }
 
 /* The last word whose key is exactly key. */
-static bool find_last(const char *cmdline, const char *key, struct word *out)
+static bool find_last(const char *cmdline, const char *key, struct cmdline_word *out)
 {
 	size_t klen;
-	struct word w;
+	struct cmdline_word w;
 	bool found = false;
 
 	if (!cmdline || !key || !*key)
 		return false;
 	klen = strlen(key);
-	while (next_word(&cmdline, &w)) {
+	while (cmdline_next(&cmdline, &w)) {
 		if (w.key_len == klen && !strncmp(w.key, key, klen)) {
 			*out = w;
 			found = true;
@@ -63,7 +56,7 @@ static bool find_last(const char *cmdline, const char *key, struct word *out)
 }
 
 /* Copies a raw value without its quotes; false if it does not fit. */
-static bool copy_unquoted(const struct word *w, char *buf, size_t size)
+static bool copy_unquoted(const struct cmdline_word *w, char *buf, size_t size)
 {
 	size_t n = 0;
 
@@ -80,7 +73,7 @@ static bool copy_unquoted(const struct word *w, char *buf, size_t size)
 
 bool cmdline_get_str(const char *cmdline, const char *key, char *buf, size_t size)
 {
-	struct word w;
+	struct cmdline_word w;
 
 	if (!buf || !size || !find_last(cmdline, key, &w) || !w.val)
 		return false;
@@ -110,7 +103,7 @@ static unsigned int suffix_shift(char c)
 }
 
 /* Decimal or 0x-hex digits, then at most one size suffix; rejects overflow and junk. */
-static bool parse_u64(const char *s, uint64_t *out)
+bool cmdline_parse_u64(const char *s, uint64_t *out)
 {
 	unsigned int base = 10, shift;
 	uint64_t v = 0;
@@ -148,7 +141,7 @@ bool cmdline_get_u64(const char *cmdline, const char *key, uint64_t *val)
 
 	if (!val || !cmdline_get_str(cmdline, key, buf, sizeof(buf)))
 		return false;
-	return parse_u64(buf, val);
+	return cmdline_parse_u64(buf, val);
 }
 
 int cmdline_get_choice(const char *cmdline, const char *key, const char *const *choices, int n)
@@ -167,7 +160,7 @@ int cmdline_get_choice(const char *cmdline, const char *key, const char *const *
 
 bool cmdline_has_key(const char *cmdline, const char *key)
 {
-	struct word w;
+	struct cmdline_word w;
 
 	return find_last(cmdline, key, &w);
 }
@@ -175,7 +168,7 @@ bool cmdline_has_key(const char *cmdline, const char *key)
 bool cmdline_has_flag(const char *cmdline, const char *flag)
 {
 	static const char *const yes[] = { "1", "on", "yes", "true" };
-	struct word w;
+	struct cmdline_word w;
 	char buf[8];
 
 	if (!find_last(cmdline, flag, &w))

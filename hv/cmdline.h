@@ -17,4 +17,16 @@ bool cmdline_has_key(const char *cmdline, const char *key);
 /* True if the bare word "flag" (or "flag=1"/"flag=on") is present. */
 bool cmdline_has_flag(const char *cmdline, const char *flag);
 
+/* One word of a command line, pointing into it: key, and the value after '=' (raw, quotes kept). */
+struct cmdline_word {
+	const char *key;
+	size_t key_len;
+	const char *val; /* NULL for a bare word */
+	size_t val_len;
+};
+/* Reads the word at *cursor and advances past it; false at the end of the line. */
+bool cmdline_next(const char **cursor, struct cmdline_word *w);
+/* A number as cmdline_get_u64 takes it (decimal, 0x hex, optional K/M/G/T suffix); false if malformed. */
+bool cmdline_parse_u64(const char *s, uint64_t *out);
+
 #endif

@@ -1,10 +1,12 @@
 /* The hypervisor's C entry points (multiboot2 and UEFI) and its start-up sequence. */
+#include "hv/acpi.h"
 #include "hv/boot_info.h"
 #include "hv/cmdline.h"
 #include "hv/console.h"
 #include "hv/iommu/iommu.h"
 #include "hv/mm.h"
 #include "hv/modules.h"
+#include "hv/options.h"
 #include "hv/paging.h"
 #include "hv/panic.h"
 #include "hv/percpu.h"
@@ -36,6 +38,7 @@ static void apply_console_options(const char *cmdline)
 {
 	char val[16];
 	uint64_t level;
+	bool e9;
 
 	if (cmdline_get_str(cmdline, "serial", val, sizeof(val))) {
 		uint16_t port = serial_port_from_name(val);
@@ -45,10 +48,23 @@ static void apply_console_options(const char *cmdline)
 		else
 			console_set_serial_port(port);
 	}
-	if (cmdline_get_u64(cmdline, "loglevel", &level))
-		console_set_level(level > LOG_DEBUG ? LOG_DEBUG : (enum log_level)level);
-	if (cmdline_get_str(cmdline, "e9", val, sizeof(val)))
-		console_set_e9(strcmp(val, "0") && strcmp(val, "off"));
+	/* A value not understood changes nothing; report_options() names it. */
+	if (cmdline_get_str(cmdline, "loglevel", val, sizeof(val)) && options_loglevel(val, &level))
+		console_set_level((enum log_level)level);
+	if (cmdline_get_str(cmdline, "e9", val, sizeof(val)) && options_bool(val, &e9))
+		console_set_e9(e9);
+}
+
+static void report_option(void *ctx, const char *word, size_t len, const char *why)
+{
+	(void)ctx;
+	pr_warn("hv: warning: command line: '%.*s' ignored: %s\n", (int)len, word, why);
+}
+
+/* Every word the hypervisor does not take as given is said, once the console is where the user asked. */
+static void report_options(const char *cmdline)
+{
+	options_check(cmdline, report_option, NULL);
 }
 
 static void debug_panic(struct percpu *cpu)
@@ -77,12 +93,15 @@ static void maybe_debug_panic(void)
 __noreturn static void hv_start(void)
 {
 	apply_console_options(boot_info.cmdline);
+	report_options(boot_info.cmdline);
 	printk("hv: starting; booted by %s (%s)\n", boot_info.loader_name[0] ? boot_info.loader_name : "an unnamed loader",
 	       boot_info.source == BOOT_SRC_UEFI ? "UEFI" : "multiboot2");
 	boot_info_print(&boot_info);
 	mm_init(&boot_info);
 	mm_print_state();
 	paging_map_all_ram(&boot_info);
+	/* Before anything is written to memory L1 owns: GRUB's RSDP copy is there. */
+	acpi_init(&boot_info);
 	modules_move_high(&boot_info);
 	/* DMA protection first: before any check that can stop here, and before L1's EPT (it leaves the units out). */
 	iommu_init(&boot_info);

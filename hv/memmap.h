@@ -116,7 +116,7 @@ struct mm_layout {
  */
 int mm_plan(struct mm_layout *l, const struct boot_info *bi, paddr_t image_start,
 	    paddr_t image_end, uint64_t pool_size);
-/* hvmem= (K/M/G suffixes), default 32 MiB, at least 4 MiB, page-rounded; *note set when not taken as given. */
+/* hvmem= (K/M/G suffixes), default 32 MiB, at least 4 MiB (else 4 MiB), below 4 GiB (else the default), page-rounded; *note set when not taken as given. */
 uint64_t mm_pool_size_from_cmdline(const char *cmdline, bool *note);
 /* mm_init() without the panic, for any image bounds (the host tests' entry). */
 int mm_init_at(const struct boot_info *bi, paddr_t image_start, paddr_t image_end);

@@ -144,8 +144,9 @@ uint64_t mm_pool_size_from_cmdline(const char *cmdline, bool *note)
 		size = MM_POOL_MIN;
 		*note = true;
 	}
-	if (size > MM_POOL_LIMIT) {
-		size = MM_POOL_LIMIT;
+	if (size >= MM_POOL_LIMIT) {
+		/* README: below 4 GiB (the boot page tables' reach); refused, not clipped to a size that cannot fit. */
+		size = MM_POOL_DEFAULT;
 		*note = true;
 	}
 	return ALIGN_UP(size, PAGE_SIZE);
@@ -234,12 +235,15 @@ int mm_init_at(const struct boot_info *bi, paddr_t image_start, paddr_t image_en
 {
 	bool note;
 	uint64_t size = mm_pool_size_from_cmdline(bi->cmdline, &note);
+	char given[24] = "";
 	int err;
 
 	mm_ready = false;
-	if (note)
-		printk("hv: mm: hvmem= not taken as given (a size such as 64M, at least 4M, below 4G); using %llu KiB\n",
-		       (unsigned long long)(size >> 10));
+	if (note) {
+		cmdline_get_str(bi->cmdline, "hvmem", given, sizeof(given));
+		printk("hv: warning: command line: 'hvmem=%s' not taken as given (a size such as 64M, at least 4M, below 4G); using %llu KiB\n",
+		       given, (unsigned long long)(size >> 10));
+	}
 	err = mm_plan(&layout, bi, image_start, image_end, size);
 	if (!err)
 		err = frame_pool_init(&pool, layout.pool_base, layout.pool_size,

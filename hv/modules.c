@@ -8,12 +8,14 @@
 #endif
 
 bool modules_plan_high(const struct mem_map *guest, const struct boot_module *mods, uint32_t n,
-		       uint64_t limit, uint64_t avoid_base, uint64_t avoid_len, uint64_t *new_start)
+		       uint64_t limit, uint64_t avoid_base, uint64_t avoid_len, uint64_t *new_start,
+		       uint32_t *unplaced)
 {
 	struct boot_mem_range avoid[2 * BOOT_MAX_MODULES + 1];
 	uint64_t plan[BOOT_MAX_MODULES];
 	uint32_t navoid = 0;
 
+	*unplaced = 0;
 	if (n > BOOT_MAX_MODULES)
 		return false;
 	for (uint32_t i = 0; i < n; i++)
@@ -28,8 +30,10 @@ bool modules_plan_high(const struct mem_map *guest, const struct boot_module *mo
 			plan[k] = mods[k].start;
 			continue;
 		}
-		if (!memmap_find_highest(guest, size, PAGE_SIZE, limit, avoid, navoid, &plan[k]))
+		if (!memmap_find_highest(guest, size, PAGE_SIZE, limit, avoid, navoid, &plan[k])) {
+			*unplaced = k;
 			return false;
+		}
 		avoid[navoid++] = (struct boot_mem_range){ .base = plan[k], .len = size };
 		limit = plan[k];
 	}
@@ -43,13 +47,20 @@ bool modules_plan_high(const struct mem_map *guest, const struct boot_module *mo
 void modules_move_high(struct boot_info *bi)
 {
 	uint64_t new_start[BOOT_MAX_MODULES];
+	uint32_t k;
 
 	if (!bi->module_count)
 		return;
 	if (!modules_plan_high(mm_guest_map(), bi->modules, bi->module_count, GiB(4),
-			       bi->acpi_rsdp, bi->acpi_rsdp ? RSDP_MAX_LEN : 0, new_start))
-		panic("guest RAM below 4 GiB cannot hold the %u boot module(s); give the machine more memory or a smaller hvmem=",
-		      bi->module_count);
+			       bi->acpi_rsdp, bi->acpi_rsdp ? RSDP_MAX_LEN : 0, new_start, &k)) {
+		/* Not the hypervisor's failure: the input is too large for this machine. */
+		pr_err("hv: boot module %u (\"%.60s\", %llu KiB) does not fit in guest RAM below 4 GiB (%llu KiB usable, "
+		       "%u module(s) in all, each moved clear of where every module is now); give the machine more memory, "
+		       "a smaller module or a smaller hvmem=\n", k, bi->modules[k].cmdline,
+		       (unsigned long long)((bi->modules[k].end - bi->modules[k].start) >> 10),
+		       (unsigned long long)(memmap_usable_bytes(mm_guest_map()) >> 10), bi->module_count);
+		machine_exit(HV_EXIT_BAD_MODULE);
+	}
 	/* Every destination avoids every source, so the copies cannot clobber each other. */
 	for (uint32_t i = 0; i < bi->module_count; i++) {
 		struct boot_module *m = &bi->modules[i];

@@ -164,9 +164,9 @@ static void print_cpus(const struct acpi_cpus *cpus)
 
 void smp_boot_aps(const struct boot_info *bi)
 {
-	struct acpi_cpus cpus;
-	paddr_t rsdp = bi->acpi_rsdp ? bi->acpi_rsdp : acpi_scan_bios_rsdp();
-	enum acpi_error err = acpi_find_cpus(rsdp, &cpus);
+	/* Read at boot (acpi_init), before anything could overwrite the tables' copies. */
+	const struct acpi_cpus *cpus = &acpi_boot_facts.cpus;
+	enum acpi_error err = acpi_boot_facts.cpus_err;
 	uint32_t bsp_apic_id, next = 1;
 
 	lapic_init();
@@ -176,8 +176,8 @@ void smp_boot_aps(const struct boot_info *bi)
 		printk("hv: SMP: %s; running on the boot CPU only\n", acpi_strerror(err));
 		return;
 	}
-	print_cpus(&cpus);
-	if (cpus.count == 1)
+	print_cpus(cpus);
+	if (cpus->count == 1)
 		return;
 	tramp_pa = find_trampoline_page(bi);
 	if (!tramp_pa) {
@@ -185,14 +185,14 @@ void smp_boot_aps(const struct boot_info *bi)
 		return;
 	}
 	prepare_trampoline();
-	for (uint32_t i = 0; i < cpus.count; i++) {
-		if (cpus.cpu[i].apic_id == bsp_apic_id)
+	for (uint32_t i = 0; i < cpus->count; i++) {
+		if (cpus->cpu[i].apic_id == bsp_apic_id)
 			continue;
 		if (next == MAX_CPUS) {
-			printk("hv: SMP: APIC ID %u is beyond the %u CPUs supported\n", cpus.cpu[i].apic_id, MAX_CPUS);
+			printk("hv: SMP: APIC ID %u is beyond the %u CPUs supported\n", cpus->cpu[i].apic_id, MAX_CPUS);
 			continue;
 		}
-		start_ap(next++, cpus.cpu[i].apic_id);
+		start_ap(next++, cpus->cpu[i].apic_id);
 	}
-	printk("hv: SMP: %u of %u CPU(s) in VMX root\n", nr_cpus_online, cpus.count);
+	printk("hv: SMP: %u of %u CPU(s) in VMX root\n", nr_cpus_online, cpus->count);
 }

@@ -59,7 +59,8 @@ trap_common:
 	addq $16, %rsp
 	iretq
 
-	.section .rodata
+	/* Writable: the image relocates itself at boot, absolute addresses included. */
+	.section .data.rel.ro, "aw"
 	.balign 8
 	.globl trap_entry_table
 trap_entry_table:

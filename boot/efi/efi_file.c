@@ -27,6 +27,25 @@ EFI_STATUS pages_alloc(EFI_ALLOCATE_TYPE how, EFI_MEMORY_TYPE type, UINTN pages,
 	return EFI_SUCCESS;
 }
 
+EFI_STATUS pages_alloc_high(EFI_MEMORY_TYPE type, UINTN pages, UINT64 align, UINT64 *addr)
+{
+	UINTN extra = (UINTN)(align / EFI_PAGE_SIZE) - 1;
+	EFI_PHYSICAL_ADDRESS probe = BELOW_4G;
+	EFI_STATUS st;
+
+	/*
+	 * AllocatePages has no alignment (UEFI 2.10 §7.2.1): take the range the
+	 * firmware gives for the size plus the alignment, give it back, then take
+	 * its aligned part at that address. Nothing allocates in between.
+	 */
+	st = BS->AllocatePages(AllocateMaxAddress, type, pages + extra, &probe);
+	if (EFI_ERROR(st))
+		return st;
+	BS->FreePages(probe, pages + extra);
+	*addr = ALIGN_DOWN(probe + (UINT64)extra * EFI_PAGE_SIZE, align);
+	return pages_alloc(AllocateAddress, type, pages, addr);
+}
+
 void pages_free_all(void)
 {
 	while (run_count) {

@@ -30,6 +30,8 @@ void serial_line(const char *line); /* COM1 only: the one output left after Exit
 
 /* ---- page bookkeeping, so an error path hands every page back (efi_file.c) ---- */
 EFI_STATUS pages_alloc(EFI_ALLOCATE_TYPE how, EFI_MEMORY_TYPE type, UINTN pages, UINT64 *addr);
+/* pages at the highest address below 4 GiB, the first aligned to align (a power of two, >= 4 KiB). */
+EFI_STATUS pages_alloc_high(EFI_MEMORY_TYPE type, UINTN pages, UINT64 align, UINT64 *addr);
 void pages_free_all(void);
 
 /* ---- files on the loader's own volume (efi_file.c) ---- */

@@ -1,8 +1,9 @@
 /* hvboot: the GNU-EFI loader that reads HV.CFG, loads the hypervisor and its modules, and enters it. */
 #include "boot/efi/loader.h"
 
-#define HV_WINDOW_LO 0x200000ULL /* linker.ld: HV_LOAD_ADDR */
-#define HV_WINDOW_HI 0x800000ULL /* linker.ld: HV_IMAGE_LIMIT */
+#define HV_LINK_LO  0x200000ULL /* linker.ld: HV_LINK_BASE */
+#define HV_LINK_HI  0x800000ULL /* linker.ld: HV_LINK_BASE + HV_IMAGE_MAX */
+#define HV_ALIGN    0x200000ULL /* boot/entry.S: the multiboot2 relocatable tag's alignment */
 
 /* Large structures live in .data, not on the firmware's stack. */
 static struct hv_cfg cfg;
@@ -29,47 +30,40 @@ static EFI_STATUS load_config(EFI_FILE_HANDLE root)
 	return EFI_SUCCESS;
 }
 
-/* Takes exactly the pages the segments cover, at their link addresses (EfiLoaderCode: executable). */
-static EFI_STATUS claim_image_pages(void)
-{
-	UINT32 i;
-	EFI_STATUS st;
-
-	for (i = 0; i < plan.run_count; i++) {
-		UINT64 a = plan.runs[i].base;
-
-		st = pages_alloc(AllocateAddress, EfiLoaderCode, plan.runs[i].pages, &a);
-		if (EFI_ERROR(st)) {
-			LOG_ERR(L"hypervisor pages 0x%lx-0x%lx are not free: %r", a,
-				a + plan.runs[i].pages * EFI_PAGE_SIZE - 1, st);
-			return st;
-		}
-	}
-	return EFI_SUCCESS;
-}
-
+/*
+ * The image is position independent (it relocates itself on entry): it goes
+ * at the top of RAM below 4 GiB, out of L1's way, as GRUB puts it
+ * (EfiLoaderCode: executable).
+ */
 static EFI_STATUS place_image(const void *file, UINTN size, UINT64 *entry64)
 {
 	struct hv_image_header hdr;
+	UINT64 base, pages;
 	enum elf_err ee;
 	enum hdr_err he;
 	EFI_STATUS st;
 
-	ee = elf_plan_load(file, size, HV_WINDOW_LO, HV_WINDOW_HI, &plan);
+	ee = elf_plan_load(file, size, HV_LINK_LO, HV_LINK_HI, &plan);
 	if (ee != ELF_OK) {
 		LOG_ERR(L"hypervisor %a: bad ELF: %a", cfg.hypervisor, elf_strerror(ee));
 		return EFI_LOAD_ERROR;
 	}
-	st = claim_image_pages();
-	if (EFI_ERROR(st))
+	pages = EFI_SIZE_TO_PAGES(plan.image_end - ALIGN_DOWN(plan.image_start, PAGE_SIZE));
+	st = pages_alloc_high(EfiLoaderCode, pages, HV_ALIGN, &base);
+	if (EFI_ERROR(st)) {
+		LOG_ERR(L"no %ld free pages below 4 GiB for the hypervisor: %r", pages, st);
 		return st;
-	elf_apply(&plan, file, (void *)(UINTN)plan.image_start);
-	he = hv_find_header(&plan, (void *)(UINTN)plan.image_start, &hdr);
+	}
+	base += plan.image_start & (PAGE_SIZE - 1);
+	elf_apply(&plan, file, (void *)(UINTN)base);
+	he = hv_find_header(&plan, (void *)(UINTN)base, &hdr);
 	if (he != HDR_OK) {
 		LOG_ERR(L"hypervisor %a: %a", cfg.hypervisor, hdr_strerror(he));
 		return EFI_LOAD_ERROR;
 	}
-	*entry64 = hdr.entry64;
+	*entry64 = base + (hdr.entry64 - plan.image_start);
+	LOG_INFO(L"hypervisor %a loaded at 0x%lx-0x%lx (linked at 0x%lx)", cfg.hypervisor, base,
+		 base + (plan.image_end - plan.image_start), plan.image_start);
 	return EFI_SUCCESS;
 }
 
@@ -115,6 +109,7 @@ static EFI_STATUS load_modules(EFI_FILE_HANDLE root, struct boot_info *bi)
 		bm->start = addr;
 		bm->end = addr + size;
 		copy_str(bm->cmdline, sizeof(bm->cmdline), cfg.modules[i].args);
+		bm->cmdline_len = (UINT32)strlena((CHAR8 *)cfg.modules[i].args);
 		bi->module_count = i + 1;
 	}
 	return EFI_SUCCESS;

@@ -79,9 +79,10 @@ static void print_dmar(void)
 /* Finds and validates the table; false (with why filled) when there is nothing to program. */
 static bool find_dmar(const struct boot_info *bi, uint8_t **table, char *why, size_t size)
 {
-	paddr_t rsdp = bi->acpi_rsdp ? bi->acpi_rsdp : acpi_scan_bios_rsdp();
+	/* The RSDP acpi_init() found; every table pointer is checked against the boot memory map. */
+	const struct acpi_mem mem = { bi->mmap, bi->mmap_count };
 	enum acpi_error aerr;
-	const uint8_t *t = acpi_find_table(rsdp, "DMAR", &aerr);
+	const uint8_t *t = acpi_boot_facts.rsdp ? acpi_find_table(&mem, acpi_boot_facts.rsdp, "DMAR", &aerr) : NULL;
 	enum dmar_error err;
 	uint32_t len;
 

@@ -117,6 +117,16 @@ static void lx_layout_inputs(const struct guest_load_ctx *ctx, struct linux_layo
 	}
 }
 
+/* The boot protocol has one initrd: every module after it is named, not silently dropped. */
+static void lx_warn_unpassed(const struct guest_load_ctx *ctx)
+{
+	const struct boot_info *bi = ctx->bi;
+
+	for (uint32_t i = ctx->kernel_idx + 2; i < bi->module_count; i++)
+		printk("hv: warning: linux: module %u (\"%.60s\") is not passed to L1: Linux takes one initrd (module %u)\n",
+		       i, bi->modules[i].cmdline, ctx->kernel_idx + 1);
+}
+
 int linux_load(const struct guest_load_ctx *ctx, struct guest_boot_state *out)
 {
 	const struct boot_module *mod = &ctx->bi->modules[ctx->kernel_idx];
@@ -150,6 +160,7 @@ int linux_load(const struct guest_load_ctx *ctx, struct guest_boot_state *out)
 	}
 	lx_copy_images(&k, &in, &lay);
 	lx_print_layout(&k, &lay, args);
+	lx_warn_unpassed(ctx);
 	linux_entry_state(&lay, out);
 	return 0;
 }

@@ -235,8 +235,8 @@ __noreturn void vmx_run_l1(const struct boot_info *bi)
 	v->vpid = vmx_base_controls.proc2 & SECONDARY_ENABLE_VPID ? L1_VPID : 0;
 	if (alloc_vcpu_pages(v) < 0 || setup_ept(v) < 0)
 		machine_exit(HV_EXIT_PANIC);
-	/* Watched so the exit counters print before an ACPI power-off ends the machine. */
-	v->pm1a_cnt_port = bi->acpi_rsdp ? acpi_pm1a_control_port(bi->acpi_rsdp) : 0;
+	/* Watched so the exit counters print before an ACPI power-off ends the machine (read at boot: acpi_init). */
+	v->pm1a_cnt_port = acpi_boot_facts.pm1a_cnt_port;
 	setup_io_bitmaps(v);
 	setup_msr_bitmap(v);
 	if (vmcs01_setup(v, &gs) < 0)

@@ -18,7 +18,7 @@ static void print_sizes(const struct mb_info *mbi)
 	if (!(mbi->flags & MBF_MEM))
 		return;
 	printf("mem_lower: %u KiB\n", mbi->mem_lower);
-	/* mem_upper is the RAM contiguous from 1 MiB, which the hypervisor at 2 MiB cuts short. */
+	/* mem_upper is the RAM contiguous from 1 MiB, up to the hypervisor's range at the top of RAM. */
 	printf("~mem_upper: %u KiB\n", mbi->mem_upper);
 }
 
@@ -54,7 +54,7 @@ static void check_map(const struct mb_info *mbi)
 	printf("map: guest image 0x100000-0x%x usable: %s\n", kend,
 	       mbi_range_type(mbi, 0x100000, kend - 0x100000) == 1 ? "yes" : "no");
 	printf("map: low memory 0-0x9f000 usable: %s\n", mbi_range_type(mbi, 0, 0x9f000) == 1 ? "yes" : "no");
-	printf("~map: 0x200000-0x800000 usable: %s\n",
+	printf("map: 0x200000-0x800000 usable: %s\n",
 	       mbi_range_type(mbi, 0x200000, 0x600000) == 1 ? "yes" : "no");
 	printf("map: 0x1000000-0x4000000 usable: %s\n",
 	       mbi_range_type(mbi, 0x1000000, 0x3000000) == 1 ? "yes" : "no");

@@ -1,10 +1,13 @@
-/* Host tests of the command-line parser: whole-word keys, quoting, last-wins, numbers with size suffixes. */
+/* Host tests of the command-line parser (whole-word keys, quoting, last-wins, numbers with size suffixes) and of the option check that reports what the hypervisor does not take. */
 #include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
 #include <stddef.h>
 #include <setjmp.h>
 #include <cmocka.h>
 
 #include "hv/cmdline.h"
+#include "hv/options.h"
 #include "hv/string.h"
 
 static void test_str_basic(void **state)
@@ -139,6 +142,87 @@ static void test_has_key(void **state)
 	assert_false(cmdline_has_key("hvmemx=1", "hvmem"));
 }
 
+/* What options_check reported, one "word|why" per line. */
+static char reported[1024];
+
+static void collect(void *ctx, const char *word, size_t len, const char *why)
+{
+	size_t n = strlen(reported);
+
+	(void)ctx;
+	snprintf(reported + n, sizeof(reported) - n, "%.*s|%s\n", (int)len, word, why);
+}
+
+static unsigned int check(const char *cmdline)
+{
+	reported[0] = '\0';
+	return options_check(cmdline, collect, NULL);
+}
+
+static void test_options_known_and_valid(void **state)
+{
+	(void)state;
+	assert_int_equal(check(""), 0);
+	assert_int_equal(check("serial=com2 loglevel=3 e9=off hvmem=64M hide_hypervisor debug_panic_cpu=1"), 0);
+	assert_int_equal(check("loglevel=0 e9=on e9=1 e9=0 hide_hypervisor=off hide_hypervisor=yes"), 0);
+	/* serial= and hvmem= values are judged where they are used, which say what they use instead. */
+	assert_int_equal(check("serial=com9 hvmem=4G"), 0);
+}
+
+static void test_options_reported(void **state)
+{
+	(void)state;
+	assert_int_equal(check("loglevel=abc"), 1);
+	assert_non_null(strstr(reported, "loglevel=abc|expects loglevel=0..3"));
+	assert_int_equal(check("loglevel=-1"), 1);
+	assert_non_null(strstr(reported, "loglevel=-1|"));
+	assert_int_equal(check("loglevel=4 loglevel"), 2);
+	assert_int_equal(check("e9=maybe"), 1);
+	assert_non_null(strstr(reported, "e9=maybe|expects on or off"));
+	assert_int_equal(check("e9"), 1);
+	assert_int_equal(check("hide_hypervisor=perhaps debug_panic_cpu=x debug_panic_cpu"), 3);
+	/* Every unknown word, bare or with a value, quoted values whole. */
+	assert_int_equal(check("frobnicate loglevel=2 color=\"dark blue\" Loglevel=2"), 3);
+	assert_string_equal(reported,
+			    "frobnicate|is not an option of the hypervisor (the README lists them)\n"
+			    "color=\"dark blue\"|is not an option of the hypervisor (the README lists them)\n"
+			    "Loglevel=2|is not an option of the hypervisor (the README lists them)\n");
+}
+
+static void test_options_values(void **state)
+{
+	uint64_t level;
+	bool on;
+
+	(void)state;
+	assert_true(options_loglevel("3", &level));
+	assert_int_equal(level, 3);
+	assert_false(options_loglevel("4", &level));
+	assert_false(options_loglevel("-1", &level));
+	assert_false(options_loglevel("", &level));
+	assert_true(options_bool("off", &on));
+	assert_false(on);
+	assert_true(options_bool("true", &on));
+	assert_true(on);
+	assert_false(options_bool("maybe", &on));
+}
+
+static void test_next_word(void **state)
+{
+	const char *p = "  a=1 \"b c\"=2\td";
+	struct cmdline_word w;
+
+	(void)state;
+	assert_true(cmdline_next(&p, &w));
+	assert_int_equal(w.key_len, 1);
+	assert_int_equal(w.val_len, 1);
+	assert_true(cmdline_next(&p, &w));
+	assert_int_equal(w.key_len, 5);
+	assert_true(cmdline_next(&p, &w));
+	assert_null(w.val);
+	assert_false(cmdline_next(&p, &w));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -151,6 +235,10 @@ int main(void)
 		cmocka_unit_test(test_u64_malformed),
 		cmocka_unit_test(test_flags),
 		cmocka_unit_test(test_has_key),
+		cmocka_unit_test(test_options_known_and_valid),
+		cmocka_unit_test(test_options_reported),
+		cmocka_unit_test(test_options_values),
+		cmocka_unit_test(test_next_word),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -65,7 +65,7 @@ static void test_no_trailing_newline_and_length_bound(void **state)
 
 static void test_many_modules(void **state)
 {
-	char text[4096] = "hypervisor=\\hv.elf\n";
+	char text[8192] = "hypervisor=\\hv.elf\n";
 	char line[64];
 	struct cfg_error err;
 	int i;
@@ -121,7 +121,7 @@ static void test_nul_byte(void **state)
 
 static void test_too_long(void **state)
 {
-	char *text = malloc(4096);
+	char *text = malloc(BOOT_MOD_CMDLINE_MAX + 64);
 	struct cfg_error err;
 
 	(void)state;

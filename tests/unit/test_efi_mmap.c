@@ -260,7 +260,7 @@ static void test_dump(void **state)
 	bi->mmap[0] = (struct boot_mem_range){ 0, 0xa0000, MEM_USABLE, 0 };
 	bi->mmap[1] = (struct boot_mem_range){ 0xa0000, 0x60000, MEM_RESERVED, 0 };
 	bi->module_count = 1;
-	bi->modules[0] = (struct boot_module){ 0x1000000, 0x1000800, "test=hello" };
+	bi->modules[0] = (struct boot_module){ .start = 0x1000000, .end = 0x1000800, .cmdline = "test=hello" };
 	bi->acpi_rsdp = 0xf77d014;
 	bi_dump(bi, collect, l);
 	assert_int_equal(l->n, 7);

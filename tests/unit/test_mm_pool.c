@@ -176,14 +176,34 @@ static void machine_setup(void)
 	bi.mmap[6] = (struct boot_mem_range){ GiB(4) - MiB(64), MiB(64), MEM_RESERVED, 0 };
 	bi.mmap[7] = (struct boot_mem_range){ GiB(4), GiB(4), MEM_USABLE, 0 };
 	bi.mmap_count = 8;
-	bi.modules[0] = (struct boot_module){ MiB(16), MiB(16) + 12345, "guest.elf" };
-	bi.modules[1] = (struct boot_module){ GiB(1) - MiB(5), GiB(1) - MiB(4) + 1, "initrd" };
+	bi.modules[0] = (struct boot_module){ .start = MiB(16), .end = MiB(16) + 12345, .cmdline = "guest.elf" };
+	bi.modules[1] = (struct boot_module){ .start = GiB(1) - MiB(5), .end = GiB(1) - MiB(4) + 1, .cmdline = "initrd" };
 	bi.module_count = 2;
 }
 
 static void expect_pool_clear_of(const struct mm_layout *l, uint64_t base, uint64_t end)
 {
 	assert_true(l->pool_base + l->pool_size <= base || l->pool_base >= end);
+}
+
+/* Where GRUB and the UEFI loader put the image (top of RAM, 2 MiB aligned): the pool goes right under it, so L1's RAM from 1 MiB is one range up to them. */
+static void test_plan_image_at_top(void **state)
+{
+	uint64_t top = MiB(256) - KiB(64); /* Bochs: ACPI data above */
+
+	(void)state;
+	memset(&bi, 0, sizeof(bi));
+	bi.mmap[0] = (struct boot_mem_range){ 0, KiB(636), MEM_USABLE, 0 };
+	bi.mmap[1] = (struct boot_mem_range){ MiB(1), top - MiB(1), MEM_USABLE, 0 };
+	bi.mmap[2] = (struct boot_mem_range){ top, KiB(64), MEM_ACPI_RECLAIM, 0 };
+	bi.mmap_count = 3;
+	bi.modules[0] = (struct boot_module){ .start = 0x177000, .end = 0x17fa74, .cmdline = "guest" };
+	bi.module_count = 1;
+	assert_int_equal(mm_plan(&lay, &bi, MiB(252), MiB(252) + 0xf1000, MiB(32)), 0);
+	assert_int_equal(lay.pool_base + lay.pool_size, MiB(252));
+	assert_int_equal(lay.hv.count, 1);
+	assert_true(memmap_covers(&lay.guest, MiB(1), lay.pool_base - MiB(1), MEM_USABLE));
+	assert_true(memmap_covers(&lay.guest, lay.pool_base, MiB(32) + 0xf1000, MEM_RESERVED));
 }
 
 static void test_plan_highest_below_4g(void **state)
@@ -276,8 +296,13 @@ static void test_pool_size_from_cmdline(void **state)
 	assert_true(note);
 	assert_int_equal(mm_pool_size_from_cmdline("hvmem", &note), MiB(32));
 	assert_true(note);
-	assert_int_equal(mm_pool_size_from_cmdline("hvmem=8G", &note), GiB(4));
+	/* At or above 4 GiB: refused (the README's bound), the default used. */
+	assert_int_equal(mm_pool_size_from_cmdline("hvmem=8G", &note), MiB(32));
 	assert_true(note);
+	assert_int_equal(mm_pool_size_from_cmdline("hvmem=4G", &note), MiB(32));
+	assert_true(note);
+	assert_int_equal(mm_pool_size_from_cmdline("hvmem=4095M", &note), MiB(4095));
+	assert_false(note);
 	assert_int_equal(mm_pool_size_from_cmdline("xhvmem=1M", &note), MiB(32));
 	assert_false(note);
 }
@@ -401,6 +426,7 @@ int main(void)
 		cmocka_unit_test(test_pool_contig_skips_partly_used_runs),
 		cmocka_unit_test(test_plan_never_below_1m),
 		cmocka_unit_test(test_plan_highest_below_4g),
+		cmocka_unit_test(test_plan_image_at_top),
 		cmocka_unit_test(test_plan_avoids_everything),
 		cmocka_unit_test(test_plan_falls_back_to_4k_alignment),
 		cmocka_unit_test(test_plan_failures),

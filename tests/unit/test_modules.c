@@ -9,6 +9,7 @@
 #include "hv/modules.h"
 
 static struct mem_map guest;
+static uint32_t unplaced; /* the module modules_plan_high found no room for */
 
 static int setup(void **state)
 {
@@ -35,7 +36,7 @@ static void test_grub_layout_moves_below_pool_in_order(void **state)
 	uint64_t to[2];
 
 	(void)state;
-	assert_true(modules_plan_high(&guest, mods, 2, GiB(4), 0x151738, 36, to));
+	assert_true(modules_plan_high(&guest, mods, 2, GiB(4), 0x151738, 36, to, &unplaced));
 	assert_int_equal(to[1], MiB(224) - PAGE_SIZE);
 	assert_int_equal(to[0], MiB(224) - PAGE_SIZE - ALIGN_UP(0x2d158, PAGE_SIZE));
 	assert_true(to[0] < to[1]);
@@ -54,7 +55,7 @@ static void test_destination_avoids_rsdp_and_sources(void **state)
 	uint64_t to[1];
 
 	(void)state;
-	assert_true(modules_plan_high(&guest, mods, 1, GiB(4), MiB(223) - 64, 36, to));
+	assert_true(modules_plan_high(&guest, mods, 1, GiB(4), MiB(223) - 64, 36, to, &unplaced));
 	assert_false(overlaps(to[0], MiB(1), mods[0].start, MiB(1)));
 	assert_false(overlaps(to[0], MiB(1), MiB(223) - 64, 36));
 	assert_int_equal(to[0], MiB(222) - PAGE_SIZE);
@@ -66,8 +67,25 @@ static void test_too_big_is_refused_and_output_untouched(void **state)
 	uint64_t to[1] = { 0x1234 };
 
 	(void)state;
-	assert_false(modules_plan_high(&guest, mods, 1, GiB(4), 0, 0, to));
+	assert_false(modules_plan_high(&guest, mods, 1, GiB(4), 0, 0, to, &unplaced));
 	assert_int_equal(to[0], 0x1234);
+	assert_int_equal(unplaced, 0);
+}
+
+/* The one module that finds no room is named (the hypervisor ends with the bad-module status naming it). */
+static void test_the_module_too_big_is_named(void **state)
+{
+	struct boot_module mods[3] = {
+		{ .start = 0x124000, .end = 0x125000 },
+		{ .start = 0x200000, .end = 0x200000 + MiB(120) }, /* 120 MiB elsewhere + 120 here > 223 */
+		{ .start = 0x7a00000, .end = 0x7a01000 },
+	};
+	uint64_t to[3] = { 1, 2, 3 };
+
+	(void)state;
+	assert_false(modules_plan_high(&guest, mods, 3, GiB(4), 0, 0, to, &unplaced));
+	assert_int_equal(unplaced, 1);
+	assert_int_equal(to[1], 2);
 }
 
 static void test_empty_module_stays(void **state)
@@ -76,7 +94,7 @@ static void test_empty_module_stays(void **state)
 	uint64_t to[1];
 
 	(void)state;
-	assert_true(modules_plan_high(&guest, mods, 1, GiB(4), 0, 0, to));
+	assert_true(modules_plan_high(&guest, mods, 1, GiB(4), 0, 0, to, &unplaced));
 	assert_int_equal(to[0], 0x124000);
 }
 
@@ -87,6 +105,7 @@ int main(void)
 		cmocka_unit_test_setup(test_destination_avoids_rsdp_and_sources, setup),
 		cmocka_unit_test_setup(test_too_big_is_refused_and_output_untouched, setup),
 		cmocka_unit_test_setup(test_empty_module_stays, setup),
+		cmocka_unit_test_setup(test_the_module_too_big_is_named, setup),
 	};
 
 	return cmocka_run_group_tests_name("modules", tests, NULL, NULL);

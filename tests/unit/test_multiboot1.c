@@ -265,9 +265,9 @@ static struct boot_info *make_bi(void)
 
 	memset(&bi, 0, sizeof(bi));
 	bi.module_count = 3;
-	bi.modules[0] = (struct boot_module){ 0x1000000, 0x1003000, "kernel.elf arg1 arg2" };
-	bi.modules[1] = (struct boot_module){ 0x1100000, 0x1100100, "initrd.img" };
-	bi.modules[2] = (struct boot_module){ 0x1200000, 0x1200010, "" };
+	bi.modules[0] = (struct boot_module){ .start = 0x1000000, .end = 0x1003000, .cmdline = "kernel.elf arg1 arg2" };
+	bi.modules[1] = (struct boot_module){ .start = 0x1100000, .end = 0x1100100, .cmdline = "initrd.img" };
+	bi.modules[2] = (struct boot_module){ .start = 0x1200000, .end = 0x1200010, .cmdline = "" };
 	return &bi;
 }
 

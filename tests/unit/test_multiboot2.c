@@ -456,7 +456,34 @@ static void test_too_many_modules(void **state)
 	assert_int_equal(parse(), 0);
 	assert_int_equal(bi.warnings, BOOT_WARN_MODULES_CLIPPED | BOOT_WARN_BAD_TAG);
 	assert_int_equal(bi.module_count, BOOT_MAX_MODULES);
-	assert_string_equal(bi.modules[BOOT_MAX_MODULES - 1].cmdline, "mod15");
+	snprintf(name, sizeof(name), "mod%u", BOOT_MAX_MODULES - 1);
+	assert_string_equal(bi.modules[BOOT_MAX_MODULES - 1].cmdline, name);
+	/* The ones left out are counted and the first named, for the warning. */
+	assert_int_equal(bi.modules_dropped, 5);
+	snprintf(name, sizeof(name), "mod%u", BOOT_MAX_MODULES);
+	assert_string_equal(bi.first_dropped, name);
+}
+
+/* Module command lines arrive whole up to BOOT_MOD_CMDLINE_MAX - 1 bytes; a longer one is cut and says so. */
+static void test_long_module_cmdlines(void **state)
+{
+	static char longer[BOOT_MOD_CMDLINE_MAX + 100], whole[1000];
+
+	(void)state;
+	memset(longer, 'x', sizeof(longer) - 1);
+	memset(whole, 'w', sizeof(whole) - 1);
+	mb_begin();
+	mb_mmap(24, qemu_map, ARRAY_SIZE(qemu_map));
+	mb_module(0x2000000, 0x2000800, whole);
+	mb_module(0x2001000, 0x2001800, longer);
+	mb_finish();
+	assert_int_equal(parse(), 0);
+	assert_int_equal(bi.module_count, 2);
+	assert_string_equal(bi.modules[0].cmdline, whole);
+	assert_int_equal(bi.modules[0].cmdline_len, sizeof(whole) - 1);
+	assert_int_equal(strlen(bi.modules[1].cmdline), BOOT_MOD_CMDLINE_MAX - 1);
+	assert_int_equal(bi.modules[1].cmdline_len, sizeof(longer) - 1);
+	assert_true(bi.warnings & BOOT_WARN_STRING_CLIPPED);
 }
 
 static void test_too_many_mmap_entries(void **state)
@@ -695,6 +722,7 @@ int main(void)
 		cmocka_unit_test(test_missing_end_tag),
 		cmocka_unit_test(test_unterminated_and_long_strings),
 		cmocka_unit_test(test_too_many_modules),
+		cmocka_unit_test(test_long_module_cmdlines),
 		cmocka_unit_test(test_too_many_mmap_entries),
 		cmocka_unit_test(test_mmap_partial_entry),
 		cmocka_unit_test(test_rsdp_v1_only),

@@ -6,17 +6,24 @@
 #define DEBUG_EXIT_PORT 0xf4
 #define STUB_EXIT       0x42 /* QEMU exits with (0x42 << 1) | 1 = 133 */
 
-extern char __image_start[], __image_end[];
 void stub_entry64(struct boot_info *bi);
 
-/* The loader finds this in the first 32 KiB (linker.ld keeps .hvhdr right after .multiboot2). */
-__attribute__((section(".hvhdr"), aligned(16), used))
-static const struct hv_image_header stub_header = {
-	.magic = HV_IMAGE_MAGIC,
-	.entry64 = (uint64_t)(uintptr_t)stub_entry64,
-	.image_start = (uint64_t)(uintptr_t)__image_start,
-	.image_end = (uint64_t)(uintptr_t)__image_end,
-};
+/*
+ * The loader finds this in the first 32 KiB. Like the hypervisor's
+ * (boot/entry.S), it holds link-time addresses as constants, first in the
+ * image (linker.ld: mb2_header at the image start): the loader puts the
+ * position-independent image wherever it likes. The stub needs no
+ * relocation: it holds no absolute address.
+ */
+__asm__(".section .multiboot2, \"a\"\n"
+	".balign 16\n"
+	".globl mb2_header\n"
+	"mb2_header:\n"
+	".quad 0x3147414d49564821\n" /* HV_IMAGE_MAGIC */
+	".quad 0x200000 + (stub_entry64 - mb2_header)\n"
+	".quad 0x200000\n"
+	".quad 0x200000 + (__image_end - mb2_header)\n"
+	".previous\n");
 
 /* linker.ld names mb2_entry32 as the ELF entry; the stub has no multiboot2 path. */
 __attribute__((naked, used)) void mb2_entry32(void)

@@ -105,6 +105,8 @@ bool wrmsr_safe(uint32_t msr, uint64_t val);
 const char *mbi_cmdline(const struct mb_info *mbi);
 uint64_t mbi_usable_bytes(const struct mb_info *mbi);
 void mbi_print_mmap(const struct mb_info *mbi);
+/* Calls fn for each memory map entry (none without MBF_MMAP). */
+void mbi_mmap_walk(const struct mb_info *mbi, void (*fn)(const struct mb_mmap_entry *, void *), void *arg);
 /* Type of the map entry covering [base, base+len) entirely, 0 if none does. */
 uint32_t mbi_range_type(const struct mb_info *mbi, uint64_t base, uint64_t len);
 

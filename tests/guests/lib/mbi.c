@@ -9,7 +9,7 @@ const char *mbi_cmdline(const struct mb_info *mbi)
 }
 
 /* Calls fn for each map entry; the entry stride is size + 4 because "size" excludes itself. */
-static void mmap_walk(const struct mb_info *mbi, void (*fn)(const struct mb_mmap_entry *, void *), void *arg)
+void mbi_mmap_walk(const struct mb_info *mbi, void (*fn)(const struct mb_mmap_entry *, void *), void *arg)
 {
 	if (!(mbi->flags & MBF_MMAP))
 		return;
@@ -30,7 +30,7 @@ static void add_usable(const struct mb_mmap_entry *e, void *arg)
 uint64_t mbi_usable_bytes(const struct mb_info *mbi)
 {
 	uint64_t total = 0;
-	mmap_walk(mbi, add_usable, &total);
+	mbi_mmap_walk(mbi, add_usable, &total);
 	return total;
 }
 
@@ -42,7 +42,7 @@ static void print_entry(const struct mb_mmap_entry *e, void *arg)
 
 void mbi_print_mmap(const struct mb_info *mbi)
 {
-	mmap_walk(mbi, print_entry, NULL);
+	mbi_mmap_walk(mbi, print_entry, NULL);
 }
 
 struct range_query {
@@ -60,6 +60,6 @@ static void match_range(const struct mb_mmap_entry *e, void *arg)
 uint32_t mbi_range_type(const struct mb_info *mbi, uint64_t base, uint64_t len)
 {
 	struct range_query q = { base, len, 0 };
-	mmap_walk(mbi, match_range, &q);
+	mbi_mmap_walk(mbi, match_range, &q);
 	return q.type;
 }
