@@ -11,15 +11,28 @@ $(FUZZ_BIN): $(FUZZ_SRCS) $(wildcard hv/*.h hv/loader/*.h hv/vmx/*.h hv/nested/*
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $(FUZZ_SRCS)
 
+# The second target: L1's VMX instructions, the entry checks, the vmcs02 merge, the exit decision.
+FUZZ_VMX_BIN  := $(FUZZ_DIR)/fuzz_nested_vmx
+FUZZ_VMX_SRCS := tests/fuzz/fuzz_nested_vmx.c hv/string.c $(wildcard hv/nested/*.c)
+
+$(FUZZ_VMX_BIN): $(FUZZ_VMX_SRCS) $(wildcard hv/*.h hv/vmx/*.h hv/nested/*.h)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $(FUZZ_VMX_SRCS)
+
 .PHONY: fuzz fuzz-smoke
 # Keeps its corpus in $(FUZZ_DIR)/corpus between runs.
-fuzz: $(FUZZ_BIN)
-	@mkdir -p $(FUZZ_DIR)/corpus
+fuzz: $(FUZZ_BIN) $(FUZZ_VMX_BIN)
+	@mkdir -p $(FUZZ_DIR)/corpus $(FUZZ_DIR)/vmx-corpus
 	$(FUZZ_BIN) -max_total_time=$(FUZZ_SECONDS) -max_len=512 -print_final_stats=1 \
 		-artifact_prefix=$(FUZZ_DIR)/ $(FUZZ_DIR)/corpus
+	$(FUZZ_VMX_BIN) -max_total_time=$(FUZZ_SECONDS) -max_len=2048 -print_final_stats=1 \
+		-artifact_prefix=$(FUZZ_DIR)/ $(FUZZ_DIR)/vmx-corpus
 
 # For make test: a fresh corpus, a fixed seed, bounded time; exit status 0 means no invariant broke.
-fuzz-smoke: $(FUZZ_BIN)
-	@rm -rf $(FUZZ_DIR)/smoke-corpus && mkdir -p $(FUZZ_DIR)/smoke-corpus
+fuzz-smoke: $(FUZZ_BIN) $(FUZZ_VMX_BIN)
+	@rm -rf $(FUZZ_DIR)/smoke-corpus $(FUZZ_DIR)/vmx-smoke-corpus
+	@mkdir -p $(FUZZ_DIR)/smoke-corpus $(FUZZ_DIR)/vmx-smoke-corpus
 	$(FUZZ_BIN) -max_total_time=15 -seed=1 -max_len=512 -artifact_prefix=$(FUZZ_DIR)/ \
 		$(FUZZ_DIR)/smoke-corpus
+	$(FUZZ_VMX_BIN) -max_total_time=10 -seed=1 -max_len=2048 -artifact_prefix=$(FUZZ_DIR)/ \
+		$(FUZZ_DIR)/vmx-smoke-corpus
