@@ -12,8 +12,9 @@ $(patsubst %,$(GUEST_DIR)/%.elf,$(HELLO_VARIANTS)): $(GUEST_DIR)/hello.elf
 images-hv: $(patsubst %,$(ISO_DIR)/hv-%.iso,$(HELLO_VARIANTS))
 
 # The SMP guest driving its APIC in x2APIC mode (both bare and under the hypervisor).
-SMP_VARIANTS := smpx2apic
+SMP_VARIANTS := smpx2apic smpbcast
 smpx2apic_ARGS := x2apic
+smpbcast_ARGS  := broadcast
 
 $(patsubst %,$(GUEST_DIR)/%.elf,$(SMP_VARIANTS)): $(GUEST_DIR)/smp.elf
 	cp $< $@
