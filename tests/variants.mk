@@ -21,3 +21,13 @@ $(patsubst %,$(GUEST_DIR)/%.elf,$(SMP_VARIANTS)): $(GUEST_DIR)/smp.elf
 
 images-bare: $(patsubst %,$(ISO_DIR)/bare-%.iso,$(SMP_VARIANTS))
 images-hv: $(patsubst %,$(ISO_DIR)/hv-%.iso,$(SMP_VARIANTS))
+
+# The NMI guest parking CPUs in each state, then making the hypervisor panic with its POST code (issue 8 item 4).
+NMI_VARIANTS := nmipanic
+nmipanic_ARGS    := panic
+nmipanic_HV_ARGS := debug_panic_post=219
+
+$(patsubst %,$(GUEST_DIR)/%.elf,$(NMI_VARIANTS)): $(GUEST_DIR)/nmi.elf
+	cp $< $@
+
+images-hv: $(patsubst %,$(ISO_DIR)/hv-%.iso,$(NMI_VARIANTS))

@@ -13,6 +13,7 @@ GUESTS += triplefault
 GUESTS += hello
 GUESTS += bench
 GUESTS += smp
+GUESTS += nmi
 GUEST_DIR := $(BUILD)/guests
 GUEST_CFLAGS := -m32 -std=gnu11 -O2 -g $(WARN) -ffreestanding -fno-pic -fno-pie \
 	-fno-stack-protector -fno-asynchronous-unwind-tables -mgeneral-regs-only \
