@@ -44,6 +44,12 @@ __asm__(
 	"	orl $1, %eax\n"
 	"	movl %eax, %cr0\n"
 	"	ljmpl $0x08, $nmi_ap_entry32\n"
+	/* Real-mode NMI handler (IVT vector 2 points here): an NMI held while waiting for SIPI lands first. */
+	"nmi_tramp_rm_nmi:\n"
+	"	lock incw %cs:(nmi_tramp_rm_count - nmi_tramp_start)\n"
+	"	iret\n"
+	"nmi_tramp_rm_count:\n"
+	"	.short 0\n"
 	"	.balign 8\n"
 	"nmi_tramp_gdt:\n"
 	"	.quad 0, 0x00cf9a000000ffff, 0x00cf92000000ffff\n"
@@ -81,7 +87,10 @@ __asm__(
 	"	incl db_count\n"
 	"	iret\n");
 
-extern const char nmi_tramp_start[], nmi_tramp_end[], nmi_stub[], db_stub[];
+extern const char nmi_tramp_start[], nmi_tramp_end[], nmi_tramp_rm_nmi[], nmi_tramp_rm_count[], nmi_stub[], db_stub[];
+
+/* Offsets in the trampoline, which runs at TRAMPOLINE_PA with CS = TRAMPOLINE_PA >> 4. */
+#define TRAMP_OFF(sym) ((uint32_t)((sym) - nmi_tramp_start))
 
 struct nmi_frame {
 	uint32_t edi, esi, ebp, esp, ebx, edx, ecx, eax;
@@ -207,10 +216,14 @@ __attribute__((noreturn, used)) void nmi_ap_main(void)
 	}
 }
 
-static bool start_ap(uint32_t apic_id)
+static bool start_ap_nmi_first(uint32_t apic_id, bool nmi_first)
 {
 	send_ipi(apic_id, ICR_INIT_ASSERT);
 	udelay(10000);
+	if (nmi_first) { /* held while the AP waits for SIPI, taken once it starts */
+		send_ipi(apic_id, ICR_NMI);
+		udelay(1000);
+	}
 	for (int i = 0; i < 2 && !ap_alive[apic_id]; i++) {
 		send_ipi(apic_id, ICR_STARTUP | (TRAMPOLINE_PA >> 12));
 		udelay(200);
@@ -252,6 +265,11 @@ static void stepped_cpuid(void)
 			 : "+a"(a), "=b"(b), "+c"(c), "=d"(d)
 			 : [tf] "i"(EFLAGS_TF), [notf] "i"(~EFLAGS_TF)
 			 : "memory", "cc");
+}
+
+static bool start_ap(uint32_t apic_id)
+{
+	return start_ap_nmi_first(apic_id, false);
 }
 
 /* Panic mode: park CPUs in each state, then make the hypervisor panic on this CPU (nothing happens bare). */
@@ -318,9 +336,13 @@ int guest_main(const struct mb_info *mbi)
 	}
 	if (panic_mode)
 		return park_and_panic();
-	if (!start_ap(1)) {
+	/* Real-mode IVT entry 2 (segment:offset at 0x8) for the AP's first instructions. */
+	__asm__ volatile("movl %0, 0x8" : : "r"((TRAMPOLINE_PA >> 4) << 16 | TRAMP_OFF(nmi_tramp_rm_nmi)) : "memory");
+	if (!start_ap_nmi_first(1, true)) {
 		printf("nmi: the AP did not start\n");
 		return GUEST_FAIL;
 	}
+	printf("phase 0: an NMI sent to the AP waiting for SIPI was taken %u time(s) once it started\n",
+	       *(volatile uint16_t *)(TRAMPOLINE_PA + TRAMP_OFF(nmi_tramp_rm_count)));
 	return nmi_phases();
 }
