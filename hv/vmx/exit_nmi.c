@@ -125,12 +125,16 @@ void vmx_sipi_exit_check_stop(void)
 	unblock_nmis_in_root();
 }
 
-/* Before every VM entry that has an NMI owed to L1 (nmi_inject.c decides). */
+/*
+ * Before every VM entry that has an NMI owed to L1 (nmi_inject.c decides).
+ * The latch is taken first: an NMI arriving in root meanwhile (hv_trap) sets
+ * it again, with the window, and follows this one, as the CPU's latch would.
+ */
 void vmx_deliver_pending_nmi(void)
 {
 	struct percpu *cpu = this_cpu();
 	struct nmi_entry_view view = {
-		.owed = cpu->nmi_pending != 0,
+		.owed = __atomic_exchange_n(&cpu->nmi_pending, 0, __ATOMIC_SEQ_CST) != 0,
 		.activity = (uint32_t)vmcs_read(GUEST_ACTIVITY_STATE),
 		.interruptibility = (uint32_t)vmcs_read(GUEST_INTERRUPTIBILITY_INFO),
 		.entry_intr_info = (uint32_t)vmcs_read(VM_ENTRY_INTR_INFO_FIELD),
@@ -139,16 +143,18 @@ void vmx_deliver_pending_nmi(void)
 
 	switch (nmi_next_step(&view)) {
 	case NMI_STEP_INJECT:
-		cpu->nmi_pending = 0;
 		vmcs_write(VM_ENTRY_INTR_INFO_FIELD, NMI_VECTOR | (INTR_TYPE_NMI << INTR_INFO_TYPE_SHIFT) | INTR_INFO_VALID);
 		if (view.activity == GUEST_ACTIVITY_HLT)
 			vmcs_write(GUEST_ACTIVITY_STATE, GUEST_ACTIVITY_ACTIVE); /* the NMI ends HLT as on the CPU */
 		break;
 	case NMI_STEP_AT_WINDOW:
+		__atomic_store_n(&cpu->nmi_pending, 1, __ATOMIC_SEQ_CST);
 		set_nmi_window(true);
 		break;
-	case NMI_STEP_NONE:
 	case NMI_STEP_HOLD:
+		__atomic_store_n(&cpu->nmi_pending, 1, __ATOMIC_SEQ_CST);
+		break;
+	case NMI_STEP_NONE:
 		break;
 	}
 }
