@@ -12,6 +12,8 @@ def _every_ap_by_sipi_exit(ncpus):
     return check
 
 
-# Three CPUs: Bochs 2.7 delivered a broadcast SIPI under VMX to the first AP only.
+# Three CPUs. Bochs 2.7 deviation the hypervisor works around: a broadcast SIPI to vCPUs waiting for SIPI
+# reached the first AP only, because cpu/event.cc BX_CPU_C::deliver_SIPI calls VMexit(VMX_VMEXIT_SIPI), which
+# longjmps and never returns to the APIC bus delivery loop (cpu/apic.cc, via bx_local_apic_c::startup_msg).
 TESTS = [guest_pair_test("smpbcast", name="guest-smp-broadcast-sipi-3cpu", cpus=3,
                          extra_check=_every_ap_by_sipi_exit(3))]
