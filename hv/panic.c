@@ -7,6 +7,7 @@
 #include "hv/percpu.h"
 #include "hv/traps.h"
 #include "hv/x86.h"
+#include "hv/vmx/vmx.h"
 
 #define QEMU_DEBUG_EXIT_PORT 0xf4
 #define BOCHS_SHUTDOWN_PORT  0x8900
@@ -47,26 +48,31 @@ __noreturn void machine_exit(uint8_t status)
 	halt_forever();
 }
 
-__noreturn void panic_stop_this_cpu(uint64_t rip)
+__noreturn void panic_stop_this_cpu(uint64_t rip, const char *where)
 {
-	printk("hv: CPU %u (APIC ID %u) stopped by the panic, it was at RIP %#llx\n", this_cpu()->cpu_id,
-	       this_cpu()->apic_id, (unsigned long long)rip);
+	printk("hv: CPU %u (APIC ID %u) stopped by the panic, it was at RIP %#llx (%s)\n", this_cpu()->cpu_id,
+	       this_cpu()->apic_id, (unsigned long long)rip, where);
 	__atomic_add_fetch(&cpus_stopped, 1, __ATOMIC_SEQ_CST);
 	halt_forever();
 }
 
 /*
- * Stops the other CPUs with an NMI (it gets through with interrupts off, and
- * in VMX non-root it is an NMI exit that reaches the same report), and gives
- * them a moment to print where they were.
+ * Stops the other CPUs with an NMI: it gets through with interrupts off, and
+ * in VMX non-root (NMI exiting) it is an NMI exit. Each CPU's stop request is
+ * set first, so that it tells this NMI from L1's own. A vCPU waiting for SIPI
+ * holds NMIs; it gets a SIPI too. Then gives them a moment to say where they were.
  */
 static void stop_other_cpus(void)
 {
 	uint32_t others = nr_cpus_online - 1;
 
-	if (!others)
+	if (nr_cpus_online < 2)
 		return;
+	for (uint32_t i = 0; i < MAX_CPUS; i++)
+		if (percpu_area[i].self && &percpu_area[i] != this_cpu())
+			__atomic_or_fetch(&percpu_area[i].nmi_requests, NMI_REQ_STOP, __ATOMIC_SEQ_CST);
 	lapic_send_ipi(0, ICR_DM_NMI | ICR_ALL_BUT_SELF);
+	vmx_stop_vcpus_waiting_for_sipi();
 	for (int ms = 0; ms < 100 && __atomic_load_n(&cpus_stopped, __ATOMIC_SEQ_CST) < others; ms++)
 		udelay(1000);
 }

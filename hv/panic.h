@@ -7,8 +7,8 @@
 /* Prints the message, stops every CPU and ends the machine with failure. */
 __noreturn void panic(const char *fmt, ...) __printf(1, 2);
 bool panic_in_progress(void);
-/* Another CPU panicked and sent us its NMI: report where we were and stop. */
-__noreturn void panic_stop_this_cpu(uint64_t rip);
+/* Another CPU panicked and sent us its NMI (or SIPI): report where we were (rip, and what ran) and stop. */
+__noreturn void panic_stop_this_cpu(uint64_t rip, const char *where);
 
 /*
  * Ends the machine with a status: QEMU's isa-debug-exit (port 0xf4, exit

@@ -9,12 +9,16 @@
 
 struct vcpu;
 
+/* Why the hypervisor itself sent a CPU an NMI; an NMI without a request is L1's. */
+#define NMI_REQ_STOP BIT(0) /* a panic elsewhere: report and halt */
+
 struct percpu {
 	struct percpu *self;   /* at offset 0: %gs:0 yields this struct */
 	uint32_t cpu_id;       /* dense index, 0 = boot CPU */
 	uint32_t apic_id;
 	bool vmx_on;
-	uint32_t nmi_pending;   /* NMIs taken in root operation, owed to the guest */
+	volatile uint32_t nmi_pending;  /* 1: an NMI of L1's is owed to this CPU's vCPU (a latch, like the CPU's) */
+	volatile uint32_t nmi_requests; /* NMI_REQ_*: set by another CPU before it sends this one an NMI */
 	paddr_t vmxon_region;
 	struct vcpu *vcpu;     /* the guest vCPU this CPU runs, if any */
 	volatile uint32_t boot_state; /* enum ap_boot_state, written by the AP while it starts */

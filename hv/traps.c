@@ -5,6 +5,7 @@
 #include "hv/panic.h"
 #include "hv/percpu.h"
 #include "hv/x86.h"
+#include "hv/vmx/vmx.h"
 
 #define X86_NMI_VECTOR 2
 
@@ -64,13 +65,16 @@ void hv_trap(struct trap_frame *f)
 	const char *name = f->vector < 32 ? vector_names[f->vector] : "?";
 
 	/*
-	 * An NMI that arrives in VMX root belongs to whoever the platform sent it
-	 * to: we are not its consumer, so remember it for the vCPU (SDM 34.2).
+	 * An NMI in VMX root: the hypervisor's stop if another CPU asked for it
+	 * first (panic.c), else L1's, which owns the platform's NMI sources: owed
+	 * to the vCPU (exit_nmi.c).
 	 */
 	if (f->vector == X86_NMI_VECTOR) {
-		if (panic_in_progress())
-			panic_stop_this_cpu(f->rip);
-		this_cpu()->nmi_pending++;
+		struct percpu *cpu = this_cpu();
+
+		if (__atomic_fetch_and(&cpu->nmi_requests, ~NMI_REQ_STOP, __ATOMIC_SEQ_CST) & NMI_REQ_STOP)
+			panic_stop_this_cpu(f->rip, "in the hypervisor");
+		vmx_nmi_in_root(cpu);
 		return;
 	}
 	printk("hv: EXCEPTION in the hypervisor on CPU %u: vector %llu (%s)\n",

@@ -12,8 +12,9 @@ $(patsubst %,$(GUEST_DIR)/%.elf,$(HELLO_VARIANTS)): $(GUEST_DIR)/hello.elf
 images-hv: $(patsubst %,$(ISO_DIR)/hv-%.iso,$(HELLO_VARIANTS))
 
 # The SMP guest driving its APIC in x2APIC mode (both bare and under the hypervisor).
-SMP_VARIANTS := smpx2apic
+SMP_VARIANTS := smpx2apic smpbcast
 smpx2apic_ARGS := x2apic
+smpbcast_ARGS  := broadcast
 
 $(patsubst %,$(GUEST_DIR)/%.elf,$(SMP_VARIANTS)): $(GUEST_DIR)/smp.elf
 	cp $< $@
@@ -29,3 +30,13 @@ $(patsubst %,$(GUEST_DIR)/%.elf,$(VMXTEST_VARIANTS)): $(GUEST_DIR)/vmxtest.elf
 	cp $< $@
 
 images-hv: $(patsubst %,$(ISO_DIR)/hv-%.iso,$(VMXTEST_VARIANTS))
+
+# The NMI guest parking CPUs in each state, then making the hypervisor panic with its POST code (issue 8 item 4).
+NMI_VARIANTS := nmipanic
+nmipanic_ARGS    := panic
+nmipanic_HV_ARGS := debug_panic_post=219
+
+$(patsubst %,$(GUEST_DIR)/%.elf,$(NMI_VARIANTS)): $(GUEST_DIR)/nmi.elf
+	cp $< $@
+
+images-hv: $(patsubst %,$(ISO_DIR)/hv-%.iso,$(NMI_VARIANTS))

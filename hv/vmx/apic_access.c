@@ -6,6 +6,7 @@
 #include "hv/vmx/l1_mem.h"
 #include "hv/vmx/mmio_decode.h"
 #include "hv/console.h"
+#include "hv/lapic.h"
 #include "hv/mm.h"
 #include "hv/percpu.h"
 #include "hv/string.h"
@@ -30,16 +31,37 @@ static bool vcpu_waits_for_sipi(uint32_t apic_id)
 	return false;
 }
 
-/* Whether the hardware may see this ICR write (apic_icr.c decides). */
-static bool icr_passes(uint32_t low, uint32_t dest)
+static uint32_t vcpu_apic_ids(uint32_t ids[MAX_CPUS])
 {
-	uint32_t ids[MAX_CPUS], n = 0;
-	struct icr_write w = { low, dest };
+	uint32_t n = 0;
 
 	for (uint32_t i = 0; i < MAX_CPUS; i++)
 		if (percpu_area[i].vcpu)
 			ids[n++] = percpu_area[i].vcpu->apic_id;
+	return n;
+}
+
+/* Whether the hardware may see this ICR write (apic_icr.c decides). */
+static bool icr_passes(uint32_t low, uint32_t dest)
+{
+	uint32_t ids[MAX_CPUS], n = vcpu_apic_ids(ids);
+	struct icr_write w = { low, dest };
+
 	return !icr_write_is_dropped(&w, this_cpu()->apic_id, ids, n, vcpu_waits_for_sipi);
+}
+
+/* A broadcast SIPI goes out as one physical SIPI per waiting vCPU (apic_icr.h says why); false for other writes. */
+static bool sipi_sent_per_cpu(uint32_t low)
+{
+	uint32_t ids[MAX_CPUS], targets[MAX_CPUS], n = vcpu_apic_ids(ids);
+	struct icr_write w = { low, 0 };
+	int t = icr_sipi_per_cpu_targets(&w, this_cpu()->apic_id, ids, n, vcpu_waits_for_sipi, targets);
+
+	if (t < 0)
+		return false;
+	for (int i = 0; i < t; i++)
+		lapic_send_ipi(targets[i], low & ~(ICR_SHORTHAND_MASK | ICR_DEST_LOGICAL));
+	return true;
 }
 
 /*
@@ -97,9 +119,14 @@ static uint32_t store_value(const struct mmio_insn *in, struct guest_regs *r)
 static void apic_register_write(uint32_t offset, uint32_t val)
 {
 	volatile uint32_t *regs = phys_to_virt(xapic_page);
+	uint32_t high = regs[XAPIC_ICR_HIGH / 4];
 
-	if (offset == XAPIC_ICR_LOW && !icr_passes(val, regs[XAPIC_ICR_HIGH / 4] >> 24))
+	if (offset == XAPIC_ICR_LOW && !icr_passes(val, high >> 24))
 		return;
+	if (offset == XAPIC_ICR_LOW && sipi_sent_per_cpu(val)) {
+		regs[XAPIC_ICR_HIGH / 4] = high; /* L1 reads back the destination it wrote */
+		return;
+	}
 	regs[offset / 4] = val;
 }
 
@@ -141,8 +168,8 @@ bool vmx_apic_page_write(struct vcpu *v, struct guest_regs *r, uint64_t gpa)
 bool vmx_x2apic_icr_write(uint64_t value)
 {
 	if (!(rdmsr(MSR_IA32_APIC_BASE) & APIC_BASE_X2APIC) || !emulate_x2apic_icr_write_ok(value))
-		return false;
-	if (icr_passes((uint32_t)value, (uint32_t)(value >> 32)))
+		return false; /* not in x2APIC mode (the MSR does not exist), or reserved bits: #GP */
+	if (icr_passes((uint32_t)value, (uint32_t)(value >> 32)) && !sipi_sent_per_cpu((uint32_t)value))
 		wrmsr(X2APIC_MSR_ICR, value);
 	return true;
 }

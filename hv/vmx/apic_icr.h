@@ -40,4 +40,16 @@ typedef bool (*vcpu_waits_for_sipi_fn)(uint32_t apic_id);
 bool icr_write_is_dropped(const struct icr_write *w, uint32_t self_apic_id, const uint32_t *vcpu_apic_ids,
 			  uint32_t nr_vcpus, vcpu_waits_for_sipi_fn waits_for_sipi);
 
+/*
+ * A start-up IPI by shorthand (all, all excluding self) becomes one SIPI per
+ * target: Bochs 2.7 ends its delivery loop at the first vCPU whose SIPI is a
+ * VM exit (cpu/event.cc deliver_SIPI calls VMexit, which longjmps), so a
+ * broadcast starts only one AP. Only vCPUs waiting for SIPI are targets: any
+ * other CPU ignores a SIPI (SDM 10.4.4.1, 25.2). Stores their APIC IDs in
+ * targets[] (room for nr_vcpus) and returns how many, or -1 when the write is
+ * not such a SIPI and goes to the hardware unchanged.
+ */
+int icr_sipi_per_cpu_targets(const struct icr_write *w, uint32_t self_apic_id, const uint32_t *vcpu_apic_ids,
+			     uint32_t nr_vcpus, vcpu_waits_for_sipi_fn waits_for_sipi, uint32_t *targets);
+
 #endif

@@ -12,6 +12,7 @@
 #define X2APIC_MSR_ICR_WRITE 0x830 /* intercepted only while L1 has AP vCPUs (apic_access.c) */
 
 struct cpuid_policy vmx_cpuid_policy = { .hypervisor_bit = true };
+int64_t vmx_debug_panic_post = -1;
 
 typedef void (*exit_handler_t)(struct vcpu *v, struct guest_regs *r);
 
@@ -265,21 +266,17 @@ static void handle_wrmsr(struct vcpu *v, struct guest_regs *r)
 	vmx_inject_hw_exception(GP_VECTOR, true, 0);
 }
 
+/*
+ * Halt in VMX non-root (SDM 26.6.5), whatever IF says: L1's own interrupts
+ * (not intercepted) wake it, and with interrupts off an NMI (an NMI exit,
+ * injected into L1 at once), INIT or SMI still does, as on the CPU.
+ */
 static void handle_hlt(struct vcpu *v, struct guest_regs *r)
 {
+	(void)r;
 	vmx_skip_instruction();
-	/*
-	 * An AP parked with interrupts off still wakes on INIT or NMI from the
-	 * boot CPU, so it halts for real. The boot CPU halted so is L1's end:
-	 * nothing else will wake it, and a silent hang helps nobody.
-	 */
-	if (v->is_bsp && !(vmcs_read(GUEST_RFLAGS) & X86_RFLAGS_IF)) {
-		printk("hv: L1 halted with interrupts disabled at RIP %#llx: nothing can wake it; stopping L1\n",
-		       (unsigned long long)vmcs_read(GUEST_RIP));
-		vmx_stop_guest(v, r, HV_EXIT_GUEST_DIED);
-	}
-	/* Halt in VMX non-root; L1's own interrupts (not intercepted) wake it (SDM 26.6.5). */
 	vmcs_write(GUEST_ACTIVITY_STATE, GUEST_ACTIVITY_HLT);
+	v->hlt_resume_rip = vmcs_read(GUEST_RIP);
 }
 
 /* VMCALL in L1 (no hypervisor below answers it) and VM functions (not offered): #UD as on the hardware. */
@@ -340,6 +337,7 @@ static void handle_init(struct vcpu *v, struct guest_regs *r)
 static void handle_sipi(struct vcpu *v, struct guest_regs *r)
 {
 	(void)r;
+	vmx_sipi_exit_check_stop();
 	vmx_vcpu_start_at_sipi(v, (uint8_t)vmcs_read(EXIT_QUALIFICATION));
 }
 
@@ -379,11 +377,13 @@ static void handle_ept_misconfig(struct vcpu *v, struct guest_regs *r)
 }
 
 static exit_handler_t exit_handlers[EXIT_REASON_MAX] = {
+	[EXIT_REASON_EXCEPTION_NMI]      = vmx_handle_nmi_exit,
 	[EXIT_REASON_EXTERNAL_INTERRUPT] = handle_external_interrupt,
 	[EXIT_REASON_TRIPLE_FAULT]       = handle_triple_fault,
 	[EXIT_REASON_TASK_SWITCH]        = handle_task_switch,
 	[EXIT_REASON_INIT_SIGNAL]        = handle_init,
 	[EXIT_REASON_SIPI]               = handle_sipi,
+	[EXIT_REASON_NMI_WINDOW]         = vmx_handle_nmi_window,
 	[EXIT_REASON_CPUID]              = handle_cpuid,
 	[EXIT_REASON_GETSEC]             = handle_ud,
 	[EXIT_REASON_HLT]                = handle_hlt,
@@ -429,24 +429,6 @@ __noreturn __attribute__((cold, noinline)) static void entry_failed(struct vcpu 
 	vmx_stop_guest(v, r, HV_EXIT_GUEST_DIED);
 }
 
-/*
- * An NMI that hit the hypervisor (hv_trap counts it) belonged to L1, which
- * owns the platform's NMI sources. Inject it once nothing blocks NMIs and no
- * other event is being injected (SDM 26.3.1.5); otherwise a later exit retries.
- */
-__attribute__((cold, noinline)) static void forward_pending_nmi(void)
-{
-	struct percpu *cpu = this_cpu();
-	uint64_t blocked = GUEST_INTR_STATE_STI | GUEST_INTR_STATE_MOV_SS | GUEST_INTR_STATE_NMI;
-
-	if ((vmcs_read(VM_ENTRY_INTR_INFO_FIELD) & INTR_INFO_VALID) || (vmcs_read(GUEST_INTERRUPTIBILITY_INFO) & blocked))
-		return;
-	cpu->nmi_pending--;
-	vmcs_write(VM_ENTRY_INTR_INFO_FIELD, NMI_VECTOR | (INTR_TYPE_NMI << INTR_INFO_TYPE_SHIFT) | INTR_INFO_VALID);
-	if (vmcs_read(GUEST_ACTIVITY_STATE) == GUEST_ACTIVITY_HLT)
-		vmcs_write(GUEST_ACTIVITY_STATE, GUEST_ACTIVITY_ACTIVE);
-}
-
 /* The hypervisor's own handling of an exit of L2 (exit_decide.c said it is ours): the same handlers as L1's. */
 void vmx_nested_handle_l0_exit(struct vcpu *v, struct guest_regs *r, uint32_t basic)
 {
@@ -472,8 +454,8 @@ void vmx_handle_exit(struct guest_regs *regs, struct vcpu *v)
 	v->exits[basic]++;
 	handler = exit_handlers[basic];
 	handler(v, regs);
-	if (unlikely(this_cpu()->nmi_pending) && !vmx_in_l2(v))
-		forward_pending_nmi();
+	if (unlikely(this_cpu()->nmi_pending))
+		vmx_deliver_pending_nmi(); /* an NMI of L1's taken in this exit or before (exit_nmi.c) */
 	iommu_poll_on_exit();
 }
 
@@ -489,6 +471,9 @@ void vmx_handle_exit_ap(struct guest_regs *regs, struct vcpu *v)
 void vmx_handle_exit_l2(struct guest_regs *regs, struct vcpu *v)
 {
 	vmx_nested_l2_exit(v, regs);
+	/* An NMI of L1's that L1 does not intercept for L2 is delivered to whichever guest runs next. */
+	if (unlikely(this_cpu()->nmi_pending))
+		vmx_deliver_pending_nmi();
 	iommu_poll_on_exit();
 }
 

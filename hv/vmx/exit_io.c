@@ -26,6 +26,9 @@ static void emulated_port_write(struct vcpu *v, uint16_t port, uint8_t val)
 {
 	if (port == IO_POST_CODE_PORT) {
 		v->port80 = val;
+		if (unlikely((int64_t)val == vmx_debug_panic_post))
+			panic("debug_panic_post=%llu: L1 wrote it to port 0x80 on this CPU",
+			      (unsigned long long)vmx_debug_panic_post);
 		return;
 	}
 	printk("hv: guest requested exit status %u\n", val);

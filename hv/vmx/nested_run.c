@@ -327,7 +327,9 @@ static void l0_needs(const struct vcpu *v, struct vmcs02_l0 *l0)
 	const struct vmx_nested *n = v->nested;
 
 	*l0 = (struct vmcs02_l0){
-		.pin = 0, .proc = CPU_BASED_ACTIVATE_SECONDARY, .proc2 = SECONDARY_ENABLE_EPT,
+		/* Every NMI exits to the hypervisor (its stop requests, L1's NMIs), as for L1 (exit_nmi.c). */
+		.pin = v->ctl.pin & (PIN_BASED_NMI_EXITING | PIN_BASED_VIRTUAL_NMIS),
+		.proc = CPU_BASED_ACTIVATE_SECONDARY, .proc2 = SECONDARY_ENABLE_EPT,
 		.exit_controls = v->ctl.exit & ~(uint32_t)VM_EXIT_ACK_INTR_ON_EXIT,
 		.entry_controls = v->ctl.entry & ~(uint32_t)VM_ENTRY_IA32E_MODE,
 		.pin_allowed1 = (uint32_t)(vmx_caps.pinbased >> 32),
@@ -534,7 +536,9 @@ void vmx_nested_l2_exit(struct vcpu *v, struct guest_regs *r)
 	n->entering = false;
 	nested_l2_exited(&n->core);
 	describe_exit(r, basic, &x);
-	if (nested_l2_exit_owner(&n->vmx.vmcs12, &x, l1_ram_byte, NULL) == NESTED_EXIT_L1) {
+	/* The hypervisor's own stop NMI is never L1's, whatever L1 intercepts. */
+	if (nested_l2_exit_owner(&n->vmx.vmcs12, &x, l1_ram_byte, NULL) == NESTED_EXIT_L1 &&
+	    !(basic == EXIT_REASON_EXCEPTION_NMI && vmx_nmi_stop_pending())) {
 		n->l2_reflected[basic % EXIT_REASON_MAX]++;
 		reflect_to_l1(v, basic);
 		return;

@@ -34,6 +34,7 @@ struct vcpu {
 	uint64_t eptp;
 	uint16_t vpid;              /* 0 when VPIDs are off */
 	uint8_t port80;             /* last value written to the POST-code port */
+	uint64_t hlt_resume_rip;    /* RIP after L1's last HLT (reports: was it halted?) */
 	uint16_t pm1a_cnt_port;     /* ACPI PM1a control (FADT), watched for L1's power-off; 0 if none */
 	uint64_t exit_stack_top;
 	struct guest_regs *regs;    /* on the exit stack */

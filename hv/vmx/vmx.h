@@ -14,6 +14,12 @@
  */
 int vmx_cpu_init(void);
 
+/* An NMI without a stop request hit VMX root on this CPU: owe it to the vCPU (exit_nmi.c). */
+struct percpu;
+void vmx_nmi_in_root(struct percpu *cpu);
+/* The panic's stop for vCPUs in wait-for-SIPI, where NMIs are held: a SIPI each. */
+void vmx_stop_vcpus_waiting_for_sipi(void);
+
 /* Loads the L1 guest from the first boot module and runs it; never returns. */
 __noreturn void vmx_run_l1(const struct boot_info *bi);
 

@@ -17,6 +17,11 @@ struct control_need {
 };
 
 /* What the hypervisor cannot run L1 without, by control field, in the order a report should name them. */
+/* NMIs exit and L1's are injected, NMI-window exits need virtual NMIs (SDM 24.6.1, 24.6.2). */
+static const struct control_need pin_needs[] = {
+	{ PIN_BASED_NMI_EXITING, "NMI exiting" },
+	{ PIN_BASED_VIRTUAL_NMIS, "virtual NMIs" },
+};
 static const struct control_need proc_needs[] = {
 	{ CPU_BASED_ACTIVATE_SECONDARY, "secondary processor-based VM-execution controls" },
 	{ CPU_BASED_USE_IO_BITMAPS, "I/O bitmaps" },
@@ -77,7 +82,6 @@ static const char *ept_caps_missing(const struct vmx_caps *caps)
 
 int vmx_compute_controls(const struct vmx_caps *caps, struct vmx_controls *out, const char **missing)
 {
-	static const struct control_need no_needs[] = { { 0, "" } };
 	/*
 	 * HLT exits let the hypervisor see a guest that halts with interrupts off
 	 * (it could never wake); it re-enters in the HLT activity state otherwise,
@@ -94,7 +98,11 @@ int vmx_compute_controls(const struct vmx_caps *caps, struct vmx_controls *out, 
 		*missing = "write-back VMCS memory type (IA32_VMX_BASIC[53:50])";
 		return -1;
 	}
-	ADJUST(pin, caps->pinbased, no_needs, 0);
+	ADJUST(pin, caps->pinbased, pin_needs, 0);
+	if (!((caps->procbased >> 32) & CPU_BASED_NMI_WINDOW_EXITING)) {
+		*missing = "NMI-window exiting";
+		return -1;
+	}
 	ADJUST(proc, caps->procbased, proc_needs, proc_wanted);
 	ADJUST(proc2, caps->procbased2, proc2_needs, proc2_wanted);
 	ADJUST(exit, caps->exit, exit_needs,

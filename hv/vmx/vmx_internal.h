@@ -67,6 +67,14 @@ void vmx_vcpu_load_init_state(struct vcpu *v, bool power_up);
 void vmx_vcpu_start_at_sipi(struct vcpu *v, uint8_t vector);
 void vmx_vcpu_fix_sipi_blocking(void);
 
+/* exit_nmi.c: NMI exiting and virtual NMIs (SDM 24.6.1, 25.3, 26.6) */
+void vmx_handle_nmi_exit(struct vcpu *v, struct guest_regs *r);
+void vmx_handle_nmi_window(struct vcpu *v, struct guest_regs *r);
+void vmx_sipi_exit_check_stop(void);
+void vmx_deliver_pending_nmi(void);
+bool vmx_nmi_stop_pending(void);
+extern int64_t vmx_debug_panic_post; /* debug_panic_post=N: the vCPU writing N to port 0x80 panics; -1 off */
+
 /* vmcs.c */
 void vmcs_write_guest_segment(enum vmcs_field sel, uint16_t selector, uint64_t base, uint32_t limit, uint32_t ar);
 int vmcs01_setup(struct vcpu *v, const struct guest_boot_state *gs);

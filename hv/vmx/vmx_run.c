@@ -118,6 +118,8 @@ static void flush_tlbs(const struct vcpu *v)
 
 static void apply_policy(const struct boot_info *bi, const struct vcpu *v)
 {
+	uint64_t post;
+
 	vmx_cpuid_policy.hypervisor_bit = !cmdline_has_flag(bi->cmdline, "hide_hypervisor");
 	vmx_nested_init(bi->cmdline);
 	vmx_cpuid_policy.vmx = vmx_l1_offer.cpuid_vmx;
@@ -125,6 +127,8 @@ static void apply_policy(const struct boot_info *bi, const struct vcpu *v)
 	vmx_cpuid_policy.hide_invpcid = !(v->ctl.proc2 & SECONDARY_ENABLE_INVPCID);
 	vmx_cpuid_policy.hide_xsaves = !(v->ctl.proc2 & SECONDARY_ENABLE_XSAVES);
 	vmx_cpuid_policy.hide_waitpkg = !(v->ctl.proc2 & SECONDARY_ENABLE_USR_WAIT_PAUSE);
+	if (cmdline_get_u64(bi->cmdline, "debug_panic_post", &post) && post <= 0xff)
+		vmx_debug_panic_post = (int64_t)post;
 }
 
 /*
@@ -256,6 +260,7 @@ __noreturn void vmx_run_l1(const struct boot_info *bi)
 	       gs.mode == GUEST_MODE_LONG64 ? "64-bit" : "32-bit protected", (unsigned long long)gs.rax,
 	       (unsigned long long)gs.rbx);
 	drain_com1();
+	v->launched = true;
 	vmx_launch(v->regs);
 	vmx_launch_failed(v);
 }

@@ -47,7 +47,8 @@ def _panic_stops_every_cpu(ncpus):
             return "CPU 1 did not panic: " + res.describe()
         stopped = set()
         for line in res.hv_lines:
-            m = re.match(r"hv: CPU (\d+) \(APIC ID \d+\) stopped by the panic, it was at RIP 0x[0-9a-f]+$", line)
+            m = re.match(r"hv: CPU (\d+) \(APIC ID \d+\) stopped by the panic, it was at RIP 0x[0-9a-f]+ \(in the hypervisor\)$",
+                         line)
             if m:
                 stopped.add(int(m.group(1)))
         if stopped != set(range(ncpus)) - {1}:

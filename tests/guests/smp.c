@@ -229,6 +229,29 @@ static void send_ipi(uint32_t apic_id, uint32_t icr)
 		;
 }
 
+/*
+ * "broadcast" on the command line: every AP at once with the all-excluding-self
+ * shorthand (SDM 11.6.1): INIT, 10 ms, one SIPI, then up to a second for all
+ * of them. One SIPI starts every AP waiting for it; the MP spec's second SIPI
+ * (B.4) is left out so that a SIPI that reaches only some APs shows.
+ */
+#define ICR_ALL_BUT_SELF (3u << 18)
+static uint32_t start_all_aps(uint32_t aps)
+{
+	uint32_t done = 0;
+
+	send_ipi(0, ICR_INIT_ASSERT | ICR_ALL_BUT_SELF);
+	udelay(10000);
+	send_ipi(0, ICR_STARTUP | ICR_ALL_BUT_SELF | (TRAMPOLINE_PA >> 12));
+	for (int ms = 0; ms < 1000 && done < aps; ms++) {
+		udelay(1000);
+		done = 0;
+		for (uint32_t i = 0; i < aps && i < MAX_APS; i++)
+			done += reports[i].done;
+	}
+	return done;
+}
+
 /* INIT, 10 ms, SIPI, 200 us, SIPI (MP spec B.4); then up to a second for the AP to report. */
 static bool start_ap(uint32_t apic_id, uint32_t expect_started)
 {
@@ -274,6 +297,14 @@ int guest_main(const struct mb_info *mbi)
 	bsp = bsp_apic_id();
 	printf("smp: MADT lists %u CPU(s); the BSP is APIC ID %u (%s mode)\n", n, bsp, use_x2apic ? "x2APIC" : "xAPIC");
 	memcpy((void *)TRAMPOLINE_PA, tramp_start, (size_t)(tramp_end - tramp_start));
+	if (contains(mbi_cmdline(mbi), "broadcast")) {
+		aps = n - 1;
+		printf("smp: starting %u AP(s) with one broadcast INIT and one broadcast SIPI\n", aps);
+		started = start_all_aps(aps);
+		print_reports(started);
+		printf("smp: %u of %u AP(s) started\n", started, aps);
+		return started == aps && aps > 0 ? GUEST_OK : GUEST_FAIL;
+	}
 	for (uint32_t i = 0; i < n; i++) {
 		if (ids[i] == bsp)
 			continue;

@@ -61,6 +61,22 @@ static void test_adjust_forces_and_drops(void **state)
 	assert_int_equal(v, BIT(1) | BIT(2));
 }
 
+static void test_virtual_nmis_required(void **state)
+{
+	struct vmx_caps caps = tigerlake_caps();
+	struct vmx_controls ctl;
+	const char *missing = NULL;
+
+	(void)state;
+	caps.pinbased &= ~((uint64_t)PIN_BASED_VIRTUAL_NMIS << 32);
+	assert_int_equal(vmx_compute_controls(&caps, &ctl, &missing), -1);
+	assert_string_equal(missing, "virtual NMIs");
+	caps = tigerlake_caps();
+	caps.procbased &= ~((uint64_t)CPU_BASED_NMI_WINDOW_EXITING << 32);
+	assert_int_equal(vmx_compute_controls(&caps, &ctl, &missing), -1);
+	assert_string_equal(missing, "NMI-window exiting");
+}
+
 static void test_tigerlake_controls(void **state)
 {
 	struct vmx_caps caps = tigerlake_caps();
@@ -81,7 +97,9 @@ static void test_tigerlake_controls(void **state)
 			 SECONDARY_ENABLE_EPT | SECONDARY_UNRESTRICTED_GUEST | SECONDARY_ENABLE_VPID);
 	assert_true(ctl.proc2 & SECONDARY_ENABLE_RDTSCP);
 	assert_false(ctl.proc2 & SECONDARY_VMCS_SHADOWING);
-	assert_int_equal(ctl.pin, 0x16);
+	/* The allowed-0 bits plus NMI exiting and virtual NMIs: every NMI exits (issue 8 item 4). */
+	assert_int_equal(ctl.pin, 0x16 | PIN_BASED_NMI_EXITING | PIN_BASED_VIRTUAL_NMIS);
+	assert_false(ctl.proc & CPU_BASED_NMI_WINDOW_EXITING); /* only while an NMI waits for L1 */
 	assert_true(ctl.exit & VM_EXIT_HOST_ADDR_SPACE_SIZE);
 	assert_true(ctl.exit & VM_EXIT_LOAD_IA32_EFER);
 	assert_true(ctl.exit & VM_EXIT_SAVE_IA32_EFER);
@@ -246,6 +264,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_adjust_forces_and_drops),
 		cmocka_unit_test(test_tigerlake_controls),
+		cmocka_unit_test(test_virtual_nmis_required),
 		cmocka_unit_test(test_penryn_refused_for_ept),
 		cmocka_unit_test(test_no_unrestricted_guest_refused),
 		cmocka_unit_test(test_no_secondary_refused),
