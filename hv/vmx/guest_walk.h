@@ -9,6 +9,8 @@ struct guest_paging {
 	unsigned int cpl;     /* the CPL of the access; implicit supervisor accesses pass 0 */
 	bool rflags_ac;       /* RFLAGS.AC, for SMAP (SDM 4.6.1) */
 	unsigned int maxphyaddr; /* physical-address width for reserved-bit checks; 0: 52 */
+	bool pdptes_loaded;   /* PAE paging: pdpte[] are the processor's PDPTE registers (SDM 4.4.1) */
+	uint64_t pdpte[4];
 };
 
 /*
