@@ -349,6 +349,7 @@ static void handle_init(struct vcpu *v, struct guest_regs *r)
 		vmx_stop_guest(v, r, HV_EXIT_GUEST_DIED);
 	}
 	vmx_vcpu_load_init_state(v);
+	vmx_apic_trap_update(v);
 }
 
 /* A SIPI reaches only a vCPU in wait-for-SIPI (SDM 25.2); the vector is the exit qualification's low byte. */
@@ -356,6 +357,7 @@ static void handle_sipi(struct vcpu *v, struct guest_regs *r)
 {
 	(void)r;
 	vmx_vcpu_start_at_sipi(v, (uint8_t)vmcs_read(EXIT_QUALIFICATION));
+	vmx_apic_trap_update(v);
 }
 
 static const char *ept_access_name(uint64_t q)
@@ -477,6 +479,8 @@ void vmx_handle_exit(struct guest_regs *regs, struct vcpu *v)
 	v->exits[basic]++;
 	handler = exit_handlers[basic];
 	handler(v, regs);
+	if (unlikely(v->ept_gen != __atomic_load_n(&vmx_apic_trap_gen, __ATOMIC_RELAXED)))
+		vmx_apic_trap_sync(v); /* another CPU changed the xAPIC trap */
 	if (unlikely(this_cpu()->nmi_pending))
 		forward_pending_nmi();
 }
