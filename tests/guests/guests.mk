@@ -43,3 +43,4 @@ $(GUEST_DIR)/%.o: tests/guests/%.c tests/guests/lib/guest.h
 $(GUEST_DIR)/%.elf: $(GUEST_DIR)/%.o $(GUEST_LIB_OBJS) tests/guests/guest.ld
 	$(CC) $(GUEST_LDFLAGS) -o $@ $< $(GUEST_LIB_OBJS)
 endif
+GUESTS += apicwrite
