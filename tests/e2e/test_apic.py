@@ -58,3 +58,7 @@ def _odd_write_test(variant):
 
 
 TESTS += [_odd_write_test(v) for v in ("memset", "incw", "movb-ah", "repstosl")]
+
+# Issue 8's crash input: the hypervisor fetched 15 bytes at L1's RIP through phys_to_virt, so a MOV ending a
+# page whose next page L1 maps at 4 GiB faulted in VMX root (and one mapping device memory read it).
+TESTS += [guest_pair_test("apicfetch", name="guest-apicfetch-2cpu", cpus=2, extra_check=_trapped)]

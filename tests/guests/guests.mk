@@ -44,3 +44,4 @@ $(GUEST_DIR)/%.elf: $(GUEST_DIR)/%.o $(GUEST_LIB_OBJS) tests/guests/guest.ld
 	$(CC) $(GUEST_LDFLAGS) -o $@ $< $(GUEST_LIB_OBJS)
 endif
 GUESTS += apicwrite
+GUESTS += apicfetch
