@@ -85,8 +85,8 @@ static void deliver_access_failure(struct vcpu *v, struct guest_regs *r, int res
 		vmx_inject_hw_exception(PF_VECTOR, true, f->error_code);
 		return;
 	}
-	printk("hv: emulating L1's write to its APIC: %s at linear %#llx is guest-physical %#llx, which is not RAM "
-	       "(device memory or unbacked); stopping L1\n", what, (unsigned long long)f->linear,
+	printk("hv: emulating L1's write to its APIC: %s at linear %#llx is guest-physical %#llx, which is not L1 RAM "
+	       "(reserved in its memory map, device memory or unbacked); stopping L1\n", what, (unsigned long long)f->linear,
 	       (unsigned long long)f->gpa);
 	vmx_stop_guest(v, r, HV_EXIT_GUEST_DIED);
 }

@@ -62,3 +62,20 @@ TESTS += [_odd_write_test(v) for v in ("memset", "incw", "movb-ah", "repstosl")]
 # Issue 8's crash input: the hypervisor fetched 15 bytes at L1's RIP through phys_to_virt, so a MOV ending a
 # page whose next page L1 maps at 4 GiB faulted in VMX root (and one mapping device memory read it).
 TESTS += [guest_pair_test("apicfetch", name="guest-apicfetch-2cpu", cpus=2, extra_check=_trapped)]
+
+
+def _straddle_check(results):
+    """Bare, the MOV runs; as L1 its second byte is in RAM the map reserves: a stop naming that address."""
+    bare, hv = results["bare"], results["hv"]
+    if not find_line(bare.guest_lines, r"straddling into reserved RAM: single-steps=1 eip=40001001 tpr=00000020"):
+        return "bare: the straddling MOV did not run: " + bare.describe()
+    if not find_line(hv.hv_lines, r"the instruction at linear 0x40001000 is guest-physical 0x9f000, which is not L1 RAM"):
+        return "hv: no stop naming the reserved page: " + hv.describe()
+    if find_line(hv.hv_lines, runner.HV_BAD) or not find_line(hv.hv_lines, r"^hv: machine exit, status 0x73$"):
+        return "hv: not a clean L1 stop: " + hv.describe()
+    return None
+
+
+_straddle_runs = {k: Run(guest_image(k, "apicfetch-straddle"), cpus=2) for k in ("bare", "hv")}
+TESTS += [Test("guest-apicfetch-straddle-2cpu", _straddle_runs, _straddle_check,
+               needs=[r.image for r in _straddle_runs.values()])]

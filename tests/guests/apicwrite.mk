@@ -1,4 +1,4 @@
-# The APIC-write guest's odd-width variants: one access each, since Bochs 2.7 ends on the first (see apicwrite.c).
+# Variants of the APIC guests: apicwrite's odd-width writes, one per run since Bochs 2.7 ends on the first (see apicwrite.c), and apicfetch's straddling MOV.
 APICWRITE_VARIANTS := apicodd-memset apicodd-incw apicodd-movb-ah apicodd-repstosl
 $(foreach v,$(APICWRITE_VARIANTS),$(eval $(v)_ARGS := odd=$(v:apicodd-%=%)))
 
@@ -7,3 +7,10 @@ $(patsubst %,$(GUEST_DIR)/%.elf,$(APICWRITE_VARIANTS)): $(GUEST_DIR)/apicwrite.e
 
 images-bare: $(patsubst %,$(ISO_DIR)/bare-%.iso,$(APICWRITE_VARIANTS))
 images-hv: $(patsubst %,$(ISO_DIR)/hv-%.iso,$(APICWRITE_VARIANTS))
+
+# The fetch guest with its MOV straddling into a reserved page.
+apicfetch-straddle_ARGS := straddle
+$(GUEST_DIR)/apicfetch-straddle.elf: $(GUEST_DIR)/apicfetch.elf
+	cp $< $@
+images-bare: $(ISO_DIR)/bare-apicfetch-straddle.iso
+images-hv: $(ISO_DIR)/hv-apicfetch-straddle.iso
