@@ -84,9 +84,10 @@ void vmx_apic_trap_sync(struct vcpu *v)
 /*
  * After v entered or left wait-for-SIPI: the page is trapped exactly while
  * some vCPU waits, so once every AP runs, L1's IPIs and EOIs are native
- * stores. The change reaches the other CPUs at their next VM exit
- * (vmx_handle_exit compares generations); until then a CPU may still write
- * natively, which README's "Not done yet" states.
+ * stores. Untrapping reaches another CPU at its next write to the page (an
+ * EPT violation, retried); re-trapping at its next HLT or EPT-violation exit
+ * (vmx_apic_trap_check), and until then that CPU may still write natively,
+ * as README's "Not done yet" states: forcing an exit needs a hypervisor IPI.
  */
 void vmx_apic_trap_update(struct vcpu *v)
 {

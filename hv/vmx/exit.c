@@ -294,6 +294,7 @@ static void handle_wrmsr(struct vcpu *v, struct guest_regs *r)
 
 static void handle_hlt(struct vcpu *v, struct guest_regs *r)
 {
+	vmx_apic_trap_check(v);
 	vmx_skip_instruction();
 	/*
 	 * An AP parked with interrupts off still wakes on INIT or NMI from the
@@ -375,6 +376,7 @@ static void handle_ept_violation(struct vcpu *v, struct guest_regs *r)
 	bool hv = mm_range_overlaps_hv(gpa & ~0xfffULL, PAGE_SIZE);
 
 	/* Bit 1: a write (SDM Table 28-7); the one page L1 may not write is its xAPIC page. */
+	vmx_apic_trap_check(v);
 	if ((q & BIT(1)) && vmx_apic_page_write(v, r, gpa))
 		return;
 
@@ -479,8 +481,6 @@ void vmx_handle_exit(struct guest_regs *regs, struct vcpu *v)
 	v->exits[basic]++;
 	handler = exit_handlers[basic];
 	handler(v, regs);
-	if (unlikely(v->ept_gen != __atomic_load_n(&vmx_apic_trap_gen, __ATOMIC_RELAXED)))
-		vmx_apic_trap_sync(v); /* another CPU changed the xAPIC trap */
 	if (unlikely(this_cpu()->nmi_pending))
 		forward_pending_nmi();
 }

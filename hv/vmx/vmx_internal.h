@@ -54,6 +54,17 @@ bool vmx_x2apic_icr_write(uint64_t value);
 void vmx_apic_trap_update(struct vcpu *v);
 void vmx_apic_trap_sync(struct vcpu *v);
 extern uint32_t vmx_apic_trap_gen;
+
+/*
+ * Another CPU changed the xAPIC trap: drop this CPU's older EPT translations.
+ * Checked at HLT and EPT-violation exits (every idle vCPU halts), not on the
+ * CPUID/I/O fast paths.
+ */
+static inline void vmx_apic_trap_check(struct vcpu *v)
+{
+	if (unlikely(v->ept_gen != __atomic_load_n(&vmx_apic_trap_gen, __ATOMIC_ACQUIRE)))
+		vmx_apic_trap_sync(v);
+}
 bool vmx_apic_page_is(uint64_t gpa);
 void vmx_apic_store(uint32_t off, unsigned int size, uint64_t val);
 uint64_t vmx_apic_load(uint32_t off, unsigned int size);

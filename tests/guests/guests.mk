@@ -45,3 +45,4 @@ $(GUEST_DIR)/%.elf: $(GUEST_DIR)/%.o $(GUEST_LIB_OBJS) tests/guests/guest.ld
 endif
 GUESTS += apicwrite
 GUESTS += apicfetch
+GUESTS += benchipi
