@@ -187,6 +187,10 @@ static void emulate_string(struct vcpu *v, struct guest_regs *r, const struct mm
 	bool tf = rflags & X86_RFLAGS_TF;
 	struct l1_fault f;
 
+	if (in->rep && !(r->rcx & am)) { /* a count of 0 stores nothing (L1 changed RCX under us) */
+		vmx_advance_rip(in->len);
+		return;
+	}
 	for (;;) {
 		uint64_t val = r->rax & width_mask(in->size);
 		int res;
