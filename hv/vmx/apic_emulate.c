@@ -187,7 +187,7 @@ static void emulate_string(struct vcpu *v, struct guest_regs *r, const struct mm
 	bool tf = rflags & X86_RFLAGS_TF;
 	struct l1_fault f;
 
-	if (in->rep && !(r->rcx & am)) { /* a count of 0 stores nothing (L1 changed RCX under us) */
+	if (in->rep && !(r->rcx & am)) { /* a count of 0 stores nothing (no exit should bring one) */
 		vmx_advance_rip(in->len);
 		return;
 	}
