@@ -91,14 +91,16 @@ static void deliver_access_failure(struct vcpu *v, struct guest_regs *r, int res
 	vmx_stop_guest(v, r, HV_EXIT_GUEST_DIED);
 }
 
-__attribute__((cold, noinline)) static bool refuse(uint64_t gpa, const uint8_t *insn, size_t n, const char *why)
+/* An instruction this emulation does not do: named with its bytes, and L1 stopped (README "Not done yet"). */
+__attribute__((cold, noinline, noreturn)) static void refuse(struct vcpu *v, struct guest_regs *r, uint64_t gpa,
+							     const uint8_t *insn, size_t n, const char *why)
 {
-	printk("hv: L1 wrote its APIC at %#llx with an instruction the hypervisor does not emulate (%s; %u bytes:",
-	       (unsigned long long)gpa, why, (unsigned int)n);
+	printk("hv: L1 wrote its APIC at %#llx with an instruction the hypervisor does not emulate (%s; bytes",
+	       (unsigned long long)gpa, why);
 	for (size_t i = 0; i < n && i < 8; i++)
 		printk(" %02x", insn[i]);
-	printk(")\n");
-	return false;
+	printk("); stopping L1\n");
+	vmx_stop_guest(v, r, HV_EXIT_GUEST_DIED);
 }
 
 /*
@@ -131,7 +133,21 @@ static uint64_t source(struct guest_regs *r, const struct mmio_insn *in)
 	return in->has_imm ? in->imm & width_mask(in->size) : reg_read(r, in->reg, in->high_byte, in->size);
 }
 
-/* MOV, ALU, XCHG, NOT/NEG/INC/DEC on the register at off. */
+/* CMPXCHG (SDM Vol. 2): compare with the accumulator; the destination is written either way. */
+static void emulate_cmpxchg(struct guest_regs *r, const struct mmio_insn *in, uint32_t off, uint64_t *rflags)
+{
+	uint64_t old = vmx_apic_load(off, in->size);
+
+	mmio_alu_exec(ALU_CMP, in->size, reg_read(r, 0, false, in->size), old, rflags);
+	if (*rflags & BIT(6)) { /* ZF: equal */
+		vmx_apic_store(off, in->size, source(r, in));
+	} else {
+		vmx_apic_store(off, in->size, old);
+		reg_write(r, 0, false, in->size, old);
+	}
+}
+
+/* MOV, ALU, XCHG, XADD, CMPXCHG, NOT/NEG/INC/DEC, SETcc, BTS/BTR/BTC on the register at off. */
 static void emulate_one(struct guest_regs *r, const struct mmio_insn *in, uint32_t off)
 {
 	uint64_t rflags = vmcs_read(GUEST_RFLAGS), old, val;
@@ -140,19 +156,37 @@ static void emulate_one(struct guest_regs *r, const struct mmio_insn *in, uint32
 	case MMIO_MOV:
 		vmx_apic_store(off, in->size, source(r, in));
 		return;
+	case MMIO_SETCC:
+		vmx_apic_store(off, 1, mmio_condition(in->alu, rflags));
+		return;
 	case MMIO_XCHG:
 		old = vmx_apic_load(off, in->size);
 		vmx_apic_store(off, in->size, source(r, in));
 		reg_write(r, in->reg, in->high_byte, in->size, old);
 		return;
+	case MMIO_XADD:
+		old = vmx_apic_load(off, in->size);
+		vmx_apic_store(off, in->size, mmio_alu_exec(ALU_ADD, in->size, old, source(r, in), &rflags));
+		reg_write(r, in->reg, in->high_byte, in->size, old);
+		break;
+	case MMIO_CMPXCHG:
+		emulate_cmpxchg(r, in, off, &rflags);
+		break;
 	case MMIO_ALU:
 		val = mmio_alu_exec(in->alu, in->size, vmx_apic_load(off, in->size), source(r, in), &rflags);
+		vmx_apic_store(off, in->size, val);
+		break;
+	case MMIO_BTS:
+	case MMIO_BTR:
+	case MMIO_BTC:
+		val = mmio_bit_exec(in->op, in->size, vmx_apic_load(off, in->size), source(r, in), &rflags);
+		vmx_apic_store(off, in->size, val);
 		break;
 	default:
 		val = mmio_unary_exec(in->op, in->size, vmx_apic_load(off, in->size), &rflags);
+		vmx_apic_store(off, in->size, val);
 		break;
 	}
-	vmx_apic_store(off, in->size, val);
 	vmcs_write(GUEST_RFLAGS, rflags);
 }
 
@@ -222,7 +256,8 @@ static void emulate_string(struct vcpu *v, struct guest_regs *r, const struct mm
 /*
  * An EPT violation for a write to the trapped xAPIC page (SDM 28.2.3.3
  * gives no instruction length for it). The exit names the written address,
- * so only the instruction's length, size and source are decoded.
+ * so only the instruction's length, size and source are decoded. True when
+ * handled (emulated, a fault given to L1); what it cannot do stops L1.
  */
 bool vmx_apic_emulate_write(struct vcpu *v, struct guest_regs *r, uint64_t gpa)
 {
@@ -240,9 +275,9 @@ bool vmx_apic_emulate_write(struct vcpu *v, struct guest_regs *r, uint64_t gpa)
 		return true;
 	}
 	if (d != MMIO_DECODE_OK)
-		return refuse(gpa, insn, n, "unknown instruction");
+		refuse(v, r, gpa, insn, n, "not a form it decodes");
 	if (off + in.size > PAGE_SIZE)
-		return refuse(gpa, insn, in.len, "the access crosses the end of the APIC page");
+		refuse(v, r, gpa, insn, in.len, "the access crosses the end of the APIC page");
 	if (in.op == MMIO_STOS || in.op == MMIO_MOVS) {
 		emulate_string(v, r, &in, off, bits);
 		return true;

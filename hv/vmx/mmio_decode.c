@@ -125,7 +125,8 @@ static enum mmio_decode_error decode_modrm_form(const uint8_t *b, size_t n, size
 	if (imm_bytes) {
 		in->has_imm = true;
 		in->imm = sign_extend(le(b + at + mlen, imm_bytes), imm_bytes);
-	} else if (in->op == MMIO_MOV || in->op == MMIO_ALU || in->op == MMIO_XCHG) {
+	} else if (in->op != MMIO_NOT && in->op != MMIO_NEG && in->op != MMIO_INC && in->op != MMIO_DEC &&
+		   in->op != MMIO_SETCC) {
 		set_reg_source(in, b[at], p->rex);
 	}
 	in->len = (uint8_t)end;
@@ -175,6 +176,43 @@ static enum mmio_decode_error decode_string(uint8_t op, size_t at, const struct 
 	return MMIO_DECODE_OK;
 }
 
+/* Two-byte opcodes 0F xx (SDM Vol. 2 Table A-3) that write their memory operand. */
+static enum mmio_decode_error decode_0f(const uint8_t *b, size_t n, size_t at, const struct prefixes *p,
+					struct mmio_insn *in)
+{
+	uint8_t op;
+
+	if (at >= n)
+		return MMIO_DECODE_TRUNCATED;
+	op = b[at++];
+	in->size = (uint8_t)((op & 1) ? p->opsize : 1);
+	if ((op & 0xf0) == 0x90) {
+		in->op = MMIO_SETCC;
+		in->alu = op & 0xf;
+		in->size = 1;
+		return decode_modrm_form(b, n, at, p, 0, in);
+	}
+	switch (op) {
+	case 0xb0: case 0xb1: in->op = MMIO_CMPXCHG; break;
+	case 0xc0: case 0xc1: in->op = MMIO_XADD; break;
+	case 0xc3: in->op = MMIO_MOV; break; /* MOVNTI: a store with a non-temporal hint */
+	case 0xab: in->op = MMIO_BTS; in->size = (uint8_t)p->opsize; break;
+	case 0xb3: in->op = MMIO_BTR; in->size = (uint8_t)p->opsize; break;
+	case 0xbb: in->op = MMIO_BTC; in->size = (uint8_t)p->opsize; break;
+	case 0xba:
+		if (at >= n)
+			return MMIO_DECODE_TRUNCATED;
+		if (((b[at] >> 3) & 7) < 5)
+			return MMIO_DECODE_UNSUPPORTED; /* BT only reads */
+		in->op = (enum mmio_op)(MMIO_BTS + ((b[at] >> 3) & 7) - 5);
+		in->size = (uint8_t)p->opsize;
+		return decode_modrm_form(b, n, at, p, 1, in);
+	default:
+		return MMIO_DECODE_UNSUPPORTED;
+	}
+	return decode_modrm_form(b, n, at, p, 0, in);
+}
+
 enum mmio_decode_error mmio_decode(const uint8_t *b, size_t n, unsigned int cs_bits, struct mmio_insn *in)
 {
 	struct prefixes p;
@@ -214,6 +252,8 @@ enum mmio_decode_error mmio_decode(const uint8_t *b, size_t n, unsigned int cs_b
 		return MMIO_DECODE_OK;
 	case 0xaa: case 0xab: case 0xa4: case 0xa5:
 		return decode_string(op, i, &p, in);
+	case 0x0f:
+		return decode_0f(b, n, i, &p, in);
 	}
 	return MMIO_DECODE_UNSUPPORTED;
 }
@@ -289,4 +329,34 @@ uint64_t mmio_unary_exec(enum mmio_op op, unsigned int size, uint64_t dst, uint6
 		*rflags = (*rflags & ~(uint64_t)RFLAGS_CF) | cf;
 		return r;
 	}
+}
+
+bool mmio_condition(unsigned int cc, uint64_t rflags)
+{
+	bool cf = rflags & RFLAGS_CF, zf = rflags & RFLAGS_ZF, sf = rflags & RFLAGS_SF, of = rflags & RFLAGS_OF;
+	bool pf = rflags & RFLAGS_PF, holds;
+
+	switch (cc >> 1) {
+	case 0: holds = of; break;
+	case 1: holds = cf; break;
+	case 2: holds = zf; break;
+	case 3: holds = cf || zf; break;
+	case 4: holds = sf; break;
+	case 5: holds = pf; break;
+	case 6: holds = sf != of; break;
+	default: holds = zf || sf != of; break;
+	}
+	return (cc & 1) ? !holds : holds;
+}
+
+uint64_t mmio_bit_exec(enum mmio_op op, unsigned int size, uint64_t dst, uint64_t index, uint64_t *rflags)
+{
+	uint64_t bit = 1ULL << (index & (8 * size - 1));
+
+	*rflags = (*rflags & ~(uint64_t)RFLAGS_CF) | ((dst & bit) ? RFLAGS_CF : 0);
+	if (op == MMIO_BTS)
+		return dst | bit;
+	if (op == MMIO_BTR)
+		return dst & ~bit;
+	return dst ^ bit;
 }

@@ -21,6 +21,12 @@ enum mmio_op {
 	MMIO_DEC,  /* FE/FF /1 */
 	MMIO_STOS, /* AA/AB, with REP */
 	MMIO_MOVS, /* A4/A5, with REP */
+	MMIO_CMPXCHG, /* 0F B0/B1 /r */
+	MMIO_XADD,    /* 0F C0/C1 /r */
+	MMIO_SETCC,   /* 0F 90-9F: the byte is 1 if condition cc holds */
+	MMIO_BTS,     /* 0F AB /r, 0F BA /5 ib: CF = the bit, then set */
+	MMIO_BTR,     /* 0F B3 /r, 0F BA /6 ib: ... cleared */
+	MMIO_BTC,     /* 0F BB /r, 0F BA /7 ib: ... complemented */
 };
 
 /* The ALU operations in their ModRM.reg / opcode-bits-5:3 order (SDM Vol. 2 Table A-6). */
@@ -34,7 +40,7 @@ struct mmio_insn {
 	uint8_t len;       /* bytes, prefixes included */
 	uint8_t size;      /* operand bytes: 1, 2, 4 or 8 */
 	uint8_t addr_size; /* address bytes: 2, 4 or 8 (RSI/RDI/RCX width of string instructions) */
-	uint8_t alu;       /* enum mmio_alu for MMIO_ALU */
+	uint8_t alu;       /* enum mmio_alu for MMIO_ALU; the condition (0-15) for MMIO_SETCC */
 	bool has_imm;      /* the source is imm, not reg */
 	uint8_t reg;       /* source register (x86 number, REX applied); with high_byte: AH CH DH BH = 0..3 */
 	bool high_byte;    /* an 8-bit operand naming AH/CH/DH/BH (no REX prefix) */
@@ -66,5 +72,13 @@ enum mmio_decode_error mmio_decode(const uint8_t *b, size_t n, unsigned int cs_b
 uint64_t mmio_alu_exec(unsigned int alu, unsigned int size, uint64_t dst, uint64_t src, uint64_t *rflags);
 /* NOT, NEG, INC, DEC (INC/DEC keep CF; NOT changes no flag). */
 uint64_t mmio_unary_exec(enum mmio_op op, unsigned int size, uint64_t dst, uint64_t *rflags);
+/* Whether condition cc (the low nibble of Jcc/SETcc, SDM Vol. 1 Table B-1) holds for rflags. */
+bool mmio_condition(unsigned int cc, uint64_t rflags);
+/*
+ * BTS/BTR/BTC on dst at size bytes, bit index (bit offset modulo 8*size: the
+ * exit already names the operand the offset selected): the new value; CF =
+ * the old bit, the other flags kept (Bochs leaves them, the SDM calls OF SF AF PF undefined).
+ */
+uint64_t mmio_bit_exec(enum mmio_op op, unsigned int size, uint64_t dst, uint64_t index, uint64_t *rflags);
 
 #endif

@@ -57,7 +57,7 @@ def _odd_write_test(variant):
     return Test("guest-apicodd-%s-2cpu" % variant, runs, check, needs=[r.image for r in runs.values()])
 
 
-TESTS += [_odd_write_test(v) for v in ("memset", "incw", "movb-ah", "repstosl")]
+TESTS += [_odd_write_test(v) for v in ("memset", "incw", "movb-ah", "repstosl", "sete")]
 
 # Issue 8's crash input: the hypervisor fetched 15 bytes at L1's RIP through phys_to_virt, so a MOV ending a
 # page whose next page L1 maps at 4 GiB faulted in VMX root (and one mapping device memory read it).

@@ -1,4 +1,4 @@
-/* Writes the local APIC's registers with every instruction form (MOVs, ALU, XCHG, NOT/NEG/INC/DEC, STOS/MOVS, memset; odd widths one per run), also software-disabled, and prints what the registers hold. */
+/* Writes the local APIC with every instruction form (MOVs, ALU, XCHG, XADD, CMPXCHG, BTx, NOT/NEG/INC/DEC, STOS/MOVS; odd widths one per run) and prints the registers. */
 #include "guest.h"
 
 const char guest_name[] = "apicwrite";
@@ -78,6 +78,32 @@ static void movs_of_every_form(void)
 		printf(name ": init=%08x flags=%03x\n", rd(TMR_INIT), f & (mask));              \
 	} while (0)
 
+/* CMPXCHG (equal and not), XADD, BTS/BTR/BTC by register and immediate (SDM Vol. 2). */
+static void two_byte_forms(void)
+{
+	uint32_t acc, f, v;
+	uint8_t cf;
+
+	wr(TMR_INIT, 0x1000);
+	acc = 0x1000;
+	__asm__ volatile("lock cmpxchgl %2, 0xfee00380; pushfl; popl %1" : "+a"(acc), "=r"(f) : "r"(0x2000u) : "memory", "cc");
+	printf("cmpxchg-equal: acc=%08x init=%08x flags=%03x\n", acc, rd(TMR_INIT), f & ARITH_FLAGS);
+	acc = 0x1000;
+	__asm__ volatile("cmpxchgl %2, 0xfee00380; pushfl; popl %1" : "+a"(acc), "=r"(f) : "r"(0x3000u) : "memory", "cc");
+	printf("cmpxchg-differ: acc=%08x init=%08x flags=%03x\n", acc, rd(TMR_INIT), f & ARITH_FLAGS);
+	v = 0xfffff000u;
+	__asm__ volatile("xaddl %0, 0xfee00380; pushfl; popl %1" : "+r"(v), "=r"(f) : : "memory", "cc");
+	printf("xadd: reg=%08x init=%08x flags=%03x\n", v, rd(TMR_INIT), f & ARITH_FLAGS);
+	__asm__ volatile("btsl %1, 0xfee00380; setc %0" : "=q"(cf) : "r"(12u) : "memory", "cc");
+	printf("bts: cf=%u init=%08x\n", cf, rd(TMR_INIT));
+	__asm__ volatile("btrl $12, 0xfee00380; setc %0" : "=q"(cf) : : "memory", "cc");
+	printf("btr: cf=%u init=%08x\n", cf, rd(TMR_INIT));
+	__asm__ volatile("btcl %1, 0xfee00380; setc %0" : "=q"(cf) : "r"(31u) : "memory", "cc");
+	printf("btc: cf=%u init=%08x\n", cf, rd(TMR_INIT));
+	__asm__ volatile("movnti %0, 0xfee00380" : : "r"(0x13579bdfu) : "memory");
+	printf("movnti: init=%08x\n", rd(TMR_INIT));
+}
+
 static void read_modify_writes(void)
 {
 	uint32_t base = APIC, old;
@@ -101,6 +127,7 @@ static void read_modify_writes(void)
 	printf("inc: init=%08x flags=%03x\n", rd(TMR_INIT), flags_now() & ARITH_FLAGS);
 	__asm__ volatile("decl 0xfee00380; decl 0xfee00380" ::: "memory");
 	printf("dec: init=%08x flags=%03x\n", rd(TMR_INIT), flags_now() & ARITH_FLAGS);
+	two_byte_forms();
 	__asm__ volatile("notl 0xfee00380" ::: "memory");
 	printf("not: init=%08x\n", rd(TMR_INIT));
 	__asm__ volatile("negl 0xfee00380" ::: "memory");
@@ -124,6 +151,8 @@ static void odd_write(const char *name)
 		__asm__ volatile("incw 0x380(%0)" : : "r"(base) : "memory");
 	else if (!strcmp(name, "movb-ah"))
 		__asm__ volatile("movb %%ah, 0x81(%0)" : : "r"(base), "a"(0x5500u) : "memory");
+	else if (!strcmp(name, "sete"))
+		__asm__ volatile("cmpl %%eax, %%eax; sete 0x380(%0)" : : "r"(base) : "memory", "cc");
 	else if (!strcmp(name, "repstosl")) /* 0x380 is fine, 0x384 is not: the second element must be the one */
 		__asm__ volatile("rep stosl" : "+D"(d), "+c"(c) : "a"(0x11u) : "memory");
 	printf("odd write survived: init=%08x\n", rd(TMR_INIT));

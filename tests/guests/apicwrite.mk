@@ -1,5 +1,5 @@
 # Variants of the APIC guests: apicwrite's odd-width writes, one per run since Bochs 2.7 ends on the first (see apicwrite.c), and apicfetch's straddling MOV.
-APICWRITE_VARIANTS := apicodd-memset apicodd-incw apicodd-movb-ah apicodd-repstosl
+APICWRITE_VARIANTS := apicodd-memset apicodd-incw apicodd-movb-ah apicodd-repstosl apicodd-sete
 $(foreach v,$(APICWRITE_VARIANTS),$(eval $(v)_ARGS := odd=$(v:apicodd-%=%)))
 
 $(patsubst %,$(GUEST_DIR)/%.elf,$(APICWRITE_VARIANTS)): $(GUEST_DIR)/apicwrite.elf

@@ -98,6 +98,27 @@ static void test_read_modify_write_forms(void **state)
 	assert_true(in.op == MMIO_DEC && in.size == 1);
 }
 
+static void test_two_byte_forms(void **state)
+{
+	struct mmio_insn in;
+
+	(void)state;
+	in = OK32(0xf0, 0x0f, 0xb1, 0x0b);                       /* lock cmpxchg %ecx,(%ebx) */
+	assert_true(in.op == MMIO_CMPXCHG && in.reg == 1 && in.size == 4 && in.len == 4);
+	in = OK32(0x0f, 0xc0, 0x63, 0x10);                       /* xadd %ah,0x10(%ebx) */
+	assert_true(in.op == MMIO_XADD && in.size == 1 && in.high_byte && in.reg == 0 && in.len == 4);
+	in = OK32(0x0f, 0x94, 0x40, 0x80);                       /* sete -0x80(%eax) */
+	assert_true(in.op == MMIO_SETCC && in.alu == 4 && in.size == 1 && in.len == 4);
+	in = OK32(0x0f, 0xab, 0x10);                             /* bts %edx,(%eax) */
+	assert_true(in.op == MMIO_BTS && in.reg == 2 && in.size == 4 && in.len == 3);
+	in = OK32(0x66, 0x0f, 0xb3, 0x10);                       /* btr %dx,(%eax) */
+	assert_true(in.op == MMIO_BTR && in.size == 2);
+	in = OK32(0x0f, 0xba, 0x38, 0x05);                       /* btcl $5,(%eax) */
+	assert_true(in.op == MMIO_BTC && in.has_imm && in.imm == 5 && in.len == 4);
+	in = OK64(0x48, 0x0f, 0xc3, 0x07);                       /* movnti %rax,(%rdi) */
+	assert_true(in.op == MMIO_MOV && in.size == 8 && in.len == 4);
+}
+
 static void test_string_forms(void **state)
 {
 	struct mmio_insn in;
@@ -122,9 +143,10 @@ static void test_string_forms(void **state)
 static void test_refused(void **state)
 {
 	static const uint8_t reg_form[] = { 0x89, 0xc0 }, cmp[] = { 0x39, 0x03 }, cmp_imm[] = { 0x83, 0x38, 0x01 };
-	static const uint8_t c7_1[] = { 0xc7, 0x08, 0, 0, 0, 0 }, push[] = { 0xff, 0x30 }, cmpxchg[] = { 0x0f, 0xb1, 0x03 };
+	static const uint8_t c7_1[] = { 0xc7, 0x08, 0, 0, 0, 0 }, push[] = { 0xff, 0x30 }, cmpxchg8b[] = { 0x0f, 0xc7, 0x0b };
 	static const uint8_t op82_64[] = { 0x82, 0x00, 0x01 }, trunc[] = { 0x89, 0x15, 0x10, 0x03 };
-	static const uint8_t prefixes_only[] = { 0x66, 0x67, 0xf0 };
+	static const uint8_t prefixes_only[] = { 0x66, 0x67, 0xf0 }, bt[] = { 0x0f, 0xba, 0x20, 0x01 };
+	static const uint8_t shl[] = { 0xd1, 0x20 }, movdqa[] = { 0x66, 0x0f, 0x7f, 0x00 };
 	struct mmio_insn in;
 
 	(void)state;
@@ -133,12 +155,15 @@ static void test_refused(void **state)
 	assert_int_equal(mmio_decode(cmp_imm, sizeof(cmp_imm), 32, &in), MMIO_DECODE_UNSUPPORTED);
 	assert_int_equal(mmio_decode(c7_1, sizeof(c7_1), 32, &in), MMIO_DECODE_UNSUPPORTED);
 	assert_int_equal(mmio_decode(push, sizeof(push), 32, &in), MMIO_DECODE_UNSUPPORTED);
-	assert_int_equal(mmio_decode(cmpxchg, sizeof(cmpxchg), 32, &in), MMIO_DECODE_UNSUPPORTED);
+	assert_int_equal(mmio_decode(cmpxchg8b, sizeof(cmpxchg8b), 32, &in), MMIO_DECODE_UNSUPPORTED);
 	assert_int_equal(mmio_decode(op82_64, sizeof(op82_64), 64, &in), MMIO_DECODE_UNSUPPORTED);
 	assert_int_equal(mmio_decode(op82_64, sizeof(op82_64), 32, &in), MMIO_DECODE_OK);
 	assert_int_equal(mmio_decode(trunc, sizeof(trunc), 32, &in), MMIO_DECODE_TRUNCATED);
 	assert_int_equal(mmio_decode(trunc, 0, 32, &in), MMIO_DECODE_TRUNCATED);
 	assert_int_equal(mmio_decode(prefixes_only, sizeof(prefixes_only), 32, &in), MMIO_DECODE_TRUNCATED);
+	assert_int_equal(mmio_decode(bt, sizeof(bt), 32, &in), MMIO_DECODE_UNSUPPORTED);     /* BT only reads */
+	assert_int_equal(mmio_decode(shl, sizeof(shl), 32, &in), MMIO_DECODE_UNSUPPORTED);   /* shifts: not done */
+	assert_int_equal(mmio_decode(movdqa, sizeof(movdqa), 32, &in), MMIO_DECODE_UNSUPPORTED); /* SSE stores */
 }
 
 /* ---- flags against the host CPU ------------------------------------------------------- */
@@ -236,12 +261,47 @@ static void test_unary(void **state)
 	assert_int_equal(f, 0x2 | 0x800); /* NOT changes no flag */
 }
 
+/* SETcc's conditions against the host's SETcc for every flag combination that matters. */
+#define SETCC(cc) ({ uint8_t _r; __asm__ volatile("push %1; popf; set" cc " %0" : "=r"(_r) : "r"(f) : "cc"); _r; })
+
+static void test_conditions_match_cpu(void **state)
+{
+	(void)state;
+	for (uint64_t bits = 0; bits < 32; bits++) {
+		uint64_t f = 0x2 | ((bits & 1) ? 0x1 : 0) | ((bits & 2) ? 0x4 : 0) | ((bits & 4) ? 0x40 : 0) |
+			     ((bits & 8) ? 0x80 : 0) | ((bits & 16) ? 0x800 : 0);
+		uint8_t cpu[16] = { SETCC("o"), SETCC("no"), SETCC("b"), SETCC("ae"), SETCC("e"), SETCC("ne"),
+				    SETCC("be"), SETCC("a"), SETCC("s"), SETCC("ns"), SETCC("p"), SETCC("np"),
+				    SETCC("l"), SETCC("ge"), SETCC("le"), SETCC("g") };
+
+		for (unsigned int cc = 0; cc < 16; cc++)
+			if (cpu[cc] != mmio_condition(cc, f))
+				fail_msg("cc %u flags %#llx: cpu %u", cc, (unsigned long long)f, cpu[cc]);
+	}
+}
+
+static void test_bit_ops(void **state)
+{
+	uint64_t f = 0x2;
+
+	(void)state;
+	assert_int_equal(mmio_bit_exec(MMIO_BTS, 4, 0x10, 36, &f), 0x10); /* index 36 mod 32 = 4: already set */
+	assert_int_equal(f, 0x3);
+	assert_int_equal(mmio_bit_exec(MMIO_BTR, 2, 0xffff, 0xf, &f), 0x7fff);
+	assert_int_equal(f & 1, 1);
+	assert_int_equal(mmio_bit_exec(MMIO_BTC, 4, 0, -1, &f), 0x80000000); /* offset -1: bit 31 */
+	assert_int_equal(f & 1, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_movs_of_every_width),
 		cmocka_unit_test(test_read_modify_write_forms),
+		cmocka_unit_test(test_two_byte_forms),
 		cmocka_unit_test(test_string_forms),
+		cmocka_unit_test(test_conditions_match_cpu),
+		cmocka_unit_test(test_bit_ops),
 		cmocka_unit_test(test_refused),
 		cmocka_unit_test(test_alu_flags_match_cpu),
 		cmocka_unit_test(test_unary),
