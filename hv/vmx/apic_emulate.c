@@ -147,7 +147,7 @@ static void emulate_cmpxchg(struct guest_regs *r, const struct mmio_insn *in, ui
 	}
 }
 
-/* MOV, ALU, XCHG, XADD, CMPXCHG, NOT/NEG/INC/DEC, SETcc, BTS/BTR/BTC on the register at off. */
+/* MOV, ALU, XCHG, XADD, CMPXCHG, NOT/NEG/INC/DEC, SETcc, BTS/BTR/BTC, rotates and shifts on the register at off. */
 static void emulate_one(struct guest_regs *r, const struct mmio_insn *in, uint32_t off)
 {
 	uint64_t rflags = vmcs_read(GUEST_RFLAGS), old, val;
@@ -174,6 +174,10 @@ static void emulate_one(struct guest_regs *r, const struct mmio_insn *in, uint32
 		break;
 	case MMIO_ALU:
 		val = mmio_alu_exec(in->alu, in->size, vmx_apic_load(off, in->size), source(r, in), &rflags);
+		vmx_apic_store(off, in->size, val);
+		break;
+	case MMIO_SHIFT:
+		val = mmio_shift_exec(in->alu, in->size, vmx_apic_load(off, in->size), source(r, in), &rflags);
 		vmx_apic_store(off, in->size, val);
 		break;
 	case MMIO_BTS:

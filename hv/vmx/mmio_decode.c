@@ -126,7 +126,7 @@ static enum mmio_decode_error decode_modrm_form(const uint8_t *b, size_t n, size
 		in->has_imm = true;
 		in->imm = sign_extend(le(b + at + mlen, imm_bytes), imm_bytes);
 	} else if (in->op != MMIO_NOT && in->op != MMIO_NEG && in->op != MMIO_INC && in->op != MMIO_DEC &&
-		   in->op != MMIO_SETCC) {
+		   in->op != MMIO_SETCC && in->op != MMIO_SHIFT) {
 		set_reg_source(in, b[at], p->rex);
 	}
 	in->len = (uint8_t)end;
@@ -213,6 +213,25 @@ static enum mmio_decode_error decode_0f(const uint8_t *b, size_t n, size_t at, c
 	return decode_modrm_form(b, n, at, p, 0, in);
 }
 
+/* Group 2: the count is an imm8 (C0/C1), 1 (D0/D1) or CL (D2/D3). */
+static enum mmio_decode_error decode_shift(uint8_t op, const uint8_t *b, size_t n, size_t at, const struct prefixes *p,
+					   struct mmio_insn *in)
+{
+	enum mmio_decode_error e;
+
+	if (at >= n)
+		return MMIO_DECODE_TRUNCATED;
+	in->op = MMIO_SHIFT;
+	in->alu = (b[at] >> 3) & 7;
+	e = decode_modrm_form(b, n, at, p, op < 0xd0 ? 1 : 0, in);
+	if (e || op < 0xd0)
+		return e;
+	in->has_imm = op < 0xd2;
+	in->imm = 1;
+	in->reg = 1; /* CL, read at the operand's size: the count mask keeps its low bits only */
+	return MMIO_DECODE_OK;
+}
+
 enum mmio_decode_error mmio_decode(const uint8_t *b, size_t n, unsigned int cs_bits, struct mmio_insn *in)
 {
 	struct prefixes p;
@@ -254,6 +273,8 @@ enum mmio_decode_error mmio_decode(const uint8_t *b, size_t n, unsigned int cs_b
 		return decode_string(op, i, &p, in);
 	case 0x0f:
 		return decode_0f(b, n, i, &p, in);
+	case 0xc0: case 0xc1: case 0xd0: case 0xd1: case 0xd2: case 0xd3:
+		return decode_shift(op, b, n, i, &p, in);
 	}
 	return MMIO_DECODE_UNSUPPORTED;
 }
@@ -359,4 +380,73 @@ uint64_t mmio_bit_exec(enum mmio_op op, unsigned int size, uint64_t dst, uint64_
 	if (op == MMIO_BTR)
 		return dst & ~bit;
 	return dst ^ bit;
+}
+
+static uint64_t rotate_left(uint64_t v, unsigned int n, unsigned int bits)
+{
+	return n ? ((v << n) | (v >> (bits - n))) & size_mask(bits / 8) : v;
+}
+
+/* Through-carry rotates, one bit at a time (at most 64 steps): CF is the 9th/17th/33rd/65th bit. */
+static uint64_t rotate_carry(bool left, unsigned int bits, uint64_t v, unsigned int count, bool *cf)
+{
+	for (unsigned int i = 0; i < count; i++) {
+		bool out = left ? (v >> (bits - 1)) & 1 : v & 1;
+
+		v = left ? ((v << 1) | *cf) & size_mask(bits / 8) : (v >> 1) | ((uint64_t)*cf << (bits - 1));
+		*cf = out;
+	}
+	return v;
+}
+
+static uint64_t shift_value(unsigned int kind, unsigned int bits, uint64_t v, unsigned int count, bool *cf)
+{
+	uint64_t sv = sign_extend(v, bits / 8);
+
+	switch (kind) {
+	case SH_SHL:
+	case SH_SAL:
+		*cf = count <= bits && ((v >> (bits - count)) & 1);
+		return count < bits ? (v << count) & size_mask(bits / 8) : 0;
+	case SH_SHR:
+		*cf = count <= bits && ((v >> (count - 1)) & 1);
+		return count < bits ? v >> count : 0;
+	default: /* SAR */
+		*cf = ((int64_t)sv >> (count - 1 < 63 ? count - 1 : 63)) & 1;
+		return (uint64_t)((int64_t)sv >> (count < 63 ? count : 63)) & size_mask(bits / 8);
+	}
+}
+
+uint64_t mmio_shift_exec(unsigned int kind, unsigned int size, uint64_t dst, uint64_t count, uint64_t *rflags)
+{
+	unsigned int bits = 8 * size, n = (unsigned int)(count & (size == 8 ? 63 : 31));
+	bool cf = *rflags & RFLAGS_CF, of;
+	uint64_t r, msb;
+
+	dst &= size_mask(size);
+	if (!n)
+		return dst;
+	switch (kind) {
+	case SH_ROL:
+	case SH_ROR:
+		r = rotate_left(dst, kind == SH_ROL ? n % bits : (bits - n % bits) % bits, bits);
+		msb = (r >> (bits - 1)) & 1;
+		cf = kind == SH_ROL ? r & 1 : msb;
+		of = kind == SH_ROL ? msb ^ cf : msb ^ ((r >> (bits - 2)) & 1);
+		break;
+	case SH_RCL:
+	case SH_RCR:
+		of = kind == SH_RCR && (((dst >> (bits - 1)) & 1) ^ cf);
+		r = rotate_carry(kind == SH_RCL, bits, dst, bits < 32 ? n % (bits + 1) : n, &cf);
+		if (kind == SH_RCL)
+			of = ((r >> (bits - 1)) & 1) ^ cf;
+		break;
+	default:
+		r = shift_value(kind, bits, dst, n, &cf);
+		of = kind == SH_SAR ? false : kind == SH_SHR ? (dst >> (bits - 1)) & 1 : ((r >> (bits - 1)) & 1) ^ cf;
+		set_flags(rflags, size, r, cf, false, of);
+		return r;
+	}
+	*rflags = (*rflags & ~(uint64_t)(RFLAGS_CF | RFLAGS_OF)) | (cf ? RFLAGS_CF : 0) | (of ? RFLAGS_OF : 0);
+	return r;
 }

@@ -27,7 +27,11 @@ enum mmio_op {
 	MMIO_BTS,     /* 0F AB /r, 0F BA /5 ib: CF = the bit, then set */
 	MMIO_BTR,     /* 0F B3 /r, 0F BA /6 ib: ... cleared */
 	MMIO_BTC,     /* 0F BB /r, 0F BA /7 ib: ... complemented */
+	MMIO_SHIFT,   /* C0/C1 ib, D0/D1 (by 1), D2/D3 (by CL): rotate or shift kind in alu */
 };
+
+/* Group 2's operations in ModRM.reg order (SDM Vol. 2 Table A-6); 6 is SAL, the same as SHL. */
+enum mmio_shift { SH_ROL, SH_ROR, SH_RCL, SH_RCR, SH_SHL, SH_SHR, SH_SAL, SH_SAR };
 
 /* The ALU operations in their ModRM.reg / opcode-bits-5:3 order (SDM Vol. 2 Table A-6). */
 enum mmio_alu { ALU_ADD, ALU_OR, ALU_ADC, ALU_SBB, ALU_AND, ALU_SUB, ALU_XOR, ALU_CMP };
@@ -80,5 +84,12 @@ bool mmio_condition(unsigned int cc, uint64_t rflags);
  * the old bit, the other flags kept (Bochs leaves them, the SDM calls OF SF AF PF undefined).
  */
 uint64_t mmio_bit_exec(enum mmio_op op, unsigned int size, uint64_t dst, uint64_t index, uint64_t *rflags);
+/*
+ * Rotates and shifts (SDM Vol. 2 "RCL/RCR/ROL/ROR", "SAL/SAR/SHL/SHR"): the
+ * count is masked to 5 bits (6 with 64-bit operands); a count of 0 changes
+ * no flag. OF follows the SDM's count-1 rule for every count (undefined
+ * otherwise); shifts leave AF 0 (undefined), rotates touch only CF and OF.
+ */
+uint64_t mmio_shift_exec(unsigned int kind, unsigned int size, uint64_t dst, uint64_t count, uint64_t *rflags);
 
 #endif

@@ -78,7 +78,7 @@ static void movs_of_every_form(void)
 		printf(name ": init=%08x flags=%03x\n", rd(TMR_INIT), f & (mask));              \
 	} while (0)
 
-/* CMPXCHG (equal and not), XADD, BTS/BTR/BTC by register and immediate (SDM Vol. 2). */
+/* CMPXCHG (equal and not), XADD, BTS/BTR/BTC by register and immediate, MOVNTI, rotates and shifts (SDM Vol. 2). */
 static void two_byte_forms(void)
 {
 	uint32_t acc, f, v;
@@ -102,6 +102,15 @@ static void two_byte_forms(void)
 	printf("btc: cf=%u init=%08x\n", cf, rd(TMR_INIT));
 	__asm__ volatile("movnti %0, 0xfee00380" : : "r"(0x13579bdfu) : "memory");
 	printf("movnti: init=%08x\n", rd(TMR_INIT));
+	/* Rotates and shifts; OF is defined for 1-bit counts only, AF never. */
+	__asm__ volatile("shll $4, 0xfee00380; pushfl; popl %0" : "=r"(f) : : "memory", "cc");
+	printf("shl: init=%08x flags=%03x\n", rd(TMR_INIT), f & 0xc5u);
+	__asm__ volatile("sarl $1, 0xfee00380; pushfl; popl %0" : "=r"(f) : : "memory", "cc");
+	printf("sar: init=%08x flags=%03x\n", rd(TMR_INIT), f & 0x8c5u);
+	__asm__ volatile("rorl %%cl, 0xfee00380; pushfl; popl %0" : "=r"(f) : "c"(9u) : "memory", "cc");
+	printf("ror: init=%08x cf=%u\n", rd(TMR_INIT), f & 1u);
+	__asm__ volatile("stc; rcll $1, 0xfee00380; pushfl; popl %0" : "=r"(f) : : "memory", "cc");
+	printf("rcl: init=%08x flags=%03x\n", rd(TMR_INIT), f & 0x801u);
 }
 
 static void read_modify_writes(void)

@@ -117,6 +117,12 @@ static void test_two_byte_forms(void **state)
 	assert_true(in.op == MMIO_BTC && in.has_imm && in.imm == 5 && in.len == 4);
 	in = OK64(0x48, 0x0f, 0xc3, 0x07);                       /* movnti %rax,(%rdi) */
 	assert_true(in.op == MMIO_MOV && in.size == 8 && in.len == 4);
+	in = OK32(0xd1, 0x20);                                   /* shll (%eax) */
+	assert_true(in.op == MMIO_SHIFT && in.alu == SH_SHL && in.has_imm && in.imm == 1 && in.len == 2);
+	in = OK32(0xd2, 0x78, 0x10);                             /* sarb %cl,0x10(%eax) */
+	assert_true(in.alu == SH_SAR && !in.has_imm && in.reg == 1 && !in.high_byte && in.size == 1 && in.len == 3);
+	in = OK32(0xc1, 0x08, 0x05);                             /* rorl $5,(%eax) */
+	assert_true(in.alu == SH_ROR && in.imm == 5 && in.len == 3);
 }
 
 static void test_string_forms(void **state)
@@ -146,7 +152,7 @@ static void test_refused(void **state)
 	static const uint8_t c7_1[] = { 0xc7, 0x08, 0, 0, 0, 0 }, push[] = { 0xff, 0x30 }, cmpxchg8b[] = { 0x0f, 0xc7, 0x0b };
 	static const uint8_t op82_64[] = { 0x82, 0x00, 0x01 }, trunc[] = { 0x89, 0x15, 0x10, 0x03 };
 	static const uint8_t prefixes_only[] = { 0x66, 0x67, 0xf0 }, bt[] = { 0x0f, 0xba, 0x20, 0x01 };
-	static const uint8_t shl[] = { 0xd1, 0x20 }, movdqa[] = { 0x66, 0x0f, 0x7f, 0x00 };
+	static const uint8_t movdqa[] = { 0x66, 0x0f, 0x7f, 0x00 };
 	struct mmio_insn in;
 
 	(void)state;
@@ -162,7 +168,6 @@ static void test_refused(void **state)
 	assert_int_equal(mmio_decode(trunc, 0, 32, &in), MMIO_DECODE_TRUNCATED);
 	assert_int_equal(mmio_decode(prefixes_only, sizeof(prefixes_only), 32, &in), MMIO_DECODE_TRUNCATED);
 	assert_int_equal(mmio_decode(bt, sizeof(bt), 32, &in), MMIO_DECODE_UNSUPPORTED);     /* BT only reads */
-	assert_int_equal(mmio_decode(shl, sizeof(shl), 32, &in), MMIO_DECODE_UNSUPPORTED);   /* shifts: not done */
 	assert_int_equal(mmio_decode(movdqa, sizeof(movdqa), 32, &in), MMIO_DECODE_UNSUPPORTED); /* SSE stores */
 }
 
@@ -293,6 +298,66 @@ static void test_bit_ops(void **state)
 	assert_int_equal(f & 1, 0);
 }
 
+/* The host's rotate or shift by CL. */
+#define NSHIFT(insn, sfx, type)                                                                           \
+	do {                                                                                              \
+		type d = (type)dst;                                                                       \
+		__asm__ volatile("push %[f]; popf; " insn sfx " %%cl, %[d]; pushf; pop %[f]"             \
+				 : [d] "+r"(d), [f] "+r"(f) : "c"((uint8_t)count) : "cc");                \
+		res = (uint64_t)d;                                                                        \
+	} while (0)
+#define NSHIFT_ALL(insn)                                                                                  \
+	switch (size) {                                                                                   \
+	case 1: NSHIFT(insn, "b", uint8_t); break;                                                        \
+	case 2: NSHIFT(insn, "w", uint16_t); break;                                                       \
+	case 4: NSHIFT(insn, "l", uint32_t); break;                                                       \
+	default: NSHIFT(insn, "q", uint64_t); break;                                                      \
+	}
+
+static uint64_t native_shift(unsigned int kind, unsigned int size, uint64_t dst, unsigned int count, uint64_t *flags)
+{
+	uint64_t f = *flags, res = 0;
+
+	switch (kind) {
+	case SH_ROL: NSHIFT_ALL("rol"); break;
+	case SH_ROR: NSHIFT_ALL("ror"); break;
+	case SH_RCL: NSHIFT_ALL("rcl"); break;
+	case SH_RCR: NSHIFT_ALL("rcr"); break;
+	case SH_SHR: NSHIFT_ALL("shr"); break;
+	case SH_SAR: NSHIFT_ALL("sar"); break;
+	default:     NSHIFT_ALL("shl"); break;
+	}
+	*flags = f;
+	return res;
+}
+
+static void test_shifts_match_cpu(void **state)
+{
+	static const unsigned int sizes[] = { 1, 2, 4, 8 };
+
+	(void)state;
+	srand(2);
+	for (int i = 0; i < 20000; i++) {
+		unsigned int kind = (unsigned int)rand() & 7, size = sizes[rand() & 3], bits = 8 * size;
+		/* Counts of a shift at or past the operand's width leave CF undefined: rotates only. */
+		unsigned int count = kind <= SH_RCR ? (unsigned int)rand() % 64 : (unsigned int)rand() % bits;
+		uint64_t d = rnd(), fin = 0x2 | ((uint64_t)rand() & 0x8d5), fh = fin, fe = fin;
+		uint64_t m = size == 8 ? ~0ULL : (1ULL << bits) - 1;
+		uint64_t rh = native_shift(kind, size, d, count, &fh), re = mmio_shift_exec(kind, size, d, count, &fe);
+		unsigned int masked = count & (size == 8 ? 63 : 31);
+		uint64_t care = ARITH & ~0x10ULL; /* AF is undefined after shifts, untouched by rotates */
+
+		if (masked != 1)
+			care &= ~0x800ULL; /* OF is defined for 1-bit counts only */
+		if (kind <= SH_RCR)
+			care = (care & 0x801) | 0x10; /* rotates: CF (and OF), and the rest untouched, AF included */
+		if ((rh & m) != re || (fh & care) != (fe & care))
+			fail_msg("shift %u size %u %#llx by %u, flags %#llx: cpu %#llx/%#llx emu %#llx/%#llx", kind, size,
+				 (unsigned long long)d, count, (unsigned long long)fin, (unsigned long long)rh,
+				 (unsigned long long)fh, (unsigned long long)re, (unsigned long long)fe);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -302,6 +367,7 @@ int main(void)
 		cmocka_unit_test(test_string_forms),
 		cmocka_unit_test(test_conditions_match_cpu),
 		cmocka_unit_test(test_bit_ops),
+		cmocka_unit_test(test_shifts_match_cpu),
 		cmocka_unit_test(test_refused),
 		cmocka_unit_test(test_alu_flags_match_cpu),
 		cmocka_unit_test(test_unary),
