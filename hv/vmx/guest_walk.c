@@ -97,7 +97,7 @@ static void set_accessed_dirty(struct walk *w)
 		if (w->entry32[i])
 			flags <<= (w->entries[i] & 4) * 8;
 		if (w->read64(at, &v) && (v & flags) != flags)
-			w->write64(at, v | flags);
+			w->write64(at, flags);
 	}
 }
 

@@ -58,9 +58,13 @@ static bool table_read64(uint64_t gpa, uint64_t *val)
 	return l1_read_phys(gpa, val, 8) == L1_MEM_OK;
 }
 
-static bool table_write64(uint64_t gpa, uint64_t val)
+/* A locked OR, as the processor's own flag updates are (SDM 4.8): another vCPU's concurrent update survives. */
+static bool table_write64(uint64_t gpa, uint64_t bits)
 {
-	return l1_write_phys(gpa, &val, 8) == L1_MEM_OK;
+	if ((gpa & 7) || !l1_ram(gpa, 8))
+		return false;
+	__atomic_fetch_or((uint64_t *)phys_to_virt(gpa), bits, __ATOMIC_SEQ_CST);
+	return true;
 }
 
 /* One page's worth of a linear access: translate, then the guest-physical check. */

@@ -50,11 +50,11 @@ static bool gread64(uint64_t gpa, uint64_t *val)
 	return true;
 }
 
-static bool gwrite64(uint64_t gpa, uint64_t val)
+static bool gwrite64(uint64_t gpa, uint64_t bits)
 {
 	if (gpa + 8 > sizeof(gmem) || (gpa & 7))
 		return false;
-	gmem[gpa / 8] = val;
+	gmem[gpa / 8] |= bits;
 	writes++;
 	return true;
 }
