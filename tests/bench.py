@@ -9,16 +9,19 @@ import runner  # noqa: E402
 
 OPS = (("cpuid", "CPUID (leaf 0, always exits)"),
        ("out80", "OUT 0x80 (intercepted I/O)"),
-       ("in3fd", "IN 0x3fd (passed-through I/O)"))
+       ("in3fd", "IN 0x3fd (passed-through I/O)"),
+       ("ipi", "IPI round trip, 2 CPUs (xAPIC)"))
+# Which guest measures which operations, and on how many CPUs.
+GUESTS = (("bench", 1), ("benchipi", 2))
 LINE = re.compile(r"^~bench op=(\w+) min=(\d+) median=(\d+) max=(\d+)")
 
 
-def measure(kind):
+def measure_guest(kind, guest, cpus):
     """Boots one bench image; returns ({op: median ticks}, None) or ({}, reason)."""
-    run = runner.Run(runner.guest_image(kind, "bench"), timeout=180)
+    run = runner.Run(runner.guest_image(kind, guest), cpus=cpus, timeout=180)
     if not os.path.exists(run.image):
         return {}, "missing %s" % os.path.relpath(run.image, runner.ROOT)
-    res = runner.boot(run, os.path.join(runner.LOG_ROOT, "bench", kind))
+    res = runner.boot(run, os.path.join(runner.LOG_ROOT, guest, kind))
     why = runner.check_guest_run(run, res, 0, under_hv=(kind == "hv"))
     costs = {}
     for line in res.guest_lines:
@@ -26,6 +29,17 @@ def measure(kind):
         if m:
             costs[m.group(1)] = int(m.group(3))
     return costs, why
+
+
+def measure(kind):
+    """Every bench guest of one kind: ({op: median ticks}, None or the reasons runs failed)."""
+    costs, whys = {}, []
+    for guest, cpus in GUESTS:
+        c, why = measure_guest(kind, guest, cpus)
+        costs.update(c)
+        if why:
+            whys.append("%s: %s" % (guest, why))
+    return costs, "; ".join(whys) or None
 
 
 COUNTERS = re.compile(r"^hv: (exits|L2 exits reflected to L1|L2 exits handled):(.*) total=(\d+)$")

@@ -1,14 +1,13 @@
-/* L1's start-up IPIs through its own local APIC: ICR writes are trapped (xAPIC page via EPT, x2APIC via MSR bitmap) and filtered. */
+/* L1's start-up IPIs through its own local APIC: the xAPIC page is trapped while a vCPU waits for SIPI, x2APIC ICR writes always; INITs are filtered. */
 #include "hv/vmx/vmx_internal.h"
 #include "hv/vmx/vmx_asm.h"
 #include "hv/vmx/apic_icr.h"
 #include "hv/vmx/ept.h"
-#include "hv/vmx/l1_mem.h"
-#include "hv/vmx/mmio_decode.h"
 #include "hv/console.h"
 #include "hv/lapic.h"
 #include "hv/mm.h"
 #include "hv/percpu.h"
+#include "hv/spinlock.h"
 #include "hv/string.h"
 #include "hv/x86.h"
 
@@ -17,8 +16,12 @@
 #define XAPIC_ICR_LOW       0x300
 #define XAPIC_ICR_HIGH      0x310
 #define X2APIC_MSR_ICR      0x830
+#define EPT_TRAPPED         (EPT_READ | EPT_EXEC) /* reads and fetches native, writes exit */
 
-static uint64_t xapic_page; /* L1's xAPIC page, trapped for writes; 0 when nothing is trapped */
+static uint64_t xapic_page; /* L1's xAPIC page, trapped while a vCPU waits for SIPI; 0: never trapped */
+static spinlock_t trap_lock = SPINLOCK_INIT;
+static bool trapped;        /* the page is read-only in the shared EPT (under trap_lock) */
+uint32_t vmx_apic_trap_gen; /* bumped at each change; a vCPU that saw an older one flushes its EPT TLB */
 
 static bool vcpu_waits_for_sipi(uint32_t apic_id)
 {
@@ -28,6 +31,14 @@ static bool vcpu_waits_for_sipi(uint32_t apic_id)
 		if (v && v->apic_id == apic_id)
 			return v->waiting_for_sipi;
 	}
+	return false;
+}
+
+static bool some_vcpu_waits_for_sipi(void)
+{
+	for (uint32_t i = 0; i < MAX_CPUS; i++)
+		if (percpu_area[i].vcpu && percpu_area[i].vcpu->waiting_for_sipi)
+			return true;
 	return false;
 }
 
@@ -66,98 +77,137 @@ static bool sipi_sent_per_cpu(uint32_t low)
 
 /*
  * With AP vCPUs, L1's INITs must be seen before they reach the hardware
- * (apic_icr.h says why), so the xAPIC page becomes read-only in the shared
- * EPT (reads stay native) and x2APIC ICR writes exit. Call before any vCPU
- * is launched: each flushes its EPT translations at launch.
+ * while any vCPU waits for SIPI (apic_icr.h says why), so the xAPIC page
+ * starts read-only in the shared EPT (reads stay native) and x2APIC ICR
+ * writes exit. Call before any vCPU is launched: each flushes its EPT
+ * translations at launch.
  */
 void vmx_virtualize_icr(struct vcpu *bsp)
 {
 	uint64_t page = rdmsr(MSR_IA32_APIC_BASE) & APIC_BASE_ADDR_MASK;
 
-	if (ept_restrict_page(bsp->ept_pml4, page, EPT_READ, frame_alloc) < 0) {
+	if (ept_restrict_page(bsp->ept_pml4, page, EPT_TRAPPED, frame_alloc) < 0) {
 		printk("hv: cannot trap L1's xAPIC page at %#llx; L1's INIT IPIs go to the hardware unfiltered\n",
 		       (unsigned long long)page);
 		return;
 	}
 	xapic_page = page;
+	trapped = true;
 	msr_bitmap_intercept(phys_to_virt(bsp->msr_bitmap), X2APIC_MSR_ICR, false, true);
 }
 
+/* This CPU drops EPT translations older than the trap's last change (SDM 29.4.3.1: INVEPT is per CPU). */
+void vmx_apic_trap_sync(struct vcpu *v)
+{
+	v->ept_gen = __atomic_load_n(&vmx_apic_trap_gen, __ATOMIC_ACQUIRE);
+	invept(vmx_caps.ept_vpid & VMX_EPT_INVEPT_SINGLE ? INVEPT_SINGLE_CONTEXT : INVEPT_ALL_CONTEXT, v->eptp);
+}
+
 /*
- * The instruction bytes at L1's CS:RIP, read as the CPU fetched them (through
- * the checked accessor); fewer than len when the fetch stops at a page L1
- * cannot reach, which the decoder then refuses.
+ * After v entered or left wait-for-SIPI: the page is trapped exactly while
+ * some vCPU waits, so once every AP runs, L1's IPIs and EOIs are native
+ * stores. Untrapping reaches another CPU at its next write to the page (an
+ * EPT violation, retried); re-trapping at its next HLT or EPT-violation exit
+ * (vmx_apic_trap_check), and until then that CPU may still write natively,
+ * as README's "Not done yet" states: forcing an exit needs a hypervisor IPI.
  */
-static size_t fetch_guest_insn(uint8_t *buf, size_t len)
+void vmx_apic_trap_update(struct vcpu *v)
 {
-	struct guest_paging p;
-	struct l1_fault f;
-	uint64_t lin = vmcs_read(GUEST_CS_BASE) + vmcs_read(GUEST_RIP);
-	size_t got = 0;
+	bool want;
 
-	l1_paging_now(&p);
-	while (got < len && l1_read_linear(&p, lin + got, buf + got, 1, GUEST_ACCESS_FETCH, &f) == L1_MEM_OK)
-		got++;
-	return got;
+	if (!xapic_page)
+		return;
+	spin_lock(&trap_lock);
+	want = some_vcpu_waits_for_sipi();
+	if (want != trapped) {
+		/* The page was split to 4 KiB when first trapped: this never allocates or fails. */
+		ept_restrict_page(v->ept_pml4, xapic_page, want ? EPT_TRAPPED : EPT_RWX, frame_alloc);
+		trapped = want;
+		__atomic_add_fetch(&vmx_apic_trap_gen, 1, __ATOMIC_RELEASE);
+	}
+	spin_unlock(&trap_lock);
+	vmx_apic_trap_sync(v);
 }
 
-static uint64_t *gpr(struct guest_regs *r, unsigned int reg)
-{
-	return &((uint64_t *)r)[reg & 15];
-}
-
-static uint32_t store_value(const struct mmio_insn *in, struct guest_regs *r)
-{
-	if (in->op == MMIO_STORE_IMM)
-		return in->imm;
-	if (in->op == MMIO_STORE_EAX)
-		return (uint32_t)r->rax;
-	return in->reg == 4 ? (uint32_t)vmcs_read(GUEST_RSP) : (uint32_t)*gpr(r, in->reg);
-}
-
-/* The write L1 meant, done on the real APIC unless it is an INIT the hardware must not see. */
-static void apic_register_write(uint32_t offset, uint32_t val)
+/* Does [off, off+size) touch ICR low? Then the 32-bit value the write leaves there, for the filter. */
+static bool icr_low_after(uint32_t off, unsigned int size, uint64_t val, uint32_t *icr)
 {
 	volatile uint32_t *regs = phys_to_virt(xapic_page);
-	uint32_t high = regs[XAPIC_ICR_HIGH / 4];
+	uint8_t bytes[4];
 
-	if (offset == XAPIC_ICR_LOW && !icr_passes(val, high >> 24))
-		return;
-	if (offset == XAPIC_ICR_LOW && sipi_sent_per_cpu(val)) {
-		regs[XAPIC_ICR_HIGH / 4] = high; /* L1 reads back the destination it wrote */
-		return;
-	}
-	regs[offset / 4] = val;
+	if (off + size <= XAPIC_ICR_LOW || off >= XAPIC_ICR_LOW + 4)
+		return false;
+	*icr = regs[XAPIC_ICR_LOW / 4];
+	memcpy(bytes, icr, 4);
+	for (uint32_t a = MAX(off, XAPIC_ICR_LOW); a < MIN(off + size, XAPIC_ICR_LOW + 4u); a++)
+		bytes[a - XAPIC_ICR_LOW] = (uint8_t)(val >> (8 * (a - off)));
+	memcpy(icr, bytes, 4);
+	return true;
 }
 
 /*
- * An EPT violation on L1's xAPIC page (SDM 28.2.3.3 gives no instruction
- * length for it): fetch and decode the MOV, do the access, step over it.
- * False for anything else, which the caller reports as before.
+ * L1's store, done on the real APIC at the same offset and width, so the
+ * hardware gives it whatever effect it gives L1's own stores (SDM 11.4.1:
+ * only aligned 32-bit accesses are defined; Bochs 2.7 panics on the others,
+ * cpu/apic.cc bx_local_apic_c::write). Not done: an INIT the hardware must
+ * not see.
+ */
+void vmx_apic_store(uint32_t off, unsigned int size, uint64_t val)
+{
+	void *p = (uint8_t *)phys_to_virt(xapic_page) + off;
+	volatile uint32_t *regs = phys_to_virt(xapic_page);
+	uint32_t icr;
+
+	uint32_t high = regs[XAPIC_ICR_HIGH / 4];
+
+	if (icr_low_after(off, size, val, &icr)) {
+		if (!icr_passes(icr, high >> 24))
+			return;
+		if (sipi_sent_per_cpu(icr)) {
+			regs[XAPIC_ICR_HIGH / 4] = high; /* L1 reads back the destination it wrote */
+			return;
+		}
+	}
+	switch (size) {
+	case 1: *(volatile uint8_t *)p = (uint8_t)val; break;
+	case 2: *(volatile uint16_t *)p = (uint16_t)val; break;
+	case 4: *(volatile uint32_t *)p = (uint32_t)val; break;
+	default: *(volatile uint64_t *)p = val; break;
+	}
+}
+
+/* A read of the real APIC at L1's offset and width (the read half of L1's read-modify-write). */
+uint64_t vmx_apic_load(uint32_t off, unsigned int size)
+{
+	const void *p = (const uint8_t *)phys_to_virt(xapic_page) + off;
+
+	switch (size) {
+	case 1: return *(const volatile uint8_t *)p;
+	case 2: return *(const volatile uint16_t *)p;
+	case 4: return *(const volatile uint32_t *)p;
+	default: return *(const volatile uint64_t *)p;
+	}
+}
+
+bool vmx_apic_page_is(uint64_t gpa)
+{
+	return xapic_page && (gpa & ~(uint64_t)(PAGE_SIZE - 1)) == xapic_page;
+}
+
+/*
+ * An EPT violation on L1's xAPIC page. Trapped: the write is emulated
+ * (apic_emulate.c). No longer trapped: this CPU still held the read-only
+ * translation; drop it and let L1 retry natively. False: not the APIC page.
  */
 bool vmx_apic_page_write(struct vcpu *v, struct guest_regs *r, uint64_t gpa)
 {
-	uint8_t insn[X86_MAX_INSN_LEN] = { 0 };
-	struct mmio_insn in;
-	bool long64 = (vmcs_read(GUEST_IA32_EFER) & X86_EFER_LMA) && (vmcs_read(GUEST_CS_AR_BYTES) & BIT(13));
-	size_t n;
-
-	(void)v;
-	if (!xapic_page || (gpa & ~(PAGE_SIZE - 1)) != xapic_page || (gpa & 3))
+	if (!vmx_apic_page_is(gpa))
 		return false;
-	n = fetch_guest_insn(insn, sizeof(insn));
-	if (mmio_decode_mov(insn, n, long64, &in) != MMIO_DECODE_OK) {
-		printk("hv: L1 accessed its APIC at %#llx with an instruction the hypervisor does not emulate "
-		       "(bytes %02x %02x %02x %02x)\n", (unsigned long long)gpa, insn[0], insn[1], insn[2], insn[3]);
-		return false;
+	if (!__atomic_load_n(&trapped, __ATOMIC_ACQUIRE)) {
+		vmx_apic_trap_sync(v);
+		return true;
 	}
-	if (in.op == MMIO_LOAD_REG || in.op == MMIO_LOAD_EAX) {
-		*gpr(r, in.op == MMIO_LOAD_EAX ? 0 : in.reg) = *(volatile uint32_t *)phys_to_virt(gpa);
-	} else {
-		apic_register_write((uint32_t)(gpa & (PAGE_SIZE - 1)), store_value(&in, r));
-	}
-	vmx_advance_rip(in.len);
-	return true;
+	return vmx_apic_emulate_write(v, r, gpa);
 }
 
 /*

@@ -274,6 +274,7 @@ static void handle_wrmsr(struct vcpu *v, struct guest_regs *r)
 static void handle_hlt(struct vcpu *v, struct guest_regs *r)
 {
 	(void)r;
+	vmx_apic_trap_check(v);
 	vmx_skip_instruction();
 	vmcs_write(GUEST_ACTIVITY_STATE, GUEST_ACTIVITY_HLT);
 	v->hlt_resume_rip = vmcs_read(GUEST_RIP);
@@ -331,6 +332,7 @@ static void handle_init(struct vcpu *v, struct guest_regs *r)
 		vmx_stop_guest(v, r, HV_EXIT_GUEST_DIED);
 	}
 	vmx_vcpu_load_init_state(v, false);
+	vmx_apic_trap_update(v);
 }
 
 /* A SIPI reaches only a vCPU in wait-for-SIPI (SDM 25.2); the vector is the exit qualification's low byte. */
@@ -339,6 +341,7 @@ static void handle_sipi(struct vcpu *v, struct guest_regs *r)
 	(void)r;
 	vmx_sipi_exit_check_stop();
 	vmx_vcpu_start_at_sipi(v, (uint8_t)vmcs_read(EXIT_QUALIFICATION));
+	vmx_apic_trap_update(v);
 }
 
 static const char *ept_access_name(uint64_t q)
@@ -356,6 +359,7 @@ static void handle_ept_violation(struct vcpu *v, struct guest_regs *r)
 	bool hv = mm_range_overlaps_hv(gpa & ~0xfffULL, PAGE_SIZE);
 
 	/* Bit 1: a write (SDM Table 28-7); the one page L1 may not write is its xAPIC page. */
+	vmx_apic_trap_check(v);
 	if ((q & BIT(1)) && vmx_apic_page_write(v, r, gpa))
 		return;
 

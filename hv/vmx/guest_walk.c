@@ -17,7 +17,7 @@ struct walk {
 	unsigned int access;
 	guest_read64_fn read64;
 	guest_write64_fn write64;
-	uint64_t rsvd_addr;   /* address bits at or above MAXPHYADDR, up to bit 51 */
+	uint64_t rsvd_addr;   /* address bits at or above MAXPHYADDR: up to bit 51 (4-level), 62 (PAE) */
 	bool rw, us, xd;
 	uint64_t entries[5];  /* guest-physical addresses of the entries used, for the A/D flags */
 	bool entry32[5];
@@ -97,7 +97,7 @@ static void set_accessed_dirty(struct walk *w)
 		if (w->entry32[i])
 			flags <<= (w->entries[i] & 4) * 8;
 		if (w->read64(at, &v) && (v & flags) != flags)
-			w->write64(at, v | flags);
+			w->write64(at, flags);
 	}
 }
 
@@ -173,9 +173,11 @@ static int walk64(struct walk *w, uint64_t table, uint64_t lin, int level)
 int guest_walk(const struct guest_paging *p, uint64_t linear, unsigned int access, guest_read64_fn read64,
 	       guest_write64_fn write64, uint64_t *gpa, uint32_t *pf_error_code)
 {
-	unsigned int width = p->maxphyaddr ? p->maxphyaddr : 52;
+	unsigned int width = p->maxphyaddr && p->maxphyaddr < 52 ? p->maxphyaddr : 52;
+	/* PAE entries reserve bits 62:MAXPHYADDR; 4-level ones only up to 51 (62:52 are ignored or keys). */
+	uint64_t top = (p->efer & X86_EFER_LMA) ? (1ULL << 52) - 1 : (1ULL << 63) - 1;
 	struct walk w = { .p = p, .access = access, .read64 = read64, .write64 = write64,
-			  .rsvd_addr = ((1ULL << 52) - 1) & ~((1ULL << width) - 1),
+			  .rsvd_addr = top & ~((1ULL << width) - 1),
 			  .rw = true, .us = true, .gpa = gpa, .ec = pf_error_code };
 	uint64_t pdpte;
 	int r;
@@ -191,13 +193,18 @@ int guest_walk(const struct guest_paging *p, uint64_t linear, unsigned int acces
 	if (p->efer & X86_EFER_LMA)
 		return walk64(&w, p->cr3, linear, 4);
 	/*
-	 * PAE: CR3 points at four PDPTEs (SDM 4.4.1). The processor loaded them
-	 * at the last CR3 write; reading them again here is what an emulator can do.
+	 * PAE: CR3 points at four PDPTEs (SDM 4.4.1) that the processor loaded
+	 * into registers at the last CR3 load; with EPT the VMCS holds them. Only
+	 * without those does the walk read them from memory again.
 	 */
 	linear = (uint32_t)linear;
-	if ((r = read_entry(&w, (p->cr3 & 0xffffffe0u) + ((linear >> 30) << 3), false, &pdpte)))
-		return r;
-	w.n = 0; /* PDPTEs have no accessed flag to set by the walk */
+	if (p->pdptes_loaded) {
+		pdpte = p->pdpte[linear >> 30];
+	} else {
+		if ((r = read_entry(&w, (p->cr3 & 0xffffffe0u) + ((linear >> 30) << 3), false, &pdpte)))
+			return r;
+		w.n = 0; /* PDPTEs have no accessed flag to set by the walk */
+	}
 	if (!(pdpte & PTE_P))
 		return fault(&w, 0);
 	return walk64(&w, pdpte, linear, 2);

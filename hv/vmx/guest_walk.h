@@ -9,6 +9,8 @@ struct guest_paging {
 	unsigned int cpl;     /* the CPL of the access; implicit supervisor accesses pass 0 */
 	bool rflags_ac;       /* RFLAGS.AC, for SMAP (SDM 4.6.1) */
 	unsigned int maxphyaddr; /* physical-address width for reserved-bit checks; 0: 52 */
+	bool pdptes_loaded;   /* PAE paging: pdpte[] are the processor's PDPTE registers (SDM 4.4.1) */
+	uint64_t pdpte[4];
 };
 
 /*
@@ -27,8 +29,8 @@ struct guest_paging {
 
 /* Reads 8 bytes of guest-physical memory; false if gpa is not memory L1 may use. */
 typedef bool (*guest_read64_fn)(uint64_t gpa, uint64_t *val);
-/* Writes 8 bytes (accessed/dirty flags); NULL: the walk does not set them. */
-typedef bool (*guest_write64_fn)(uint64_t gpa, uint64_t val);
+/* ORs bits into the 8 bytes at gpa atomically, as the CPU sets accessed/dirty flags (SDM 4.8); NULL: the walk sets none. */
+typedef bool (*guest_write64_fn)(uint64_t gpa, uint64_t bits);
 
 enum guest_walk_result {
 	GUEST_WALK_OK = 0,

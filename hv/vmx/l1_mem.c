@@ -58,9 +58,13 @@ static bool table_read64(uint64_t gpa, uint64_t *val)
 	return l1_read_phys(gpa, val, 8) == L1_MEM_OK;
 }
 
-static bool table_write64(uint64_t gpa, uint64_t val)
+/* A locked OR, as the processor's own flag updates are (SDM 4.8): another vCPU's concurrent update survives. */
+static bool table_write64(uint64_t gpa, uint64_t bits)
 {
-	return l1_write_phys(gpa, &val, 8) == L1_MEM_OK;
+	if ((gpa & 7) || !l1_ram(gpa, 8))
+		return false;
+	__atomic_fetch_or((uint64_t *)phys_to_virt(gpa), bits, __ATOMIC_SEQ_CST);
+	return true;
 }
 
 /* One page's worth of a linear access: translate, then the guest-physical check. */
@@ -127,12 +131,37 @@ int l1_write_linear(const struct guest_paging *p, uint64_t lin, const void *buf,
 	return L1_MEM_OK;
 }
 
+/* CPUID.80000008H:EAX[7:0] (SDM 4.1.4), read once: the width reserved-bit checks start at. */
+static unsigned int l1_maxphyaddr(void)
+{
+	static unsigned int width;
+	uint32_t a, b, c, d;
+
+	if (!width) {
+		width = 36; /* without the leaf (SDM 4.1.4) */
+		cpuid(0x80000000, 0, &a, &b, &c, &d);
+		if (a >= 0x80000008) {
+			cpuid(0x80000008, 0, &a, &b, &c, &d);
+			width = a & 0xff;
+		}
+	}
+	return width;
+}
+
 void l1_paging_now(struct guest_paging *p)
 {
 	*p = (struct guest_paging){
 		.cr0 = vmcs_read(GUEST_CR0), .cr3 = vmcs_read(GUEST_CR3), .cr4 = vmcs_read(GUEST_CR4),
 		.efer = vmcs_read(GUEST_IA32_EFER), .cpl = (vmcs_read(GUEST_SS_AR_BYTES) >> 5) & 3,
-		.rflags_ac = vmcs_read(GUEST_RFLAGS) & BIT(18),
+		.rflags_ac = vmcs_read(GUEST_RFLAGS) & BIT(18), .maxphyaddr = l1_maxphyaddr(),
 	};
+	/* PAE paging outside IA-32e mode: the exit saved the PDPTE registers (SDM 28.3.4). */
+	if ((p->cr0 & X86_CR0_PG) && (p->cr4 & X86_CR4_PAE) && !(p->efer & X86_EFER_LMA)) {
+		p->pdptes_loaded = true;
+		p->pdpte[0] = vmcs_read(GUEST_PDPTE0);
+		p->pdpte[1] = vmcs_read(GUEST_PDPTE1);
+		p->pdpte[2] = vmcs_read(GUEST_PDPTE2);
+		p->pdpte[3] = vmcs_read(GUEST_PDPTE3);
+	}
 }
 #endif

@@ -32,6 +32,7 @@ struct vcpu {
 	paddr_t io_bitmap_a, io_bitmap_b, msr_bitmap;
 	paddr_t ept_pml4;
 	uint64_t eptp;
+	uint32_t ept_gen;           /* vmx_apic_trap_gen when this CPU last flushed its EPT translations */
 	uint16_t vpid;              /* 0 when VPIDs are off */
 	uint8_t port80;             /* last value written to the POST-code port */
 	uint64_t hlt_resume_rip;    /* RIP after L1's last HLT (reports: was it halted?) */

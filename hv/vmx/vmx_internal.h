@@ -61,6 +61,26 @@ bool emulate_exception_is_fault(unsigned int vector);
 void vmx_virtualize_icr(struct vcpu *bsp);
 bool vmx_apic_page_write(struct vcpu *v, struct guest_regs *r, uint64_t gpa);
 bool vmx_x2apic_icr_write(uint64_t value);
+void vmx_apic_trap_update(struct vcpu *v);
+void vmx_apic_trap_sync(struct vcpu *v);
+extern uint32_t vmx_apic_trap_gen;
+
+/*
+ * Another CPU changed the xAPIC trap: drop this CPU's older EPT translations.
+ * Checked at HLT and EPT-violation exits (every idle vCPU halts), not on the
+ * CPUID/I/O fast paths.
+ */
+static inline void vmx_apic_trap_check(struct vcpu *v)
+{
+	if (unlikely(v->ept_gen != __atomic_load_n(&vmx_apic_trap_gen, __ATOMIC_ACQUIRE)))
+		vmx_apic_trap_sync(v);
+}
+bool vmx_apic_page_is(uint64_t gpa);
+void vmx_apic_store(uint32_t off, unsigned int size, uint64_t val);
+uint64_t vmx_apic_load(uint32_t off, unsigned int size);
+
+/* apic_emulate.c: one trapped write to the xAPIC page, any instruction form (SDM 11.4.1) */
+bool vmx_apic_emulate_write(struct vcpu *v, struct guest_regs *r, uint64_t gpa);
 
 /* vcpu_reset.c: INIT and SIPI for L1's vCPUs (SDM 10.1, 10.4.4) */
 void vmx_vcpu_load_init_state(struct vcpu *v, bool power_up);

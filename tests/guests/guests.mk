@@ -36,3 +36,6 @@ $(GUEST_DIR)/%.o: tests/guests/%.c tests/guests/lib/guest.h
 $(GUEST_DIR)/%.elf: $(GUEST_DIR)/%.o $(GUEST_LIB_OBJS) $(wildcard tests/guests/*.ld)
 	$(CC) $(GUEST_LDFLAGS) -Wl,-T,$(call guest_ld,$*) -o $@ $< $(GUEST_LIB_OBJS)
 endif
+GUESTS += apicwrite
+GUESTS += apicfetch
+GUESTS += benchipi

@@ -1,4 +1,4 @@
-/* Host tests for L1's INIT/SIPI virtualization: which ICR writes are dropped, MOV decoding, and walking L1's page tables. */
+/* Host tests for L1's INIT/SIPI virtualization: which ICR writes are dropped, and walking L1's page tables (more in test_l1_mem.c). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -7,7 +7,6 @@
 #include <cmocka.h>
 #include "hv/vmx/apic_icr.h"
 #include "hv/vmx/guest_walk.h"
-#include "hv/vmx/mmio_decode.h"
 #include "hv/x86.h"
 
 /* ---- ICR filter --------------------------------------------------------------------- */
@@ -71,84 +70,6 @@ static void test_broadcast_init(void **state)
 	assert_false(dropped(all, 0));
 	waiting[3] = false;
 	assert_false(dropped(all_but_self, 0));
-}
-
-/* ---- MOV decoder -------------------------------------------------------------------- */
-
-static struct mmio_insn decode_ok(const uint8_t *b, size_t n, bool long64)
-{
-	struct mmio_insn in;
-
-	assert_int_equal(mmio_decode_mov(b, n, long64, &in), MMIO_DECODE_OK);
-	return in;
-}
-
-static void test_decode_stores(void **state)
-{
-	static const uint8_t a3[] = { 0xa3, 0x00, 0x03, 0xe0, 0xfe };                 /* mov %eax,0xfee00300 */
-	static const uint8_t mov_edx_disp32[] = { 0x89, 0x15, 0x10, 0x03, 0xe0, 0xfe }; /* mov %edx,0xfee00310 */
-	static const uint8_t c7[] = { 0xc7, 0x05, 0x00, 0x03, 0xe0, 0xfe, 0x00, 0x45, 0x00, 0x00 };
-	static const uint8_t sib_disp8[] = { 0x89, 0x4c, 0x24, 0x10 };                   /* mov %ecx,0x10(%esp) */
-	static const uint8_t rex_r[] = { 0x44, 0x89, 0x02 };                             /* mov %r8d,(%rdx) */
-	static const uint8_t seg_disp32_base[] = { 0x3e, 0x89, 0x98, 0x00, 0x03, 0x00, 0x00 }; /* ds: mov %ebx,0x300(%eax) */
-	struct mmio_insn in;
-
-	(void)state;
-	in = decode_ok(a3, sizeof(a3), false);
-	assert_int_equal(in.op, MMIO_STORE_EAX);
-	assert_int_equal(in.len, 5);
-	in = decode_ok(mov_edx_disp32, sizeof(mov_edx_disp32), false);
-	assert_int_equal(in.op, MMIO_STORE_REG);
-	assert_int_equal(in.reg, 2);
-	assert_int_equal(in.len, 6);
-	in = decode_ok(c7, sizeof(c7), false);
-	assert_int_equal(in.op, MMIO_STORE_IMM);
-	assert_int_equal(in.imm, 0x4500);
-	assert_int_equal(in.len, 10);
-	in = decode_ok(sib_disp8, sizeof(sib_disp8), false);
-	assert_int_equal(in.reg, 1);
-	assert_int_equal(in.len, 4);
-	in = decode_ok(rex_r, sizeof(rex_r), true);
-	assert_int_equal(in.reg, 8);
-	assert_int_equal(in.len, 3);
-	in = decode_ok(seg_disp32_base, sizeof(seg_disp32_base), false);
-	assert_int_equal(in.reg, 3);
-	assert_int_equal(in.len, 7);
-}
-
-static void test_decode_loads_and_moffs64(void **state)
-{
-	static const uint8_t load[] = { 0x8b, 0x05, 0x20, 0x00, 0xe0, 0xfe };           /* mov 0xfee00020,%eax */
-	static const uint8_t a1_64[] = { 0xa1, 0x20, 0x00, 0xe0, 0xfe, 0, 0, 0, 0 };   /* movabs 0xfee00020,%eax */
-	struct mmio_insn in;
-
-	(void)state;
-	in = decode_ok(load, sizeof(load), false);
-	assert_int_equal(in.op, MMIO_LOAD_REG);
-	assert_int_equal(in.reg, 0);
-	in = decode_ok(a1_64, sizeof(a1_64), true);
-	assert_int_equal(in.op, MMIO_LOAD_EAX);
-	assert_int_equal(in.len, 9);
-}
-
-static void test_decode_refuses_what_it_cannot_emulate(void **state)
-{
-	static const uint8_t xchg[] = { 0x87, 0x02 };
-	static const uint8_t rex_w[] = { 0x48, 0x89, 0x02 };
-	static const uint8_t opsize[] = { 0x66, 0x89, 0x02 };
-	static const uint8_t reg_form[] = { 0x89, 0xc0 };
-	static const uint8_t c7_not_mov[] = { 0xc7, 0x08, 0, 0, 0, 0 };
-	static const uint8_t truncated[] = { 0x89, 0x15, 0x10, 0x03 };
-	struct mmio_insn in;
-
-	(void)state;
-	assert_int_equal(mmio_decode_mov(xchg, sizeof(xchg), false, &in), MMIO_DECODE_UNSUPPORTED);
-	assert_int_equal(mmio_decode_mov(rex_w, sizeof(rex_w), true, &in), MMIO_DECODE_UNSUPPORTED);
-	assert_int_equal(mmio_decode_mov(opsize, sizeof(opsize), false, &in), MMIO_DECODE_UNSUPPORTED);
-	assert_int_equal(mmio_decode_mov(reg_form, sizeof(reg_form), false, &in), MMIO_DECODE_UNSUPPORTED);
-	assert_int_equal(mmio_decode_mov(c7_not_mov, sizeof(c7_not_mov), false, &in), MMIO_DECODE_UNSUPPORTED);
-	assert_int_equal(mmio_decode_mov(truncated, sizeof(truncated), false, &in), MMIO_DECODE_TRUNCATED);
-	assert_int_equal(mmio_decode_mov(truncated, 0, false, &in), MMIO_DECODE_TRUNCATED);
 }
 
 /* ---- L1 page walk ------------------------------------------------------------------- */
@@ -236,9 +157,6 @@ int main(void)
 		cmocka_unit_test(test_init_deassert_always_dropped),
 		cmocka_unit_test(test_other_delivery_modes_pass),
 		cmocka_unit_test(test_broadcast_init),
-		cmocka_unit_test(test_decode_stores),
-		cmocka_unit_test(test_decode_loads_and_moffs64),
-		cmocka_unit_test(test_decode_refuses_what_it_cannot_emulate),
 		cmocka_unit_test(test_walk_no_paging_and_32bit),
 		cmocka_unit_test(test_walk_pae_and_4level),
 	};
