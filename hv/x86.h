@@ -45,10 +45,16 @@
 
 #define X86_RFLAGS_CF     BIT(0)
 #define X86_RFLAGS_FIXED  BIT(1)
+#define X86_RFLAGS_PF     BIT(2)
+#define X86_RFLAGS_AF     BIT(4)
 #define X86_RFLAGS_ZF     BIT(6)
+#define X86_RFLAGS_SF     BIT(7)
 #define X86_RFLAGS_TF     BIT(8)
 #define X86_RFLAGS_DF     BIT(10)
 #define X86_RFLAGS_IF     BIT(9)
+#define X86_RFLAGS_OF     BIT(11)
+/* The six arithmetic status flags. */
+#define X86_RFLAGS_ARITH  (X86_RFLAGS_CF | X86_RFLAGS_PF | X86_RFLAGS_AF | X86_RFLAGS_ZF | X86_RFLAGS_SF | X86_RFLAGS_OF)
 #define X86_RFLAGS_NT     BIT(14)
 #define X86_RFLAGS_RF     BIT(16)
 #define X86_RFLAGS_VM     BIT(17)
@@ -95,6 +101,24 @@
 #define FEATURE_CONTROL_VMX_OUTSIDE_SMX BIT(2)
 
 #define CPUID1_ECX_VMX BIT(5)
+
+/* A canonical 48-bit linear address: bits 63:47 all equal (SDM 3.3.7.1). */
+static inline bool x86_canonical(uint64_t la)
+{
+	return (uint64_t)((int64_t)(la << 16) >> 16) == la;
+}
+
+/* IA32_PAT: every entry a memory type the CPU has, 0, 1, 4, 5, 6 or 7 (SDM 11.12.2); else WRMSR and VM entry fail. */
+static inline bool x86_pat_valid(uint64_t pat)
+{
+	for (int i = 0; i < 8; i++) {
+		uint8_t t = (uint8_t)(pat >> (8 * i));
+
+		if (t == 2 || t == 3 || t > 7)
+			return false;
+	}
+	return true;
+}
 
 #ifndef HV_HOST_TEST
 static inline uint64_t rdmsr(uint32_t msr)

@@ -27,11 +27,6 @@ static bool msr_area_ok(const struct nested_entry_ctx *c, uint64_t pa, uint32_t 
 	return (pa & 0xf) == 0 && phys_ok(c, pa) && phys_ok(c, pa + (uint64_t)count * 16 - 1);
 }
 
-static bool canonical(uint64_t a)
-{
-	return (uint64_t)((int64_t)(a << 16) >> 16) == a;
-}
-
 static bool proc(const struct vmcs12 *v, uint32_t bit)
 {
 	return v->cpu_based_vm_exec_control & bit;
@@ -40,18 +35,6 @@ static bool proc(const struct vmcs12 *v, uint32_t bit)
 static bool host64(const struct vmcs12 *v)
 {
 	return v->vm_exit_controls & VM_EXIT_HOST_ADDR_SPACE_SIZE;
-}
-
-/* IA32_PAT: each byte a valid memory type, 0 1 4 5 6 7 (SDM 11.12.2). */
-static bool pat_ok(uint64_t pat)
-{
-	for (int i = 0; i < 8; i++) {
-		uint8_t t = (uint8_t)(pat >> (8 * i));
-
-		if (t == 2 || t == 3 || t > 7)
-			return false;
-	}
-	return true;
 }
 
 #define EFER_RESERVED (~(uint64_t)(X86_EFER_SCE | X86_EFER_LME | X86_EFER_LMA | X86_EFER_NXE))
@@ -208,7 +191,7 @@ static bool host_cr3_ok(const struct vmcs12 *v, const struct nested_entry_ctx *c
 static bool host_sysenter_ok(const struct vmcs12 *v, const struct nested_entry_ctx *c)
 {
 	(void)c;
-	return canonical(v->host_ia32_sysenter_esp) && canonical(v->host_ia32_sysenter_eip);
+	return x86_canonical(v->host_ia32_sysenter_esp) && x86_canonical(v->host_ia32_sysenter_eip);
 }
 
 static bool loads_host_pat(const struct vmcs12 *v, const struct nested_entry_ctx *c)
@@ -220,7 +203,7 @@ static bool loads_host_pat(const struct vmcs12 *v, const struct nested_entry_ctx
 static bool host_pat_ok(const struct vmcs12 *v, const struct nested_entry_ctx *c)
 {
 	(void)c;
-	return pat_ok(v->host_ia32_pat);
+	return x86_pat_valid(v->host_ia32_pat);
 }
 
 static bool loads_host_efer(const struct vmcs12 *v, const struct nested_entry_ctx *c)
@@ -254,8 +237,8 @@ static bool host_selectors_ok(const struct vmcs12 *v, const struct nested_entry_
 static bool host_bases_ok(const struct vmcs12 *v, const struct nested_entry_ctx *c)
 {
 	(void)c;
-	return canonical(v->host_fs_base) && canonical(v->host_gs_base) && canonical(v->host_gdtr_base) &&
-	       canonical(v->host_idtr_base) && canonical(v->host_tr_base);
+	return x86_canonical(v->host_fs_base) && x86_canonical(v->host_gs_base) && x86_canonical(v->host_gdtr_base) &&
+	       x86_canonical(v->host_idtr_base) && x86_canonical(v->host_tr_base);
 }
 
 /* SDM 26.2.4: outside IA-32e mode neither control may be 1; inside it the host must be 64-bit. */
@@ -270,7 +253,7 @@ static bool host32_fields_ok(const struct vmcs12 *v, const struct nested_entry_c
 {
 	(void)c;
 	if (host64(v))
-		return (v->host_cr4 & X86_CR4_PAE) && canonical(v->host_rip);
+		return (v->host_cr4 & X86_CR4_PAE) && x86_canonical(v->host_rip);
 	return !(v->vm_entry_controls & VM_ENTRY_IA32E_MODE) && !(v->host_cr4 & X86_CR4_PCIDE) &&
 	       (v->host_rip >> 32) == 0;
 }
@@ -311,7 +294,7 @@ static bool loads_guest_pat(const struct vmcs12 *v, const struct nested_entry_ct
 static bool guest_pat_ok(const struct vmcs12 *v, const struct nested_entry_ctx *c)
 {
 	(void)c;
-	return pat_ok(v->guest_ia32_pat);
+	return x86_pat_valid(v->guest_ia32_pat);
 }
 
 static bool loads_debug(const struct vmcs12 *v, const struct nested_entry_ctx *c)

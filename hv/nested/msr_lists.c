@@ -20,22 +20,6 @@
 #define MSR_KERNEL_GS_BASE 0xc0000102u
 #define MSR_TSC_AUX        0xc0000103u
 
-static bool canonical(uint64_t a)
-{
-	return (uint64_t)((int64_t)(a << 16) >> 16) == a;
-}
-
-static bool pat_ok(uint64_t pat)
-{
-	for (int i = 0; i < 8; i++) {
-		uint8_t t = (uint8_t)(pat >> (8 * i));
-
-		if (t == 2 || t == 3 || t > 7)
-			return false;
-	}
-	return true;
-}
-
 /* SDM 26.4: entries no VM entry or exit may load, whatever the value. */
 static bool never_loadable(uint32_t index)
 {
@@ -53,11 +37,11 @@ enum nested_msr_verdict nested_msr_load_verdict(const struct vmx_msr_entry *e, u
 	case MSR_EFER:
 		return (v & ~efer_supported) ? NESTED_MSR_FAILS : NESTED_MSR_OK;
 	case MSR_PAT:
-		return pat_ok(v) ? NESTED_MSR_OK : NESTED_MSR_FAILS;
+		return x86_pat_valid(v) ? NESTED_MSR_OK : NESTED_MSR_FAILS;
 	case MSR_SYSENTER_CS: case MSR_STAR: case MSR_FMASK:
 		return NESTED_MSR_OK;
 	case MSR_SYSENTER_ESP: case MSR_SYSENTER_EIP: case MSR_LSTAR: case MSR_CSTAR: case MSR_KERNEL_GS_BASE:
-		return canonical(v) ? NESTED_MSR_OK : NESTED_MSR_FAILS;
+		return x86_canonical(v) ? NESTED_MSR_OK : NESTED_MSR_FAILS;
 	case MSR_TSC_AUX:
 		return (v >> 32) ? NESTED_MSR_FAILS : NESTED_MSR_OK;
 	default:

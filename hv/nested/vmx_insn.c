@@ -2,25 +2,18 @@
 #include "hv/nested/vmx_insn.h"
 #include "hv/string.h"
 #include "hv/vmx/vmx_defs.h"
-
-#define RFLAGS_CF BIT(0)
-#define RFLAGS_PF BIT(2)
-#define RFLAGS_AF BIT(4)
-#define RFLAGS_ZF BIT(6)
-#define RFLAGS_SF BIT(7)
-#define RFLAGS_OF BIT(11)
-#define RFLAGS_ARITH (RFLAGS_CF | RFLAGS_PF | RFLAGS_AF | RFLAGS_ZF | RFLAGS_SF | RFLAGS_OF)
+#include "hv/x86.h"
 
 #define UD_VECTOR 6
 #define GP_VECTOR 13
 
 uint64_t vmx_result_rflags(uint64_t rflags, enum nested_outcome outcome)
 {
-	rflags &= ~(uint64_t)RFLAGS_ARITH;
+	rflags &= ~(uint64_t)X86_RFLAGS_ARITH;
 	if (outcome == VMX_FAIL_INVALID)
-		rflags |= RFLAGS_CF;
+		rflags |= X86_RFLAGS_CF;
 	else if (outcome == VMX_FAIL_VALID)
-		rflags |= RFLAGS_ZF;
+		rflags |= X86_RFLAGS_ZF;
 	return rflags;
 }
 

@@ -1,5 +1,6 @@
 /* The memory operand of an L1 VMX instruction: effective address, segmentation and its faults (SDM 3.7.5, 5.3, 28.2.5). */
 #include "hv/nested/vmx_operand.h"
+#include "hv/x86.h"
 
 #define AR_TYPE_ACCESSED BIT(0)
 #define AR_TYPE_RW       BIT(1) /* data: writable; code: readable */
@@ -25,11 +26,6 @@ static uint64_t effective_address(const struct vmx_operand_ctx *c)
 	if (!(info & BIT(22)))
 		ea += c->gpr[(info >> 18) & 15] << (info & 3);
 	return ea & address_mask((info >> 7) & 7);
-}
-
-static bool is_canonical(uint64_t la)
-{
-	return (uint64_t)((int64_t)(la << 16) >> 16) == la;
 }
 
 /* Protected-mode segment checks for [off, off + size) (SDM 5.3: limit checking, 5.4.1 type checking). */
@@ -71,7 +67,7 @@ bool vmx_operand_linear(const struct vmx_operand_ctx *c, unsigned int size, bool
 	if (c->mode64) {
 		uint64_t la = off + ((sreg == SEG_FS || sreg == SEG_GS) ? s->base : 0);
 
-		if (!is_canonical(la) || !is_canonical(la + size - 1)) {
+		if (!x86_canonical(la) || !x86_canonical(la + size - 1)) {
 			fault->vector = sreg == SEG_SS ? 12 : 13;
 			return false;
 		}

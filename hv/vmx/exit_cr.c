@@ -41,17 +41,6 @@ static uint64_t guest_cr(enum vmcs_field real, enum vmcs_field shadow, uint64_t 
 	return (vmcs_read(real) & ~mask) | (vmcs_read(shadow) & mask);
 }
 
-static unsigned int maxphyaddr(void)
-{
-	uint32_t a, b, c, d;
-
-	cpuid(0x80000000, 0, &a, &b, &c, &d);
-	if (a < 0x80000008)
-		return 36;
-	cpuid(0x80000008, 0, &a, &b, &c, &d);
-	return a & 0xff;
-}
-
 /*
  * PAE paging without long mode: with EPT the CPU takes the PDPTEs from the
  * VMCS on entry (SDM 26.3.2.4), so a CR write the CPU did not execute loads
@@ -65,7 +54,7 @@ static bool read_pdptes(uint64_t cr3, uint64_t pdpte[4])
 {
 	if (l1_read_phys(cr3 & 0xffffffe0ULL, pdpte, 4 * sizeof(pdpte[0])) != L1_MEM_OK)
 		memset(pdpte, 0, 4 * sizeof(pdpte[0]));
-	return emulate_pdptes_valid(pdpte, maxphyaddr());
+	return emulate_pdptes_valid(pdpte, vmx_max_phys_addr_bits());
 }
 
 static void load_pdptes(const uint64_t pdpte[4])

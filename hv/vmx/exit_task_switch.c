@@ -7,17 +7,6 @@
 
 #define DR6_BT BIT(15)
 
-static unsigned int guest_maxphyaddr(void)
-{
-	uint32_t a, b, c, d;
-
-	cpuid(0x80000000, 0, &a, &b, &c, &d);
-	if (a < 0x80000008)
-		return 36;
-	cpuid(0x80000008, 0, &a, &b, &c, &d);
-	return a & 0xff;
-}
-
 /* L1's DR7 lives in the VMCS with the debug-controls entry control, else in the register itself (SDM 27.3.2.1). */
 static uint64_t guest_dr7(const struct vcpu *v)
 {
@@ -60,7 +49,7 @@ static void read_state(const struct vcpu *v, const struct guest_regs *r, struct 
 	s->cr4 = (vmcs_read(GUEST_CR4) & ~v->cr4_mask) | (vmcs_read(CR4_READ_SHADOW) & v->cr4_mask);
 	s->efer = vmcs_read(GUEST_IA32_EFER);
 	s->dr7 = guest_dr7(v);
-	s->maxphyaddr = guest_maxphyaddr();
+	s->maxphyaddr = vmx_max_phys_addr_bits();
 }
 
 /* The new task's state into vmcs01 (segment access rights are already in the VMCS format, SDM 25.4.1). */

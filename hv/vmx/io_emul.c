@@ -1,5 +1,6 @@
 /* Port I/O emulation decisions: exit decoding, the hypervisor's byte lanes, INS/OUTS address arithmetic and checks, I/O breakpoints (pure). */
 #include "hv/vmx/io_emul.h"
+#include "hv/x86.h"
 #include "hv/vmx/vmx_defs.h"
 
 #define AR_TYPE_CODE      BIT(3) /* type bit 3: code segment */
@@ -70,11 +71,6 @@ static uint64_t addr_mask(unsigned int addr_size)
 	return addr_size == 8 ? ~0ULL : addr_size == 4 ? 0xffffffffULL : 0xffffULL;
 }
 
-static bool canonical(uint64_t la)
-{
-	return (uint64_t)((int64_t)(la << 16) >> 16) == la;
-}
-
 /*
  * Segment checks of one element (SDM 5.3, 5.4.1 and 3.4.5.1): an unusable
  * segment, a segment type that cannot be read (execute-only code) or
@@ -107,7 +103,7 @@ int string_io_linear(const struct string_io *s, uint64_t offset_reg, uint64_t *l
 		/* 64-bit mode: no limits or types; only FS and GS have a base; canonical or #GP/#SS (SDM 3.3.7.1). */
 		uint64_t la = off + s->seg.base;
 
-		if (!canonical(la) || !canonical(la + s->size - 1))
+		if (!x86_canonical(la) || !x86_canonical(la + s->size - 1))
 			return fault;
 		*linear = la;
 		return STRIO_OK;

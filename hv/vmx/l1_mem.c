@@ -135,16 +135,9 @@ int l1_write_linear(const struct guest_paging *p, uint64_t lin, const void *buf,
 static unsigned int l1_maxphyaddr(void)
 {
 	static unsigned int width;
-	uint32_t a, b, c, d;
 
-	if (!width) {
-		width = 36; /* without the leaf (SDM 4.1.4) */
-		cpuid(0x80000000, 0, &a, &b, &c, &d);
-		if (a >= 0x80000008) {
-			cpuid(0x80000008, 0, &a, &b, &c, &d);
-			width = a & 0xff;
-		}
-	}
+	if (!width)
+		width = vmx_max_phys_addr_bits();
 	return width;
 }
 

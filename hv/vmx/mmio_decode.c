@@ -1,13 +1,14 @@
 /* Decodes the instructions that write a memory-mapped register (MOV, ALU, XCHG, NOT/NEG/INC/DEC, STOS, MOVS) and computes their flags (pure). */
 #include "hv/vmx/mmio_decode.h"
+#include "hv/x86.h"
 
-#define RFLAGS_CF BIT(0)
-#define RFLAGS_PF BIT(2)
-#define RFLAGS_AF BIT(4)
-#define RFLAGS_ZF BIT(6)
-#define RFLAGS_SF BIT(7)
-#define RFLAGS_OF BIT(11)
-#define RFLAGS_ARITH (RFLAGS_CF | RFLAGS_PF | RFLAGS_AF | RFLAGS_ZF | RFLAGS_SF | RFLAGS_OF)
+#define RFLAGS_CF X86_RFLAGS_CF
+#define RFLAGS_PF X86_RFLAGS_PF
+#define RFLAGS_AF X86_RFLAGS_AF
+#define RFLAGS_ZF X86_RFLAGS_ZF
+#define RFLAGS_SF X86_RFLAGS_SF
+#define RFLAGS_OF X86_RFLAGS_OF
+#define RFLAGS_ARITH X86_RFLAGS_ARITH
 
 struct prefixes {
 	unsigned int opsize, addrsize; /* bytes after 66/67 and REX.W */

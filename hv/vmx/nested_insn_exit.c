@@ -22,14 +22,6 @@ static bool l1_phys_write(void *ctx, uint64_t gpa, const void *buf, size_t len)
 	return l1_write_phys(gpa, buf, len) == L1_MEM_OK;
 }
 
-static unsigned int l1_maxphyaddr(void)
-{
-	uint32_t a, b, c, d;
-
-	cpuid(0x80000008, 0, &a, &b, &c, &d);
-	return a & 0xff;
-}
-
 /* The nested state, made at L1's first VMXON: this struct, vmcs02 and its three bitmaps, all the hypervisor's. */
 static struct vmx_nested *nested_alloc(struct vcpu *v)
 {
@@ -48,7 +40,7 @@ static struct vmx_nested *nested_alloc(struct vcpu *v)
 	n->vmx.current_vmptr = NESTED_NO_VMCS;
 	n->io_merged = -1;
 	n->vmx.revision = VMCS12_REVISION_ID;
-	n->vmx.maxphyaddr = l1_maxphyaddr();
+	n->vmx.maxphyaddr = vmx_max_phys_addr_bits();
 	n->vmx.features = vmx_l1_offer.vmcs12_features;
 	n->vmx.vmwrite_any_field = vmx_offer_msr(&vmx_l1_offer, MSR_IA32_VMX_MISC) & VMX_MISC_VMWRITE_ANY_FIELD;
 	n->vmx.mem = (struct nested_mem_ops){ l1_phys_read, l1_phys_write, NULL };

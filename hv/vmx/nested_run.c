@@ -53,9 +53,7 @@ static void caps_from_offer(const struct vmx_offer *o, struct nested_vmx_caps *c
 	uint64_t proc = vmx_offer_msr(o, MSR_IA32_VMX_TRUE_PROCBASED_CTLS);
 	uint64_t exit = vmx_offer_msr(o, MSR_IA32_VMX_TRUE_EXIT_CTLS);
 	uint64_t entry = vmx_offer_msr(o, MSR_IA32_VMX_TRUE_ENTRY_CTLS);
-	uint32_t a, b, cc, d;
 
-	cpuid(0x80000008, 0, &a, &b, &cc, &d);
 	*c = (struct nested_vmx_caps){
 		.pin_allowed0 = (uint32_t)pin, .pin_allowed1 = (uint32_t)(pin >> 32),
 		.proc_allowed0 = (uint32_t)proc, .proc_allowed1 = (uint32_t)(proc >> 32),
@@ -68,7 +66,7 @@ static void caps_from_offer(const struct vmx_offer *o, struct nested_vmx_caps *c
 		.cr4_fixed1 = vmx_offer_msr(o, MSR_IA32_VMX_CR4_FIXED1),
 		.misc = vmx_offer_msr(o, MSR_IA32_VMX_MISC),
 		.inject_any_error_code = vmx_offer_msr(o, MSR_IA32_VMX_BASIC) & BIT(56),
-		.maxphyaddr = a & 0xff,
+		.maxphyaddr = vmx_max_phys_addr_bits(),
 	};
 }
 
