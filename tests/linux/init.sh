@@ -48,12 +48,6 @@ done
 mark "kvm_intel_params=${params# }"
 if [ -c /dev/kvm ]; then
 	/bin/kvmtest
-	# Every other CPU creates and runs the VM too (nested VMX on each vCPU of L1).
-	c=1
-	while [ $c -lt "$(grep -c '^processor' /proc/cpuinfo)" ]; do
-		taskset -c $c /bin/kvmtest | sed "s/^KVMTEST:/KVMTEST cpu$c:/"
-		c=$((c + 1))
-	done
 else
 	mark "kvmtest=skipped no /dev/kvm"
 fi
