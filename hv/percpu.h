@@ -17,7 +17,7 @@ struct percpu {
 	uint32_t cpu_id;       /* dense index, 0 = boot CPU */
 	uint32_t apic_id;
 	bool vmx_on;
-	volatile uint32_t nmi_pending;  /* 1: an NMI of L1's is owed to this CPU's vCPU (a latch, like the CPU's) */
+	volatile uint32_t nmi_pending;  /* NMIs of L1's owed to this CPU's vCPU, at most 2 (hv/vmx/nmi_inject.h) */
 	volatile uint32_t nmi_requests; /* NMI_REQ_*: set by another CPU before it sends this one an NMI */
 	paddr_t vmxon_region;
 	struct vcpu *vcpu;     /* the guest vCPU this CPU runs, if any */

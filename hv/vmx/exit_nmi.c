@@ -44,6 +44,21 @@ bool vmx_nmi_stop_pending(void)
 	return __atomic_load_n(&this_cpu()->nmi_requests, __ATOMIC_SEQ_CST) & NMI_REQ_STOP;
 }
 
+/*
+ * Counts NMIs owed to L1, at most NMI_OWED_MAX (nmi_inject.h). The hypervisor's
+ * NMI handler may run between the load and the exchange on this CPU: the
+ * exchange then fails and the loop counts on the new value.
+ */
+static void owe_nmis(struct percpu *cpu, uint32_t n)
+{
+	uint32_t old = __atomic_load_n(&cpu->nmi_pending, __ATOMIC_SEQ_CST);
+	uint32_t want;
+
+	do {
+		want = old + n < NMI_OWED_MAX ? old + n : NMI_OWED_MAX;
+	} while (!__atomic_compare_exchange_n(&cpu->nmi_pending, &old, want, false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST));
+}
+
 static void set_nmi_window(bool on)
 {
 	uint64_t proc = vmcs_read(CPU_BASED_VM_EXEC_CONTROL);
@@ -62,7 +77,7 @@ static void set_nmi_window(bool on)
  */
 void vmx_nmi_in_root(struct percpu *cpu)
 {
-	cpu->nmi_pending = 1;
+	owe_nmis(cpu, 1);
 	if (cpu->vcpu && cpu->vcpu->launched)
 		set_nmi_window(true);
 }
@@ -101,8 +116,9 @@ static void reinject_vectored_event(void)
 /*
  * Exit reason 0 with an NMI (exception bitmap 0: nothing else exits here). A
  * stop request means the hypervisor's own NMI; anything else is L1's and is
- * owed to it (one latch, as the CPU's own: NMIs arriving while one is held
- * merge, SDM 6.7.1).
+ * owed to it. The IRET that unblocks NMIs in root may take the next NMI at
+ * once (hv_trap), before this one reached L1: it is owed too, and follows
+ * this one (nmi_owed_after_entry).
  */
 void vmx_handle_nmi_exit(struct vcpu *v, struct guest_regs *r)
 {
@@ -112,7 +128,7 @@ void vmx_handle_nmi_exit(struct vcpu *v, struct guest_regs *r)
 	reinject_vectored_event();
 	if (stop_requested(cpu))
 		stop_vcpu(vcpu_was_halted(v) ? "L1 halted" : "running L1");
-	cpu->nmi_pending = 1;
+	owe_nmis(cpu, 1);
 	unblock_nmis_in_root();
 }
 
@@ -133,36 +149,35 @@ void vmx_sipi_exit_check_stop(void)
 
 /*
  * Before every VM entry that has an NMI owed to L1 (nmi_inject.c decides).
- * The latch is taken first: an NMI arriving in root meanwhile (hv_trap) sets
- * it again, with the window, and follows this one, as the CPU's latch would.
+ * The count is taken first: an NMI arriving in root meanwhile (hv_trap) adds
+ * to it, with the window, and follows, as the CPU's latch would. What stays
+ * owed after an injection waits for the NMI window, which opens after L1's
+ * IRET (the injected NMI sets virtual-NMI blocking, SDM 26.6.1.2).
  */
 void vmx_deliver_pending_nmi(void)
 {
 	struct percpu *cpu = this_cpu();
+	uint32_t owed = __atomic_exchange_n(&cpu->nmi_pending, 0, __ATOMIC_SEQ_CST);
 	struct nmi_entry_view view = {
-		.owed = __atomic_exchange_n(&cpu->nmi_pending, 0, __ATOMIC_SEQ_CST) != 0,
+		.owed = owed != 0,
 		.activity = (uint32_t)vmcs_read(GUEST_ACTIVITY_STATE),
 		.interruptibility = (uint32_t)vmcs_read(GUEST_INTERRUPTIBILITY_INFO),
 		.entry_intr_info = (uint32_t)vmcs_read(VM_ENTRY_INTR_INFO_FIELD),
 		.pending_dbg = vmcs_read(GUEST_PENDING_DBG_EXCEPTIONS),
 	};
+	enum nmi_step step = nmi_next_step(&view);
+	uint32_t still_owed = nmi_owed_after_entry(&view, step, owed);
 
-	switch (nmi_next_step(&view)) {
-	case NMI_STEP_INJECT:
+	if (step == NMI_STEP_INJECT) {
 		vmcs_write(VM_ENTRY_INTR_INFO_FIELD, NMI_VECTOR | (INTR_TYPE_NMI << INTR_INFO_TYPE_SHIFT) | INTR_INFO_VALID);
 		if (view.activity == GUEST_ACTIVITY_HLT)
 			vmcs_write(GUEST_ACTIVITY_STATE, GUEST_ACTIVITY_ACTIVE); /* the NMI ends HLT as on the CPU */
-		break;
-	case NMI_STEP_AT_WINDOW:
-		__atomic_store_n(&cpu->nmi_pending, 1, __ATOMIC_SEQ_CST);
-		set_nmi_window(true);
-		break;
-	case NMI_STEP_HOLD:
-		__atomic_store_n(&cpu->nmi_pending, 1, __ATOMIC_SEQ_CST);
-		break;
-	case NMI_STEP_NONE:
-		break;
 	}
+	if (!still_owed)
+		return;
+	owe_nmis(cpu, still_owed);
+	if (step != NMI_STEP_HOLD)
+		set_nmi_window(true);
 }
 
 /*

@@ -1,4 +1,4 @@
-/* When an NMI owed to L1 may be injected (pure): now, at the NMI window, or not before a SIPI. */
+/* When an NMI owed to L1 may be injected (pure): now, at the NMI window, or not before a SIPI; and how many stay owed. */
 #ifndef HV_VMX_NMI_INJECT_H
 #define HV_VMX_NMI_INJECT_H
 
@@ -12,6 +12,14 @@ enum nmi_step {
 	NMI_STEP_HOLD,        /* wait-for-SIPI: keep it until the vCPU is started */
 };
 
+/*
+ * At most two NMIs are owed to L1: one the CPU has taken for it (an NMI exit,
+ * or the hypervisor's own NMI handler) and not yet delivered, and one that
+ * arrived after it and must follow it, as the CPU latches one NMI while it
+ * delivers or blocks another (SDM 6.7.1). Further ones merge.
+ */
+#define NMI_OWED_MAX 2u
+
 /* The vCPU state the choice depends on, as the VMCS holds it before the entry. */
 struct nmi_entry_view {
 	bool owed;                 /* an NMI for L1 is pending in the hypervisor */
@@ -22,5 +30,6 @@ struct nmi_entry_view {
 };
 
 enum nmi_step nmi_next_step(const struct nmi_entry_view *v);
+uint32_t nmi_owed_after_entry(const struct nmi_entry_view *v, enum nmi_step step, uint32_t owed);
 
 #endif
