@@ -148,10 +148,16 @@ static void udelay(uint32_t us)
 }
 
 /* Waits up to about a second for *p to reach want (timing differs under the hypervisor, results must not). */
+/*
+ * Spins rather than using the PIT: the two CPUs wait at once in phase 3, and
+ * two CPUs programming the one PIT channel 2 stall each other's count
+ * (udelay has no lock), which can keep both waiting for good. The bound is
+ * in iterations (about a second of Bochs), since only the outcome matters.
+ */
 static bool wait_for(volatile uint32_t *p, uint32_t want)
 {
-	for (uint32_t i = 0; i < 10000 && *p < want; i++)
-		udelay(100);
+	for (uint32_t i = 0; i < 20000000u && *p < want; i++)
+		pause();
 	return *p >= want;
 }
 
