@@ -35,12 +35,6 @@ static void write_gpr(struct guest_regs *r, unsigned int n, uint64_t val)
 		((uint64_t *)r)[n] = val;
 }
 
-/* The CR value the guest believes in: host-owned bits from the shadow, the rest from the real register. */
-static uint64_t guest_cr(enum vmcs_field real, enum vmcs_field shadow, uint64_t mask)
-{
-	return (vmcs_read(real) & ~mask) | (vmcs_read(shadow) & mask);
-}
-
 /*
  * PAE paging without long mode: with EPT the CPU takes the PDPTEs from the
  * VMCS on entry (SDM 26.3.2.4), so a CR write the CPU did not execute loads
@@ -74,8 +68,8 @@ static bool in_64bit_mode(void)
 /* MOV to CR0: the checks and IA-32e (de)activation are emulate_cr0_write's; this applies them to vmcs01. */
 static bool apply_cr0_write(struct vcpu *v, uint64_t val)
 {
-	uint64_t old = guest_cr(GUEST_CR0, CR0_READ_SHADOW, v->cr0_mask);
-	uint64_t cr4 = guest_cr(GUEST_CR4, CR4_READ_SHADOW, v->cr4_mask);
+	uint64_t old = vmx_guest_cr(GUEST_CR0, CR0_READ_SHADOW, v->cr0_mask);
+	uint64_t cr4 = vmx_guest_cr(GUEST_CR4, CR4_READ_SHADOW, v->cr4_mask);
 	uint64_t efer = vmcs_read(GUEST_IA32_EFER), pdpte[4];
 	bool new_pdptes = false;
 
@@ -101,8 +95,8 @@ static bool apply_cr0_write(struct vcpu *v, uint64_t val)
 
 static bool apply_cr4_write(struct vcpu *v, uint64_t val)
 {
-	uint64_t cr0 = guest_cr(GUEST_CR0, CR0_READ_SHADOW, v->cr0_mask);
-	uint64_t old = guest_cr(GUEST_CR4, CR4_READ_SHADOW, v->cr4_mask);
+	uint64_t cr0 = vmx_guest_cr(GUEST_CR0, CR0_READ_SHADOW, v->cr0_mask);
+	uint64_t old = vmx_guest_cr(GUEST_CR4, CR4_READ_SHADOW, v->cr4_mask);
 	uint64_t efer = vmcs_read(GUEST_IA32_EFER), pdpte[4];
 	bool new_pdptes = emulate_pdpte_load(cr0, cr0, old, val, efer);
 
@@ -122,8 +116,8 @@ static bool apply_cr4_write(struct vcpu *v, uint64_t val)
 /* CR3 exits only on CPUs without true controls, where CR3-load/store exiting are forced on (SDM A.3.2). */
 static bool apply_cr3_write(struct vcpu *v, uint64_t val)
 {
-	uint64_t cr0 = guest_cr(GUEST_CR0, CR0_READ_SHADOW, v->cr0_mask);
-	uint64_t cr4 = guest_cr(GUEST_CR4, CR4_READ_SHADOW, v->cr4_mask), pdpte[4];
+	uint64_t cr0 = vmx_guest_cr(GUEST_CR0, CR0_READ_SHADOW, v->cr0_mask);
+	uint64_t cr4 = vmx_guest_cr(GUEST_CR4, CR4_READ_SHADOW, v->cr4_mask), pdpte[4];
 	bool pae = emulate_pae_paging(cr0, cr4, vmcs_read(GUEST_IA32_EFER));
 
 	if (pae && !read_pdptes(val, pdpte))
@@ -153,9 +147,9 @@ static bool mov_to_cr(struct vcpu *v, unsigned int cr, uint64_t val)
 static uint64_t mov_from_cr(const struct vcpu *v, unsigned int cr)
 {
 	switch (cr) {
-	case 0: return guest_cr(GUEST_CR0, CR0_READ_SHADOW, v->cr0_mask);
+	case 0: return vmx_guest_cr(GUEST_CR0, CR0_READ_SHADOW, v->cr0_mask);
 	case 3: return vmcs_read(GUEST_CR3);
-	case 4: return guest_cr(GUEST_CR4, CR4_READ_SHADOW, v->cr4_mask);
+	case 4: return vmx_guest_cr(GUEST_CR4, CR4_READ_SHADOW, v->cr4_mask);
 	default: return host_read_cr8();
 	}
 }
@@ -176,11 +170,11 @@ void handle_cr_access(struct vcpu *v, struct guest_regs *r)
 		write_gpr(r, gpr, mov_from_cr(v, cr));
 		break;
 	case 2: /* CLTS */
-		cr0 = guest_cr(GUEST_CR0, CR0_READ_SHADOW, v->cr0_mask);
+		cr0 = vmx_guest_cr(GUEST_CR0, CR0_READ_SHADOW, v->cr0_mask);
 		ok = apply_cr0_write(v, cr0 & ~X86_CR0_TS);
 		break;
 	default: /* LMSW: loads PE, MP, EM, TS; cannot clear PE (SDM LMSW) */
-		cr0 = guest_cr(GUEST_CR0, CR0_READ_SHADOW, v->cr0_mask);
+		cr0 = vmx_guest_cr(GUEST_CR0, CR0_READ_SHADOW, v->cr0_mask);
 		ok = apply_cr0_write(v, (cr0 & ~0xeULL) | ((q >> 16) & 0xf) | (cr0 & X86_CR0_PE));
 		break;
 	}

@@ -44,7 +44,7 @@ static void read_state(const struct vcpu *v, const struct guest_regs *r, struct 
 	s->gdtr_base = (uint32_t)vmcs_read(GUEST_GDTR_BASE);
 	s->gdtr_limit = (uint32_t)vmcs_read(GUEST_GDTR_LIMIT);
 	/* CR0/CR4 as L1 set them (host-owned bits from the read shadows): they choose L1's paging mode. */
-	s->cr0 = (vmcs_read(GUEST_CR0) & ~v->cr0_mask) | (vmcs_read(CR0_READ_SHADOW) & v->cr0_mask);
+	s->cr0 = vmx_guest_cr(GUEST_CR0, CR0_READ_SHADOW, v->cr0_mask);
 	s->cr3 = vmcs_read(GUEST_CR3);
 	s->cr4 = (vmcs_read(GUEST_CR4) & ~v->cr4_mask) | (vmcs_read(CR4_READ_SHADOW) & v->cr4_mask);
 	s->efer = vmcs_read(GUEST_IA32_EFER);

@@ -75,7 +75,7 @@ static bool l1_mode64(void)
 /* The #UD/#GP inputs (SDM 31.3 per instruction): L1's CPL, its CR4.VMXE as it set it, its fixed CR bits. */
 static void l1_state(const struct vcpu *v, struct nested_l1_state *s)
 {
-	uint64_t cr0 = (vmcs_read(GUEST_CR0) & ~v->cr0_mask) | (vmcs_read(CR0_READ_SHADOW) & v->cr0_mask);
+	uint64_t cr0 = vmx_guest_cr(GUEST_CR0, CR0_READ_SHADOW, v->cr0_mask);
 	uint64_t fixed0 = vmx_offer_msr(&vmx_l1_offer, MSR_IA32_VMX_CR0_FIXED0);
 
 	s->cpl = (unsigned int)(vmcs_read(GUEST_SS_AR_BYTES) >> 5) & 3;

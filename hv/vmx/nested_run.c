@@ -221,8 +221,8 @@ static void fail_entry_to_l1(struct vcpu *v, uint32_t reason, uint64_t qual)
 		switch_to_l1(v, false);
 		return;
 	}
-	nested_load_host_state(v12, &(struct l2_at_exit){ .cr0 = vmcs_read(CR0_READ_SHADOW),
-							  .cr4 = vmcs_read(CR4_READ_SHADOW),
+	nested_load_host_state(v12, &(struct l2_at_exit){ .cr0 = vmx_guest_cr(GUEST_CR0, CR0_READ_SHADOW, v->cr0_mask),
+							  .cr4 = vmx_guest_cr(GUEST_CR4, CR4_READ_SHADOW, v->cr4_mask),
 							  .efer = vmcs_read(GUEST_IA32_EFER),
 							  .cr4_fixed0 = vmx_caps.cr4_fixed0 },
 			       write_l1_state, v);

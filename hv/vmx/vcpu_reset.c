@@ -25,8 +25,7 @@ static void load_init_control_regs(const struct vcpu *v, bool power_up)
 	uint64_t cr0 = CR0_AT_POWER_UP;
 
 	if (!power_up) /* L1's CR0: its own bits from the register, host-owned ones from the shadow */
-		cr0 = emulate_cr0_after_init((vmcs_read(GUEST_CR0) & ~v->cr0_mask) |
-					     (vmcs_read(CR0_READ_SHADOW) & v->cr0_mask));
+		cr0 = emulate_cr0_after_init(vmx_guest_cr(GUEST_CR0, CR0_READ_SHADOW, v->cr0_mask));
 
 	vmcs_write(CR0_READ_SHADOW, cr0);
 	vmcs_write(GUEST_CR0, vmx_apply_fixed(cr0, vmx_caps.cr0_fixed0 & v->cr0_mask, vmx_caps.cr0_fixed1));

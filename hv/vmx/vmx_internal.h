@@ -140,6 +140,12 @@ static inline unsigned int vmx_max_phys_addr_bits(void)
 	return a & 0xff;
 }
 
+/* The CR value the guest believes in: host-owned bits (mask) from the read shadow, the rest from the real register. */
+static inline uint64_t vmx_guest_cr(enum vmcs_field real, enum vmcs_field shadow, uint64_t mask)
+{
+	return (vmcs_read(real) & ~mask) | (vmcs_read(shadow) & mask);
+}
+
 /* For exits that report the instruction's length (SDM 28.2.5). */
 static inline void vmx_skip_instruction(void)
 {
