@@ -73,6 +73,8 @@ static void prepare_guest_state(const struct vmcs12 *vmcs12, uint32_t features, 
 	ops->vmcs02_write(ops->ctx, GUEST_IA32_PAT, load_pat ? vmcs12->guest_ia32_pat : l0->l1_pat);
 	ops->vmcs02_write(ops->ctx, GUEST_DR7, load_debug ? vmcs12->guest_dr7 : l0->l1_dr7);
 	ops->vmcs02_write(ops->ctx, GUEST_IA32_DEBUGCTL, load_debug ? vmcs12->guest_ia32_debugctl : l0->l1_debugctl);
+	if (l0->immediate_exit)
+		ops->vmcs02_write(ops->ctx, VMX_PREEMPTION_TIMER_VALUE, 0);
 }
 
 /* Each CR: L1's mask plus ours; the shadow shows L1's shadow for L1's bits and L2's own value for ours. */
@@ -100,7 +102,8 @@ static void prepare_controls(const struct vmcs12 *vmcs12, const struct vmcs02_l0
 	if (tsc_offset)
 		proc |= CPU_BASED_USE_TSC_OFFSETTING;
 	ops->vmcs02_write(ops->ctx, PIN_BASED_VM_EXEC_CONTROL,
-			  (vmcs12->pin_based_vm_exec_control | l0->pin) & l0->pin_allowed1);
+			  (vmcs12->pin_based_vm_exec_control | l0->pin |
+			   (l0->immediate_exit ? PIN_BASED_PREEMPTION_TIMER : 0)) & l0->pin_allowed1);
 	ops->vmcs02_write(ops->ctx, CPU_BASED_VM_EXEC_CONTROL, proc & l0->proc_allowed1);
 	ops->vmcs02_write(ops->ctx, SECONDARY_VM_EXEC_CONTROL, (proc2_12 | l0->proc2) & l0->proc2_allowed1);
 	ops->vmcs02_write(ops->ctx, TSC_OFFSET, tsc_offset);

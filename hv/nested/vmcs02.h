@@ -24,6 +24,12 @@ struct vmcs02_l0 {
 	uint64_t tsc_offset;            /* vmcs01's TSC offset (L1's time) */
 	/* L1's state at VMLAUNCH that L2 inherits unless vmcs12 loads its own (SDM 26.3.2.1). */
 	uint64_t l1_efer, l1_pat, l1_dr7, l1_debugctl;
+	/*
+	 * An event waits for L1's entry to complete (e.g. an INIT latched in VMX
+	 * root): vmcs02's preemption timer at 0 makes the hardware exit after the
+	 * entry and its injection, before L2's first instruction (SDM 26.7.4).
+	 */
+	bool immediate_exit;
 };
 
 /* The L1 controls the merged I/O bitmap must honour, with the hypervisor's ports ORed in by the wiring. */

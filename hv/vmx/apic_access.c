@@ -2,6 +2,7 @@
 #include "hv/vmx/vmx_internal.h"
 #include "hv/vmx/vmx_asm.h"
 #include "hv/vmx/apic_icr.h"
+#include "hv/vmx/nested.h"
 #include "hv/vmx/ept.h"
 #include "hv/console.h"
 #include "hv/lapic.h"
@@ -23,22 +24,51 @@ static spinlock_t trap_lock = SPINLOCK_INIT;
 static bool trapped;        /* the page is read-only in the shared EPT (under trap_lock) */
 uint32_t vmx_apic_trap_gen; /* bumped at each change; a vCPU that saw an older one flushes its EPT TLB */
 
+static struct vcpu *vcpu_by_apic_id(uint32_t apic_id)
+{
+	for (uint32_t i = 0; i < MAX_CPUS; i++) {
+		struct vcpu *v = percpu_area[i].vcpu;
+
+		if (v && v->apic_id == apic_id)
+			return v;
+	}
+	return NULL;
+}
+
+static bool in_vmx_operation(const struct vcpu *v)
+{
+	return v->nested && __atomic_load_n(&v->nested->vmx.vmxon, __ATOMIC_RELAXED);
+}
+
 static bool vcpu_waits_for_sipi(uint32_t apic_id)
+{
+	const struct vcpu *v = vcpu_by_apic_id(apic_id);
+
+	return v && v->waiting_for_sipi;
+}
+
+static bool vcpu_in_vmx(uint32_t apic_id)
+{
+	const struct vcpu *v = vcpu_by_apic_id(apic_id);
+
+	return v && in_vmx_operation(v);
+}
+
+/* An INIT for this vCPU never reaches the hardware: it changes nothing, or the hypervisor latched it. */
+static bool init_stays_off_hw(uint32_t apic_id)
+{
+	return vcpu_waits_for_sipi(apic_id) || vcpu_in_vmx(apic_id);
+}
+
+/* The xAPIC page is trapped while some vCPU waits for SIPI or is in VMX operation (its INITs are ours). */
+static bool trap_wanted(void)
 {
 	for (uint32_t i = 0; i < MAX_CPUS; i++) {
 		const struct vcpu *v = percpu_area[i].vcpu;
 
-		if (v && v->apic_id == apic_id)
-			return v->waiting_for_sipi;
-	}
-	return false;
-}
-
-static bool some_vcpu_waits_for_sipi(void)
-{
-	for (uint32_t i = 0; i < MAX_CPUS; i++)
-		if (percpu_area[i].vcpu && percpu_area[i].vcpu->waiting_for_sipi)
+		if (v && (v->waiting_for_sipi || in_vmx_operation(v)))
 			return true;
+	}
 	return false;
 }
 
@@ -52,13 +82,25 @@ static uint32_t vcpu_apic_ids(uint32_t ids[MAX_CPUS])
 	return n;
 }
 
+/* INITs for vCPUs in VMX operation are latched for them (apic_icr.h says why); each folds it in at its next entry or exit. */
+static void latch_inits(uint32_t low, uint32_t dest)
+{
+	uint32_t ids[MAX_CPUS], targets[MAX_CPUS], n = vcpu_apic_ids(ids);
+	struct icr_write w = { low, dest };
+	int t = icr_init_latch_targets(&w, this_cpu()->apic_id, ids, n, vcpu_in_vmx, targets);
+
+	for (int i = 0; i < t; i++)
+		vmx_nested_post_init(vcpu_by_apic_id(targets[i]));
+}
+
 /* Whether the hardware may see this ICR write (apic_icr.c decides). */
 static bool icr_passes(uint32_t low, uint32_t dest)
 {
 	uint32_t ids[MAX_CPUS], n = vcpu_apic_ids(ids);
 	struct icr_write w = { low, dest };
 
-	return !icr_write_is_dropped(&w, this_cpu()->apic_id, ids, n, vcpu_waits_for_sipi);
+	latch_inits(low, dest);
+	return !icr_write_is_dropped(&w, this_cpu()->apic_id, ids, n, init_stays_off_hw);
 }
 
 /* A broadcast SIPI goes out as one physical SIPI per waiting vCPU (apic_icr.h says why); false for other writes. */
@@ -76,8 +118,9 @@ static bool sipi_sent_per_cpu(uint32_t low)
 }
 
 /*
- * With AP vCPUs, L1's INITs must be seen before they reach the hardware
- * while any vCPU waits for SIPI (apic_icr.h says why), so the xAPIC page
+ * With AP vCPUs or nested VMX, L1's INITs must be seen before they reach the
+ * hardware while any vCPU waits for SIPI or is in VMX operation (apic_icr.h
+ * says why), so the xAPIC page
  * starts read-only in the shared EPT (reads stay native) and x2APIC ICR
  * writes exit. Call before any vCPU is launched: each flushes its EPT
  * translations at launch.
@@ -118,7 +161,7 @@ void vmx_apic_trap_update(struct vcpu *v)
 	if (!xapic_page)
 		return;
 	spin_lock(&trap_lock);
-	want = some_vcpu_waits_for_sipi();
+	want = trap_wanted();
 	if (want != trapped) {
 		/* The page was split to 4 KiB when first trapped: this never allocates or fails. */
 		ept_restrict_page(v->ept_pml4, xapic_page, want ? EPT_TRAPPED : EPT_RWX, frame_alloc);

@@ -52,3 +52,23 @@ int icr_sipi_per_cpu_targets(const struct icr_write *w, uint32_t self_apic_id, c
 	}
 	return n;
 }
+
+int icr_init_latch_targets(const struct icr_write *w, uint32_t self_apic_id, const uint32_t *vcpu_apic_ids,
+			   uint32_t nr_vcpus, vcpu_in_vmx_fn in_vmx, uint32_t *targets)
+{
+	enum icr_shorthand sh = (enum icr_shorthand)((w->low & ICR_SHORTHAND_MASK) >> ICR_SHORTHAND_SHIFT);
+	int n = 0;
+
+	if ((w->low & ICR_DELIVERY_MASK) != ICR_DELIVERY_INIT || !(w->low & ICR_LEVEL_ASSERT))
+		return -1;
+	if (sh == ICR_TO_SELF || (sh == ICR_TO_DEST && (w->low & ICR_DEST_LOGICAL)))
+		return 0;
+	for (uint32_t i = 0; i < nr_vcpus; i++) {
+		uint32_t id = vcpu_apic_ids[i];
+		bool named = sh == ICR_TO_DEST ? id == w->dest : sh == ICR_TO_ALL || id != self_apic_id;
+
+		if (named && in_vmx(id))
+			targets[n++] = id;
+	}
+	return n;
+}

@@ -52,4 +52,22 @@ bool icr_write_is_dropped(const struct icr_write *w, uint32_t self_apic_id, cons
 int icr_sipi_per_cpu_targets(const struct icr_write *w, uint32_t self_apic_id, const uint32_t *vcpu_apic_ids,
 			     uint32_t nr_vcpus, vcpu_waits_for_sipi_fn waits_for_sipi, uint32_t *targets);
 
+/* Answers, for an APIC ID, whether L1's vCPU there is in VMX operation (VMXON executed); false for unknown IDs. */
+typedef bool (*vcpu_in_vmx_fn)(uint32_t apic_id);
+
+/*
+ * An INIT (level assert) for vCPUs in VMX operation is the hypervisor's to
+ * deliver: blocked while the target is in VMX root, an INIT exit of its L2
+ * otherwise (SDM 24.8, 25.2). The hypervisor latches it in software for
+ * each such target and keeps it from the hardware (where Bochs 2.7 would
+ * drop it in VMX root, or never clear it after an INIT exit). Physical
+ * destinations (self by its APIC ID too: only the self shorthand is invalid
+ * for INIT) and the all / all-but-self shorthands; logical destinations
+ * are left to the hardware. Stores the APIC IDs of the targets in VMX
+ * operation in targets[] (room for nr_vcpus) and returns how many, or -1
+ * when the write is not an INIT assert.
+ */
+int icr_init_latch_targets(const struct icr_write *w, uint32_t self_apic_id, const uint32_t *vcpu_apic_ids,
+			   uint32_t nr_vcpus, vcpu_in_vmx_fn in_vmx, uint32_t *targets);
+
 #endif

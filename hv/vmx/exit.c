@@ -326,6 +326,14 @@ static void handle_triple_fault(struct vcpu *v, struct guest_regs *r)
  */
 static void handle_init(struct vcpu *v, struct guest_regs *r)
 {
+	if (vmx_nested_latch_init(v))
+		return; /* L1 is in VMX root operation: INIT waits (nested_run.c) */
+	vmx_l1_init(v, r);
+}
+
+/* INIT reaches L1 itself: an AP goes back to wait-for-SIPI, the boot CPU would reset. */
+void vmx_l1_init(struct vcpu *v, struct guest_regs *r)
+{
 	if (v->is_bsp) {
 		printk("hv: L1 sent INIT to its boot CPU at RIP %#llx (a reset); stopping L1\n",
 		       (unsigned long long)vmcs_read(GUEST_RIP));

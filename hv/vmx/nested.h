@@ -21,6 +21,8 @@ struct vmx_nested {
 	bool vmcs02_launched;      /* vmcs02's launch state: the exit stub's VMLAUNCH or VMRESUME */
 	bool entering;             /* L1's VMLAUNCH/VMRESUME is between our checks and the hardware entry */
 	bool launching;            /* ... and it is a VMLAUNCH: a failed entry leaves vmcs12 clear */
+	bool immediate_exit;       /* vmcs02's preemption timer is ours, at 0 (vmcs02_l0.immediate_exit) */
+	bool init_posted;          /* an INIT latched by another CPU (or an ICR write), folded into core.ev */
 	paddr_t io_bitmap_a, io_bitmap_b, msr_bitmap; /* vmcs02's: L1's ORed with ours */
 	int io_merged;             /* enum vmcs02_bitmap_source the I/O bitmaps hold if it needs no re-merge, else -1 */
 	uint64_t l2_handled[EXIT_REASON_MAX];   /* L2 exits the hypervisor handled itself, per reason */
@@ -46,5 +48,18 @@ __noreturn void vmx_nested_entry_refused(struct vcpu *v, struct guest_regs *r);
 void vmx_nested_queue_exception(struct vcpu *v, uint8_t vector, bool has_error_code, uint32_t error_code);
 /* A trap-like #DB (DR6 bits) owed by an instruction the hypervisor emulated for L2. */
 void vmx_nested_queue_debug_trap(struct vcpu *v, uint64_t dr6_bits);
+
+/*
+ * INIT while L1 is in VMX root operation is blocked (SDM 24.8, 25.2): latched
+ * in the event core, it becomes an INIT VM exit as soon as L1 enters L2, or
+ * L1's own INIT after VMXOFF. True if latched (the INIT exit is consumed).
+ */
+bool vmx_nested_latch_init(struct vcpu *v);
+/* An INIT for v, which is in VMX operation, from any CPU: v takes it at its next VM entry or exit of L2. */
+void vmx_nested_post_init(struct vcpu *v);
+/* After a successful VMXOFF: an INIT latched in VMX root now reaches L1. */
+void vmx_nested_after_vmxoff(struct vcpu *v, struct guest_regs *r);
+/* INIT delivered to L1 itself (exit.c). */
+void vmx_l1_init(struct vcpu *v, struct guest_regs *r);
 
 #endif

@@ -236,4 +236,8 @@ void vmx_nested_insn_exit(struct vcpu *v, struct guest_regs *r)
 		return;
 	vmcs_write(GUEST_RFLAGS, vmx_result_rflags(vmcs_read(GUEST_RFLAGS), res.outcome));
 	vmx_skip_instruction();
+	if (insn.op == NESTED_VMXON && res.outcome == VMX_SUCCEED)
+		vmx_apic_trap_update(v); /* its INITs are the hypervisor's now (apic_access.c) */
+	if (insn.op == NESTED_VMXOFF && res.outcome == VMX_SUCCEED)
+		vmx_nested_after_vmxoff(v, r);
 }

@@ -390,6 +390,19 @@ static bool virtual_apic_page_ok(const struct vmcs12 *v12, uint8_t *vtpr)
 	return true;
 }
 
+void vmx_nested_post_init(struct vcpu *v)
+{
+	__atomic_store_n(&v->nested->init_posted, true, __ATOMIC_RELEASE);
+}
+
+/* A posted INIT becomes the event core's pending INIT (this CPU owns the core). */
+static void take_posted_init(struct vmx_nested *n)
+{
+	if (__atomic_load_n(&n->init_posted, __ATOMIC_ACQUIRE) && __atomic_exchange_n(&n->init_posted, false,
+											 __ATOMIC_ACQ_REL))
+		n->core.ev.init_pending = true;
+}
+
 /*
  * L1's VM entry after the launch-state checks: vmcs12's consistency checks
  * (one table), then vmcs02 is built and becomes current; the exit stub
@@ -425,6 +438,9 @@ void vmx_nested_enter_l2(struct vcpu *v, struct guest_regs *r, bool launch)
 		return;
 	}
 	l0_needs(v, &l0);
+	take_posted_init(n);
+	/* A latched INIT: the exit to L1 follows the entry at once (after its injection, SDM 26.7.4). */
+	l0.immediate_exit = n->immediate_exit = n->core.ev.init_pending;
 	merge_bitmaps(v, v12);
 	if (!n->vmcs02_ready && !vmcs02_create(v)) {
 		printk("hv: cannot set up vmcs02; stopping L1\n");
@@ -515,6 +531,45 @@ static void prepare_next_l2_entry(struct vcpu *v)
 }
 
 /*
+ * The first exit after an entry with an immediate exit armed: vmcs02's timer
+ * goes back to what vmcs12 says (no L2 instruction ran, so L1's timer value
+ * is unchanged). True if this exit is the armed timer itself, which is ours.
+ */
+static bool immediate_exit_done(struct vcpu *v, uint32_t basic)
+{
+	const struct vmcs12 *v12 = &v->nested->vmx.vmcs12;
+	bool l1_timer = v12->pin_based_vm_exec_control & PIN_BASED_PREEMPTION_TIMER;
+
+	v->nested->immediate_exit = false;
+	if (!l1_timer)
+		vmcs_write(PIN_BASED_VM_EXEC_CONTROL,
+			   vmcs_read(PIN_BASED_VM_EXEC_CONTROL) & ~(uint64_t)PIN_BASED_PREEMPTION_TIMER);
+	vmcs_write(VMX_PREEMPTION_TIMER_VALUE, v12->vmx_preemption_timer_value);
+	return basic == EXIT_REASON_PREEMPTION_TIMER;
+}
+
+/* INIT while L1 is in VMX root operation (not in L2: then it is an INIT exit of L2's). */
+bool vmx_nested_latch_init(struct vcpu *v)
+{
+	struct vmx_nested *n = v->nested;
+
+	if (!n || !n->vmx.vmxon || n->core.ev.guest_mode)
+		return false;
+	n->core.ev.init_pending = true;
+	return true;
+}
+
+void vmx_nested_after_vmxoff(struct vcpu *v, struct guest_regs *r)
+{
+	vmx_apic_trap_update(v);
+	take_posted_init(v->nested);
+	if (!v->nested->core.ev.init_pending)
+		return;
+	v->nested->core.ev.init_pending = false;
+	vmx_l1_init(v, r);
+}
+
+/*
  * Every exit while L2 runs. The first after L1's entry completes it. One
  * function decides the owner; the hypervisor's own exits are handled by the
  * same handlers as L1's (on vmcs02), L1's are reflected.
@@ -533,6 +588,12 @@ void vmx_nested_l2_exit(struct vcpu *v, struct guest_regs *r)
 	}
 	n->entering = false;
 	nested_l2_exited(&n->core);
+	take_posted_init(n);
+	if (n->immediate_exit && immediate_exit_done(v, basic)) {
+		n->l2_handled[basic % EXIT_REASON_MAX]++;
+		prepare_next_l2_entry(v);
+		return;
+	}
 	describe_exit(r, basic, &x);
 	/* The hypervisor's own stop NMI is never L1's, whatever L1 intercepts. */
 	if (nested_l2_exit_owner(&n->vmx.vmcs12, &x, l1_ram_byte, NULL) == NESTED_EXIT_L1 &&

@@ -251,8 +251,10 @@ __noreturn void vmx_run_l1(const struct boot_info *bi)
 	v->is_bsp = true;
 	v->apic_id = this_cpu()->apic_id;
 	smp = l1_gets_aps();
-	if (smp)
+	if (smp || vmx_l1_offer.nested)
 		vmx_virtualize_icr(v);
+	if (!smp && vmx_l1_offer.nested)
+		vmx_apic_trap_update(v); /* one vCPU: trapped only while its L1 is in VMX operation */
 	flush_tlbs(v);
 	if (smp)
 		start_ap_vcpus(v);

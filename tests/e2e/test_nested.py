@@ -39,12 +39,29 @@ SDM_LINES = [
 ]
 
 
+# Lines where Bochs 2.7 deviates from the SDM ("~" lines in vmxtest, checked per run): Bochs drops an INIT
+# that arrives in VMX root operation (cpu/event.cc deliver_INIT ignores a masked BX_EVENT_INIT); the SDM
+# (24.8, 25.2) keeps it pending until L1 enters L2, where it is an INIT VM exit after the entry's injection.
+BARE_DEVIATION_LINES = [
+    r"^~init pending, then entry: exit reason=0xa ",
+    r"^~init pending, then entry injecting interrupt 0x30: exit reason=0x12 ",
+]
+NESTED_SDM_LINES = [
+    r"^init to self in vmx root: l1 runs on$",
+    r"^~init pending, then entry: exit reason=0x3 qual=0x0 intr=0x0 idtvec=0x0$",
+    r"^~  init pending, then entry: l2 rip=\+0$",
+    r"^~init pending, then entry injecting interrupt 0x30: exit reason=0x3 qual=0x0 intr=0x0 idtvec=0x0$",
+    r"^~  init pending, then entry injecting interrupt 0x30: l2 at the handler of 0x30$",
+    r"^no init pending any more: cpuid: exit reason=0xa ",
+]
+
+
 def _check_bare(results):
     res = results["bare"]
     why = check_guest_run(RUNS["bare"], res, 0, False)
     if why:
         return why
-    for pattern in SDM_LINES:
+    for pattern in SDM_LINES + BARE_DEVIATION_LINES:
         if not find_line(res.body, pattern):
             return "bare Bochs transcript lacks %r: %s" % (pattern, res.describe())
     return None
@@ -62,6 +79,9 @@ def _check_nested(results):
         if not find_line(hv.body, NOT_OFFERED):
             return "vmxtest under the hypervisor no longer stops at 'VMX not offered': set NESTED_XFAIL = False"
         return None
+    for pattern in NESTED_SDM_LINES:
+        if not find_line(hv.body, pattern):
+            return "nested transcript lacks %r: %s" % (pattern, hv.describe())
     return body_diff(results["bare"].body, hv.body)
 
 

@@ -150,10 +150,55 @@ static void test_walk_pae_and_4level(void **state)
 	assert_false(guest_linear_to_phys(&lm, 0x1000, gread64, &gpa));
 }
 
+/* ---- INITs for vCPUs in VMX operation: latched by the hypervisor --------------------- */
+
+static bool vmx_on[4];
+
+static bool in_vmx(uint32_t apic_id)
+{
+	return apic_id < 4 && vmx_on[apic_id];
+}
+
+static int latched(uint32_t low, uint32_t dest, uint32_t self, uint32_t *out)
+{
+	struct icr_write w = { low, dest };
+
+	return icr_init_latch_targets(&w, self, vcpu_ids, 4, in_vmx, out);
+}
+
+static void test_init_latch_targets(void **state)
+{
+	uint32_t t[4];
+
+	(void)state;
+	memset(vmx_on, 0, sizeof(vmx_on));
+	vmx_on[0] = vmx_on[2] = true;
+	/* Not an INIT assert: not the latch's business. */
+	assert_int_equal(latched(ICR_DELIVERY_STARTUP | 0x10, 2, 0, t), -1);
+	assert_int_equal(latched(ICR_DELIVERY_INIT, 2, 0, t), -1);
+	/* Physical destination, self by its APIC ID included. */
+	assert_int_equal(latched(ICR_DELIVERY_INIT | ICR_LEVEL_ASSERT, 2, 0, t), 1);
+	assert_int_equal(t[0], 2);
+	assert_int_equal(latched(ICR_DELIVERY_INIT | ICR_LEVEL_ASSERT, 0, 0, t), 1);
+	assert_int_equal(t[0], 0);
+	assert_int_equal(latched(ICR_DELIVERY_INIT | ICR_LEVEL_ASSERT, 1, 0, t), 0);
+	assert_int_equal(latched(ICR_DELIVERY_INIT | ICR_LEVEL_ASSERT, 9, 0, t), 0);
+	/* Logical destination and the invalid self shorthand: the hardware's. */
+	assert_int_equal(latched(ICR_DELIVERY_INIT | ICR_LEVEL_ASSERT | ICR_DEST_LOGICAL, 2, 0, t), 0);
+	assert_int_equal(latched(ICR_DELIVERY_INIT | ICR_LEVEL_ASSERT | (ICR_TO_SELF << ICR_SHORTHAND_SHIFT), 0, 0, t), 0);
+	/* Shorthands: all (self included), all but self. */
+	assert_int_equal(latched(ICR_DELIVERY_INIT | ICR_LEVEL_ASSERT | (ICR_TO_ALL << ICR_SHORTHAND_SHIFT), 0, 0, t), 2);
+	assert_int_equal(t[0], 0);
+	assert_int_equal(t[1], 2);
+	assert_int_equal(latched(ICR_DELIVERY_INIT | ICR_LEVEL_ASSERT | (ICR_TO_ALL_BUT_SELF << ICR_SHORTHAND_SHIFT), 0, 0, t), 1);
+	assert_int_equal(t[0], 2);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_init_to_waiting_vcpu_is_dropped),
+		cmocka_unit_test(test_init_latch_targets),
 		cmocka_unit_test(test_init_deassert_always_dropped),
 		cmocka_unit_test(test_other_delivery_modes_pass),
 		cmocka_unit_test(test_broadcast_init),
