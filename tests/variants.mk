@@ -23,8 +23,10 @@ images-bare: $(patsubst %,$(ISO_DIR)/bare-%.iso,$(SMP_VARIANTS))
 images-hv: $(patsubst %,$(ISO_DIR)/hv-%.iso,$(SMP_VARIANTS))
 
 # The test L1 hypervisor with nested=off: L1 must see no VMX.
-VMXTEST_VARIANTS := vmxtest-off
+VMXTEST_VARIANTS := vmxtest-off vmxtest-drexits
 vmxtest-off_HV_ARGS := nested=off
+# ... and with the hypervisor intercepting L2's MOV DR: its General Detect #DBs are raised by L0.
+vmxtest-drexits_HV_ARGS := nested_dr_exits=on
 
 $(patsubst %,$(GUEST_DIR)/%.elf,$(VMXTEST_VARIANTS)): $(GUEST_DIR)/vmxtest.elf
 	cp $< $@

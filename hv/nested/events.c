@@ -35,8 +35,13 @@ static void deliver_exception_l2(struct nested_vcpu *nv, struct nested_exception
 	const struct nested_l2_ops *l2 = &nv->l2;
 
 	if (ex->has_payload && ex->ev.type == INTR_TYPE_HW_EXCEPTION) {
-		if (ex->ev.vector == DB_VECTOR)
+		if (ex->ev.vector == DB_VECTOR) {
 			l2->write_dr6(l2->ctx, nested_dr6_after_db(l2->read_dr6(l2->ctx), ex->payload));
+			/* SDM 18.2.4: entering the #DB handler clears DR7.GD, so the handler may use the DRs. */
+			if (ex->payload & DR6_BD)
+				l2->vmcs02_write(l2->ctx, GUEST_DR7,
+						 l2->vmcs02_read(l2->ctx, GUEST_DR7) & ~(uint64_t)DR7_GD);
+		}
 		else if (ex->ev.vector == PF_VECTOR)
 			l2->write_cr2(l2->ctx, ex->payload);
 	}

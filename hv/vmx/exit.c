@@ -394,6 +394,7 @@ static exit_handler_t exit_handlers[EXIT_REASON_MAX] = {
 	[EXIT_REASON_TRIPLE_FAULT]       = handle_triple_fault,
 	[EXIT_REASON_TASK_SWITCH]        = handle_task_switch,
 	[EXIT_REASON_INIT_SIGNAL]        = handle_init,
+	[EXIT_REASON_DR_ACCESS]          = handle_dr_access,
 	[EXIT_REASON_SIPI]               = handle_sipi,
 	[EXIT_REASON_NMI_WINDOW]         = vmx_handle_nmi_window,
 	[EXIT_REASON_CPUID]              = handle_cpuid,

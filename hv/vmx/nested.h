@@ -46,6 +46,10 @@ void vmx_nested_l2_exit(struct vcpu *v, struct guest_regs *r);
 __noreturn void vmx_nested_entry_refused(struct vcpu *v, struct guest_regs *r);
 /* An exception the hypervisor raises while L2 runs goes through the event core (L1 may intercept it). */
 void vmx_nested_queue_exception(struct vcpu *v, uint8_t vector, bool has_error_code, uint32_t error_code);
+/* The General Detect #DB of a MOV DR the hypervisor intercepted for L2: fault-like, restartable (DR6.BD). */
+void vmx_nested_queue_gd_fault(struct vcpu *v);
+/* nested_dr_exits=on: the hypervisor intercepts L2's MOV DR (as KVM does for lazy debug-register switching). */
+extern bool vmx_nested_dr_exits;
 /* A trap-like #DB (DR6 bits) owed by an instruction the hypervisor emulated for L2. */
 void vmx_nested_queue_debug_trap(struct vcpu *v, uint64_t dr6_bits);
 

@@ -70,12 +70,17 @@ static void caps_from_offer(const struct vmx_offer *o, struct nested_vmx_caps *c
 	};
 }
 
-/* nested=on|off (default on): what VMX L1 is offered, the same on every vCPU. */
+bool vmx_nested_dr_exits;
+
+/* nested=on|off (default on): what VMX L1 is offered, the same on every vCPU; nested_dr_exits=on|off (default off). */
 void vmx_nested_init(const char *cmdline)
 {
 	struct vmx_hw_msrs hw;
 	char val[8];
 	bool on = true;
+
+	if (cmdline_get_str(cmdline, "nested_dr_exits", val, sizeof(val)))
+		vmx_nested_dr_exits = strcmp(val, "on") == 0;
 
 	if (cmdline_get_str(cmdline, "nested", val, sizeof(val))) {
 		on = strcmp(val, "off") != 0;
@@ -87,6 +92,8 @@ void vmx_nested_init(const char *cmdline)
 	caps_from_offer(&vmx_l1_offer, &l1_caps);
 	pr_info("hv: nested VMX %s\n", on ? "offered to L1 (no EPT, VPID, unrestricted guest, shadow VMCS yet)"
 					  : "off (nested=off): L1 sees no VMX");
+	if (on && vmx_nested_dr_exits)
+		pr_info("hv: nested_dr_exits=on: the hypervisor intercepts L2's MOV DR\n");
 }
 
 /* ---- vmcs02 access for the event core (CR0/CR4: what L2 has, not what we force) ---------- */
@@ -327,7 +334,8 @@ static void l0_needs(const struct vcpu *v, struct vmcs02_l0 *l0)
 	*l0 = (struct vmcs02_l0){
 		/* Every NMI exits to the hypervisor (its stop requests, L1's NMIs), as for L1 (exit_nmi.c). */
 		.pin = v->ctl.pin & (PIN_BASED_NMI_EXITING | PIN_BASED_VIRTUAL_NMIS),
-		.proc = CPU_BASED_ACTIVATE_SECONDARY, .proc2 = SECONDARY_ENABLE_EPT,
+		.proc = CPU_BASED_ACTIVATE_SECONDARY | (vmx_nested_dr_exits ? CPU_BASED_MOV_DR_EXITING : 0),
+		.proc2 = SECONDARY_ENABLE_EPT,
 		.exit_controls = v->ctl.exit & ~(uint32_t)VM_EXIT_ACK_INTR_ON_EXIT,
 		.entry_controls = v->ctl.entry & ~(uint32_t)VM_ENTRY_IA32E_MODE,
 		.pin_allowed1 = (uint32_t)(vmx_caps.pinbased >> 32),
@@ -627,6 +635,21 @@ void vmx_nested_queue_debug_trap(struct vcpu *v, uint64_t dr6_bits)
 {
 	struct nested_exception ex = { .ev = { .valid = true, .type = INTR_TYPE_HW_EXCEPTION, .vector = DB_VECTOR },
 				       .has_payload = true, .payload = dr6_bits & ~(uint64_t)PENDING_DBG_BP_ENABLED };
+
+	nested_queue_exception(&v->nested->core, &ex);
+}
+
+/*
+ * DR7.GD with a MOV DR the hypervisor intercepted: the #DB is fault-like
+ * (SDM 18.2.4, 6.9), RIP stays at the MOV and the MOV wrote nothing, so it is
+ * restartable: an exit to L1 that wins at this boundary drops it and L1 sees
+ * no BD in the pending debug exceptions (the seed review's rule: only
+ * trap-like #DBs are pending debug exceptions).
+ */
+void vmx_nested_queue_gd_fault(struct vcpu *v)
+{
+	struct nested_exception ex = { .ev = { .valid = true, .type = INTR_TYPE_HW_EXCEPTION, .vector = DB_VECTOR },
+				       .has_payload = true, .payload = DR6_BD, .restartable = true };
 
 	nested_queue_exception(&v->nested->core, &ex);
 }

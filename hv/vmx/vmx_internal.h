@@ -165,6 +165,9 @@ void handle_cr_access(struct vcpu *v, struct guest_regs *regs);
 void handle_xsetbv(struct vcpu *v, struct guest_regs *regs);
 void vmx_flush_guest_tlb(const struct vcpu *v);
 
+/* exit_dr.c */
+void handle_dr_access(struct vcpu *v, struct guest_regs *regs);
+
 /* exit_task_switch.c */
 void handle_task_switch(struct vcpu *v, struct guest_regs *regs);
 

@@ -96,6 +96,14 @@ def _check_nested_off(results):
     return None
 
 
+def _check_drexits(results):
+    """nested_dr_exits=on: L0 raises L2's General Detect #DBs itself; L1 must not see a difference."""
+    hv = results["hv"]
+    if not find_line(hv.hv_lines, r"nested_dr_exits=on: the hypervisor intercepts L2's MOV DR"):
+        return "the hypervisor did not take nested_dr_exits=on: " + hv.describe()
+    return _check_nested({"bare": results["bare"], "hv": hv})
+
+
 def _demo_extra(results):
     """The `make run` demo: L2's own lines reach the console both ways."""
     for rname, res in results.items():
@@ -106,9 +114,12 @@ def _demo_extra(results):
 
 RUNS = {"bare": Run(guest_image("bare", "vmxtest")), "hv": Run(guest_image("hv", "vmxtest"))}
 OFF_RUN = Run(guest_image("hv", "vmxtest-off"))
+DREXITS_RUN = Run(guest_image("hv", "vmxtest-drexits"))
 TESTS = [
     Test("vmxtest-bare", {"bare": RUNS["bare"]}, _check_bare, needs=[RUNS["bare"].image]),
     Test("vmxtest-nested", RUNS, _check_nested, needs=[r.image for r in RUNS.values()]),
     Test("vmxtest-nested-off", {"off": OFF_RUN}, _check_nested_off, needs=[OFF_RUN.image]),
+    Test("vmxtest-nested-drexits", {"bare": RUNS["bare"], "hv": DREXITS_RUN}, _check_drexits,
+         needs=[RUNS["bare"].image, DREXITS_RUN.image]),
     runner.guest_pair_test("nestdemo", "guest-nestdemo", extra_check=_demo_extra),
 ]

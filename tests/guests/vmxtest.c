@@ -55,6 +55,7 @@ static uint64_t l2_idt[64];
 void l2_cpuid(void), l2_hlt(void), l2_io(void), l2_rdmsr(void), l2_wrmsr(void), l2_ud2(void), l2_int3(void);
 void l2_touch_hole(void), l2_cr0(void), l2_dr7(void), l2_invlpg(void), l2_rdtsc(void), l2_vmread(void);
 void l2_vmcall(void), l2_sti(void), l2_loop(void), l2_vec_stubs(void), l2_rdmsr_sysenter(void), l2_tf_out80(void);
+void l2_gd(void);
 extern const uint32_t l2_vec_table[64];
 
 __asm__(
@@ -77,6 +78,8 @@ __asm__(
 	"l2_tf_out80:	pushfl\n	orl $0x100, (%esp)\n	popfl\n	movb $0x5a, %al\n	outb %al, $0x80\n	nop\n"
 	"	pushfl\n	andl $~0x100, (%esp)\n	popfl\n	vmcall\n"
 	"l2_rdmsr_sysenter:	movl $0x174, %ecx\n	rdmsr\n	vmcall\n"
+	/* DR7.GD set, then a MOV DR at +8: its General Detect #DB is fault-like (SDM 18.2.4). */
+	"l2_gd:	movl $0x2400, %eax\n	movl %eax, %dr7\n	movl %eax, %dr0\n	vmcall\n"
 	"l2_sti:	sti\n	nop\n	nop\n	vmcall\n"
 	"l2_loop:	xorl %ecx, %ecx\n1:	incl %ecx\n	jmp 1b\n"
 	/* L2's IDT: every vector reports itself with VMCALL, EBX = vector, ESI = the stack at entry. */
@@ -483,6 +486,49 @@ static void test_single_step_over_out(void)
 	vmw(EXC_BITMAP, 0);
 }
 
+/*
+ * The General Detect #DB (DR7.GD=1 and a MOV DR): fault-like, RIP at the MOV
+ * (+8), DR6.BD; delivered to L2, it clears DR7.GD (SDM 18.2.4); as an
+ * exception exit, DR6/DR7 stay as they were and the qualification holds BD
+ * (SDM 27.1, 27.2.1). Then with the preemption timer expiring around it: an
+ * exit at the MOV never carries BD in the pending debug exceptions (SDM
+ * 27.3.4; only trap-like #DBs are pending). Under nested_dr_exits=on the
+ * hypervisor, not the CPU, raises this #DB (the vmxtest-drexits run).
+ */
+static void test_general_detect(void)
+{
+	uint32_t dr6, *frame;
+
+	at(l2_gd);
+	vmw(G_DR7, 0x400);
+	step("gd #db to l2's handler");
+	frame = (uint32_t *)l2.esi;
+	__asm__ volatile("mov %%dr6, %0" : "=r"(dr6));
+	printf("  l2 handler vector=%u pushed_eip=+%u rf=%u dr6.bd=%u dr7=0x%x\n", l2.ebx, frame[0] - rip_start,
+	       (frame[2] >> 16) & 1, (dr6 >> 13) & 1, vmr(G_DR7));
+	vmw(EXC_BITMAP, 1u << 1);
+	at(l2_gd);
+	vmw(G_DR7, 0x400);
+	step("gd #db exit to l1");
+	printf("  dr7=0x%x pending_dbg=0x%x rf=%u\n", vmr(G_DR7), vmr(G_PENDING_DBG), (vmr(G_RFLAGS) >> 16) & 1);
+	if (vmx_host.pin_hi & PIN_PREEMPT_TIMER) {
+		vmw(PIN_CTL, vmx_adjust(PIN_PREEMPT_TIMER, vmx_host.pin_lo, vmx_host.pin_hi));
+		static const char *const what[] = { "gd #db, timer 0", "gd #db, timer 1", "gd #db, timer 2",
+						    "gd #db, timer 3", "gd #db, timer 4" };
+
+		for (uint32_t t = 0; t < 5; t++) {
+			at(l2_gd);
+			vmw(G_DR7, 0x400);
+			vmw(PREEMPT_TIMER, t);
+			step(what[t]);
+			printf("  dr7=0x%x pending_dbg=0x%x\n", vmr(G_DR7), vmr(G_PENDING_DBG));
+		}
+		vmw(PIN_CTL, vmx_adjust(0, vmx_host.pin_lo, vmx_host.pin_hi));
+	}
+	vmw(EXC_BITMAP, 0);
+	vmw(G_DR7, 0x400);
+}
+
 /* VM-entry event injection of each type (SDM 26.6). */
 static uint32_t inject_if = 0x2;
 
@@ -655,6 +701,7 @@ int guest_main(const struct mb_info *mbi)
 	test_msr_lists();
 	test_exception_exits();
 	test_single_step_over_out();
+	test_general_detect();
 	/*
 	 * Windows before injection: Bochs 2.7 never clears a virtual-NMI block at
 	 * VM entry (cpu/vmx.cc, VMenterLoadCheckGuestState masks
