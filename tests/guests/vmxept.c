@@ -162,6 +162,11 @@ static uint32_t proc2_lo, proc2_hi;
 static uint64_t ept_cap;
 static uint32_t failures;
 
+/* What the cases may use. Bochs tigerlake offers all of it; a nested hypervisor may offer it piece by piece. */
+static struct {
+	bool ept, one_g, exec_only, ad, vpid, unrestricted, pml;
+} offer;
+
 static void fail_u64(const char *what, uint64_t got, uint64_t want)
 {
 	printf("FAIL %s: got 0x%llx want 0x%llx\n", what, got, want);
@@ -206,15 +211,30 @@ static bool read_capabilities(void)
 	       cap(CAP_WALK4), cap(CAP_WB), cap(CAP_2M), cap(CAP_1G), cap(CAP_AD), cap(CAP_INVEPT),
 	       cap(CAP_INVEPT_CTX), cap(CAP_INVEPT_ALL));
 	printf("vpid: invvpid=%u types=0x%x\n", cap(CAP_INVVPID), (uint32_t)(ept_cap >> 40) & 15);
-	/* Everything below needs what Bochs tigerlake offers (tests/e2e/test_nested_ept.py runs that model). */
-	if (!proc2_offered(PROC2_EPT | PROC2_VPID | PROC2_UNRESTRICTED | PROC2_PML) ||
-	    !cap(CAP_WALK4 | CAP_WB | CAP_2M | CAP_1G | CAP_AD | CAP_INVEPT | CAP_INVEPT_CTX | CAP_INVEPT_ALL |
-		 CAP_INVVPID | CAP_INVVPID_TYPES)) {
-		printf("FAIL ept, vpid, unrestricted guest or pml not offered as on tigerlake\n");
+	offer.ept = proc2_offered(PROC2_EPT) &&
+		    cap(CAP_WALK4 | CAP_WB | CAP_2M | CAP_INVEPT | CAP_INVEPT_CTX | CAP_INVEPT_ALL);
+	offer.one_g = cap(CAP_1G);
+	offer.exec_only = cap(CAP_EXEC_ONLY);
+	offer.ad = cap(CAP_AD);
+	offer.vpid = proc2_offered(PROC2_VPID) && cap(CAP_INVVPID | CAP_INVVPID_TYPES);
+	offer.unrestricted = proc2_offered(PROC2_UNRESTRICTED);
+	offer.pml = proc2_offered(PROC2_PML) && offer.ad;
+	/* Bochs tigerlake (what tests/e2e/test_nested_ept.py runs) offers every piece: each missing one is a FAIL. */
+	if (!offer.ept || !offer.one_g || !offer.exec_only || !offer.ad || !offer.vpid || !offer.unrestricted ||
+	    !offer.pml) {
+		printf("FAIL not offered as on tigerlake: ept=%u 1g=%u exec-only=%u ad=%u vpid=%u unrestricted=%u pml=%u\n",
+		       offer.ept, offer.one_g, offer.exec_only, offer.ad, offer.vpid, offer.unrestricted, offer.pml);
 		failures++;
-		return false;
 	}
-	return true;
+	return offer.ept;
+}
+
+/* False, with a line saying so, when a case needs what is not offered. */
+static bool offered(const char *what, bool yes)
+{
+	if (!yes)
+		printf("%s: not offered, skipped\n", what);
+	return yes;
 }
 
 /*
@@ -322,7 +342,8 @@ static void vmcs_for_l2(uint32_t proc2, uint64_t eptp_flags)
 	vmw(PROC_CTL2, vmx_adjust(proc2, proc2_lo, proc2_hi));
 	eptp = (uint32_t)ept_pml4 | EPTP_WB_WALK4 | eptp_flags;
 	vmw64(EPT_POINTER, eptp);
-	vmw(VPID_CTL, (proc2 & PROC2_VPID) ? 1 : 0);
+	if (offer.vpid)
+		vmw(VPID_CTL, (proc2 & PROC2_VPID) ? 1 : 0);
 }
 
 struct exit_info {
@@ -457,36 +478,44 @@ static void test_entry_checks(void)
 	show("entry eptp reserved bit 8", &e);
 	expect_entry_fail("entry eptp reserved bit 8", &e, 7);
 	vmw64(EPT_POINTER, eptp);
-	vmw(PROC_CTL2, PROC2_UNRESTRICTED);
-	e = enter();
-	show("entry unrestricted guest without ept", &e);
-	expect_entry_fail("entry unrestricted guest without ept", &e, 7);
-	vmw(PROC_CTL2, PROC2_PML);
-	vmw64(PML_ADDR, (uint32_t)pml_log);
-	e = enter();
-	show("entry pml without ept", &e);
-	expect_entry_fail("entry pml without ept", &e, 7);
-	vmw(PROC_CTL2, PROC2_EPT | PROC2_PML);
-	vmw64(PML_ADDR, (uint32_t)pml_log + 8);
-	e = enter();
-	show("entry pml address unaligned", &e);
-	expect_entry_fail("entry pml address unaligned", &e, 7);
-	vmw(PROC_CTL2, PROC2_EPT | PROC2_VPID);
-	vmw(VPID_CTL, 0);
-	e = enter();
-	show("entry vpid enabled, vpid 0", &e);
-	expect_entry_fail("entry vpid enabled, vpid 0", &e, 7);
+	if (offered("entry unrestricted guest", offer.unrestricted)) {
+		vmw(PROC_CTL2, PROC2_UNRESTRICTED);
+		e = enter();
+		show("entry unrestricted guest without ept", &e);
+		expect_entry_fail("entry unrestricted guest without ept", &e, 7);
+	}
+	if (offered("entry pml", offer.pml)) {
+		vmw(PROC_CTL2, PROC2_PML);
+		vmw64(PML_ADDR, (uint32_t)pml_log);
+		e = enter();
+		show("entry pml without ept", &e);
+		expect_entry_fail("entry pml without ept", &e, 7);
+		vmw(PROC_CTL2, PROC2_EPT | PROC2_PML);
+		vmw64(PML_ADDR, (uint32_t)pml_log + 8);
+		e = enter();
+		show("entry pml address unaligned", &e);
+		expect_entry_fail("entry pml address unaligned", &e, 7);
+	}
+	if (offered("entry vpid", offer.vpid)) {
+		vmw(PROC_CTL2, PROC2_EPT | PROC2_VPID);
+		vmw(VPID_CTL, 0);
+		e = enter();
+		show("entry vpid enabled, vpid 0", &e);
+		expect_entry_fail("entry vpid enabled, vpid 0", &e, 7);
+	}
 	/* Guest CR0 (SDM 26.3.1.1): PE and PG are fixed without unrestricted guest; PG=1 always needs PE=1. */
 	vmw(PROC_CTL2, PROC2_EPT);
 	vmw(G_CR0, cr0 & ~(CR0_PE | CR0_PG));
 	e = enter();
 	show("entry cr0.pe=0 without unrestricted guest", &e);
 	want("entry cr0.pe=0 without unrestricted guest", e.reason, 0x80000021);
-	vmw(PROC_CTL2, PROC2_EPT | PROC2_UNRESTRICTED);
-	vmw(G_CR0, cr0 & ~CR0_PE);
-	e = enter();
-	show("entry cr0.pg=1 pe=0 with unrestricted guest", &e);
-	want("entry cr0.pg=1 pe=0 with unrestricted guest", e.reason, 0x80000021);
+	if (offer.unrestricted) {
+		vmw(PROC_CTL2, PROC2_EPT | PROC2_UNRESTRICTED);
+		vmw(G_CR0, cr0 & ~CR0_PE);
+		e = enter();
+		show("entry cr0.pg=1 pe=0 with unrestricted guest", &e);
+		want("entry cr0.pg=1 pe=0 with unrestricted guest", e.reason, 0x80000021);
+	}
 	printf("after failed entries: launched=%u\n", launched);
 }
 
@@ -501,8 +530,10 @@ static void test_mappings(void)
 	expect_vmcall("map 4k leaf", &e, MARK_TEST);
 	e = probe("map 2m leaf", l2_read, W_2M + mark, 0);
 	expect_vmcall("map 2m leaf", &e, MARK_TEST);
-	e = probe("map 1g leaf", l2_read, W_1G + mark, 0);
-	expect_vmcall("map 1g leaf", &e, MARK_TEST);
+	if (offered("map 1g leaf", offer.one_g)) {
+		e = probe("map 1g leaf", l2_read, W_1G + mark, 0);
+		expect_vmcall("map 1g leaf", &e, MARK_TEST);
+	}
 	e = probe("map 2m leaf under a non-leaf pdpte", l2_read, W_NL + mark, 0);
 	expect_vmcall("map 2m leaf under a non-leaf pdpte", &e, MARK_TEST);
 	e = probe("map identity", l2_read, mark, 0);
@@ -575,12 +606,12 @@ static void test_access_matrix(void)
 	vmcs_for_l2(PROC2_EPT, 0);
 	for (unsigned p = 0; p < sizeof(perms) / sizeof(perms[0]); p++)
 		for (int kind = 0; kind < 3; kind++)
-			if (perms[p] != EPT_X || cap(CAP_EXEC_ONLY))
+			if (perms[p] != EPT_X || offer.exec_only)
 				access_case("leaf ", kind, perms[p], true);
 	/* The permissions of a non-leaf entry restrict the whole 2M below it. */
 	access_case("non-leaf pde ", 1, EPT_R, false);
 	access_case("non-leaf pde ", 0, EPT_R, false);
-	if (cap(CAP_EXEC_ONLY)) {
+	if (offer.exec_only) {
 		access_case("non-leaf pde ", 0, EPT_X, false);
 		access_case("non-leaf pde ", 2, EPT_X, false);
 	}
@@ -663,10 +694,12 @@ static void test_misconfigs(void)
 		       W_NL + mark, W_NL + mark);
 	misconfig_case("misconfig 2m leaf bit 13", &ept_pd0[W_2M >> 21], EPT_LEAF | EPT_PS | (1u << 13), W_2M + mark,
 		       W_2M + mark);
-	misconfig_case("misconfig 1g leaf bit 13", &ept_pdpt[W_1G >> 30], EPT_LEAF | EPT_PS | (1u << 13), W_1G + mark,
-		       W_1G + mark);
-	misconfig_case("misconfig 1g leaf memory type 3", &ept_pdpt[W_1G >> 30], EPT_RWX | EPT_MT(3) | EPT_PS,
-		       W_1G + mark, W_1G + mark);
+	if (offer.one_g) {
+		misconfig_case("misconfig 1g leaf bit 13", &ept_pdpt[W_1G >> 30], EPT_LEAF | EPT_PS | (1u << 13),
+			       W_1G + mark, W_1G + mark);
+		misconfig_case("misconfig 1g leaf memory type 3", &ept_pdpt[W_1G >> 30], EPT_RWX | EPT_MT(3) | EPT_PS,
+			       W_1G + mark, W_1G + mark);
+	}
 	misconfig_case("misconfig pml4e bit 7", &ept_pml4[0], (uint32_t)ept_pdpt | EPT_RWX | EPT_PS, 0, first);
 	misconfig_case("misconfig pml4e bit 3", &ept_pml4[0], (uint32_t)ept_pdpt | EPT_RWX | 8, 0, first);
 	/*
@@ -675,7 +708,8 @@ static void test_misconfigs(void)
 	 * if (ppf & offset_mask)" (the mask of a legacy PAT bit), and maps the page. "~" lines, no assertion.
 	 */
 	bit12_case("~misconfig 2m leaf bit 12 (bochs maps it)", &ept_pd0[W_2M >> 21], W_2M + mark);
-	bit12_case("~misconfig 1g leaf bit 12 (bochs maps it)", &ept_pdpt[W_1G >> 30], W_1G + mark);
+	if (offer.one_g)
+		bit12_case("~misconfig 1g leaf bit 12 (bochs maps it)", &ept_pdpt[W_1G >> 30], W_1G + mark);
 	/* A not-present entry (bits 2:0 clear) is a violation whatever its other bits hold. */
 	*pte = page | EPT_MT(2) | (1ull << vmx_host.maxphyaddr);
 	invept_ctx();
@@ -704,6 +738,11 @@ static void test_page_walk(void)
 	invept_ctx();
 	e = probe("walk through --- page table", l2_read, lin, 0);
 	expect_violation("walk through --- page table", &e, Q_READ | Q_LINEAR, pte, lin);
+	if (!offered("walk with a/d", offer.ad)) {
+		*pt_leaf = leaf(l2_pt, EPT_RWX);
+		invept_ctx();
+		return;
+	}
 	vmcs_for_l2(PROC2_EPT, EPTP_AD);
 	*pt_leaf = leaf(l2_pt, EPT_R);
 	invept_or_fail(2);
@@ -781,6 +820,8 @@ static void test_accessed_dirty(void)
 	uint32_t mark = (uint32_t)TEST_PAGE + MARK, scratch = (uint32_t)SCRATCH + 0x10;
 	struct exit_info e;
 
+	if (!offered("a/d", offer.ad))
+		return;
 	vmcs_for_l2(PROC2_EPT, EPTP_AD);
 	*pde &= ~EPT_A;
 	*pte &= ~(EPT_A | EPT_D);
@@ -810,12 +851,14 @@ static void test_accessed_dirty(void)
 	e = probe("a/d: l2 writes through the 2m leaf", l2_write, W_2M + scratch, 2);
 	expect_vmcall("a/d: l2 writes through the 2m leaf", &e, 0);
 	want_ad("2m leaf after write", ept_pd0[W_2M >> 21], EPT_A | EPT_D);
-	e = probe("a/d: l2 reads through the 1g leaf", l2_read, W_1G + mark, 0);
-	expect_vmcall("a/d: l2 reads through the 1g leaf", &e, MARK_TEST);
-	want_ad("1g leaf after read", ept_pdpt[W_1G >> 30], EPT_A);
-	e = probe("a/d: l2 writes through the 1g leaf", l2_write, W_1G + scratch, 3);
-	expect_vmcall("a/d: l2 writes through the 1g leaf", &e, 0);
-	want_ad("1g leaf after write", ept_pdpt[W_1G >> 30], EPT_A | EPT_D);
+	if (offer.one_g) {
+		e = probe("a/d: l2 reads through the 1g leaf", l2_read, W_1G + mark, 0);
+		expect_vmcall("a/d: l2 reads through the 1g leaf", &e, MARK_TEST);
+		want_ad("1g leaf after read", ept_pdpt[W_1G >> 30], EPT_A);
+		e = probe("a/d: l2 writes through the 1g leaf", l2_write, W_1G + scratch, 3);
+		expect_vmcall("a/d: l2 writes through the 1g leaf", &e, 0);
+		want_ad("1g leaf after write", ept_pdpt[W_1G >> 30], EPT_A | EPT_D);
+	}
 	ept_build();
 }
 
@@ -867,6 +910,29 @@ static void inv_case(const char *what, bool is_invept, uint32_t type, uint64_t l
 	}
 }
 
+/* INVVPID: each type succeeds with a VPID and a canonical address, the rest is VMfailValid 28 (SDM 31.3). */
+static void test_invvpid_outcomes(void)
+{
+	inv_case("invvpid individual-address", false, 0, 1, 0x12345000, 0);
+	inv_case("invvpid individual-address high canonical", false, 0, 1, 0xffff800000000000ull, 0);
+	inv_case("invvpid single-context", false, 1, 1, 0, 0);
+	inv_case("invvpid all-context", false, 2, 1, 0, 0);
+	inv_case("invvpid all-context vpid 0", false, 2, 0, 0, 0);
+	inv_case("invvpid single-context-retaining-globals", false, 3, 1, 0, 0);
+	inv_case("invvpid type 4", false, 4, 1, 0, 28);
+	inv_case("invvpid descriptor bits 63:16", false, 1, 0x10001, 0, 28);
+	inv_case("invvpid individual-address vpid 0", false, 0, 0, 0x1000, 28);
+	inv_case("invvpid single-context vpid 0", false, 1, 0, 0, 28);
+	inv_case("invvpid single-context-retaining-globals vpid 0", false, 3, 0, 0, 28);
+	inv_case("invvpid individual-address non-canonical", false, 0, 1, 0x0000800000000000ull, 28);
+}
+
+/* The instruction-information bits the SDM defines for INVEPT/INVVPID with a memory operand (Table 28-13). */
+static uint32_t insn_info_defined(uint32_t info)
+{
+	return info & ~(0x7cu | 0x7800u);
+}
+
 /* INVEPT and INVVPID themselves (SDM 31.3): each supported type succeeds, the rest is VMfailValid 28. */
 static void test_inv_instructions(void)
 {
@@ -881,18 +947,8 @@ static void test_inv_instructions(void)
 	inv_case("invept single-context eptp memory type 2", true, 1, (eptp & ~7ull) | 2, 0, 28);
 	inv_case("invept single-context eptp walk length 5", true, 1, (eptp & ~0x38ull) | (4u << 3), 0, 28);
 	inv_case("invept single-context eptp bit 8", true, 1, eptp | (1u << 8), 0, 28);
-	inv_case("invvpid individual-address", false, 0, 1, 0x12345000, 0);
-	inv_case("invvpid individual-address high canonical", false, 0, 1, 0xffff800000000000ull, 0);
-	inv_case("invvpid single-context", false, 1, 1, 0, 0);
-	inv_case("invvpid all-context", false, 2, 1, 0, 0);
-	inv_case("invvpid all-context vpid 0", false, 2, 0, 0, 0);
-	inv_case("invvpid single-context-retaining-globals", false, 3, 1, 0, 0);
-	inv_case("invvpid type 4", false, 4, 1, 0, 28);
-	inv_case("invvpid descriptor bits 63:16", false, 1, 0x10001, 0, 28);
-	inv_case("invvpid individual-address vpid 0", false, 0, 0, 0x1000, 28);
-	inv_case("invvpid single-context vpid 0", false, 1, 0, 0, 28);
-	inv_case("invvpid single-context-retaining-globals vpid 0", false, 3, 0, 0, 28);
-	inv_case("invvpid individual-address non-canonical", false, 0, 1, 0x0000800000000000ull, 28);
+	if (offer.vpid)
+		test_invvpid_outcomes();
 	/* In L2 both always exit (SDM 25.1.3), with the displacement and the instruction information. */
 	l2_inv_desc = (struct inv_desc){ eptp, 0 };
 	at(l2_invept, 0, 0);
@@ -900,15 +956,18 @@ static void test_inv_instructions(void)
 	e = enter();
 	show("invept in l2", &e);
 	want("invept in l2", e.reason, EXIT_INVEPT);
-	printf("  qual=0x%x info=0x%x len=%u\n", e.qual, vmr(EXIT_INSN_INFO), vmr(EXIT_INSN_LEN));
+	printf("  qual=0x%x info=0x%x len=%u\n", e.qual, insn_info_defined(vmr(EXIT_INSN_INFO)), vmr(EXIT_INSN_LEN));
 	want("invept in l2 displacement", e.qual, (uint32_t)&l2_inv_desc);
-	at(l2_invvpid, 0, 0);
-	l2.eax = 2;
-	e = enter();
-	show("invvpid in l2", &e);
-	want("invvpid in l2", e.reason, EXIT_INVVPID);
-	printf("  qual=0x%x info=0x%x len=%u\n", e.qual, vmr(EXIT_INSN_INFO), vmr(EXIT_INSN_LEN));
-	want("invvpid in l2 displacement", e.qual, (uint32_t)&l2_inv_desc);
+	if (offer.vpid) {
+		at(l2_invvpid, 0, 0);
+		l2.eax = 2;
+		e = enter();
+		show("invvpid in l2", &e);
+		want("invvpid in l2", e.reason, EXIT_INVVPID);
+		printf("  qual=0x%x info=0x%x len=%u\n", e.qual, insn_info_defined(vmr(EXIT_INSN_INFO)),
+		       vmr(EXIT_INSN_LEN));
+		want("invvpid in l2 displacement", e.qual, (uint32_t)&l2_inv_desc);
+	}
 	/* Without a current VMCS a failure is VMfailInvalid (SDM 31.2 VMfail). */
 	vmx_print("vmclear current", (r = vmclear((uint32_t)vmcs), &r));
 	launched = false;
@@ -917,8 +976,10 @@ static void test_inv_instructions(void)
 
 		vmx_print("invept type 0 without current vmcs", (r = invept(0, &d), &r));
 		want("invept type 0 without current vmcs", r.outcome, VMX_FAIL_INVALID);
-		vmx_print("invvpid type 4 without current vmcs", (r = invvpid(4, &d), &r));
-		want("invvpid type 4 without current vmcs", r.outcome, VMX_FAIL_INVALID);
+		if (offer.vpid) {
+			vmx_print("invvpid type 4 without current vmcs", (r = invvpid(4, &d), &r));
+			want("invvpid type 4 without current vmcs", r.outcome, VMX_FAIL_INVALID);
+		}
 		vmx_print("invept all-context without current vmcs", (r = invept(2, &d), &r));
 		want("invept all-context without current vmcs", r.outcome, VMX_OK);
 	}
@@ -930,6 +991,8 @@ static void test_vpid(void)
 {
 	struct exit_info e;
 
+	if (!offered("vpid", offer.vpid))
+		return;
 	vmcs_for_l2(PROC2_EPT | PROC2_VPID, 0);
 	e = probe("vpid 1: cpuid", l2_cpuid, 0, 0);
 	want("vpid 1: cpuid", e.reason, EXIT_CPUID);
@@ -970,6 +1033,8 @@ static void test_unrestricted_guest(void)
 	char msg[32];
 	struct exit_info e;
 
+	if (!offered("real mode", offer.unrestricted))
+		return;
 	vmcs_for_l2(PROC2_EPT | PROC2_UNRESTRICTED, 0);
 	vmw(PROC_CTL, vmx_adjust(PROC_SECONDARY | PROC_UNCOND_IO, vmx_host.proc_lo, vmx_host.proc_hi));
 	vmw(G_CR0, cr0);
@@ -1028,6 +1093,8 @@ static void test_pml(void)
 {
 	struct exit_info e;
 
+	if (!offered("pml", offer.pml))
+		return;
 	vmcs_for_l2(PROC2_EPT | PROC2_PML, EPTP_AD);
 	memset(pml_log, 0, sizeof(pml_log));
 	memset(pml_pages, 0, sizeof(pml_pages));
