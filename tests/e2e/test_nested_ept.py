@@ -2,8 +2,9 @@
 (tigerlake, the oracle) and as L1 under ours, transcripts compared line by line ("~" lines excepted).
 
 vmxept-bare asserts the SDM-defined values inside the guest (a "FAIL ..." line for each broken one) and here.
-vmxept-nested needs the hypervisor to offer L1 EPT, VPID, unrestricted guest and PML (issue 10): until it does,
-L1 stops at "FAIL ept, vpid, unrestricted guest or pml not offered as on tigerlake" and the test fails.
+vmxept-nested NEEDS THE HYPERVISOR'S EPT OFFER to L1 (issue 10: EPT, VPID, unrestricted guest, PML). Until then L1
+prints "FAIL not offered as on tigerlake: ept=0 ..." and stops, and the test fails; with a partial offer the guest
+runs the cases it can and prints "...: not offered, skipped" for the others, so the diff shows what is missing.
 """
 import runner
 from runner import Run, Test, guest_image, check_guest_run, body_diff, find_line
