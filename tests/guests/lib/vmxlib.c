@@ -44,6 +44,18 @@ VMX_MEM_INSN(vmxon)
 VMX_MEM_INSN(vmclear)
 VMX_MEM_INSN(vmptrld)
 
+/* INVEPT/INVVPID: the same outcomes as the other VMX instructions (VMfailValid 28 for a bad type or descriptor). */
+#define VMX_INV_INSN(name)                                                                      \
+	struct vmx_result name(uint32_t type, const struct inv_desc *d)                        \
+	{                                                                                       \
+		uint32_t flags = 0;                                                             \
+		bool f = FAULT_PROBE(#name " %[d], %[t]\n\tpushfl\n\tpopl %[fl]", ,               \
+				     [fl] "+r"(flags) : [d] "m"(*d), [t] "r"(type) : "cc", "memory"); \
+		return outcome(f, flags);                                                       \
+	}
+VMX_INV_INSN(invept)
+VMX_INV_INSN(invvpid)
+
 struct vmx_result vmxoff(void)
 {
 	uint32_t flags = 0;

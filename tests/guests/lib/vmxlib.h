@@ -6,14 +6,16 @@
 
 /* VMCS field encodings (SDM Appendix B). 64-bit fields are written as two halves from 32-bit code. */
 enum vmcs_enc {
+	VPID_CTL = 0x0000,
 	G_ES_SEL = 0x800, G_CS_SEL = 0x802, G_SS_SEL = 0x804, G_DS_SEL = 0x806, G_FS_SEL = 0x808,
-	G_GS_SEL = 0x80a, G_LDTR_SEL = 0x80c, G_TR_SEL = 0x80e,
+	G_GS_SEL = 0x80a, G_LDTR_SEL = 0x80c, G_TR_SEL = 0x80e, G_PML_INDEX = 0x812,
 	H_ES_SEL = 0xc00, H_CS_SEL = 0xc02, H_SS_SEL = 0xc04, H_DS_SEL = 0xc06, H_FS_SEL = 0xc08,
 	H_GS_SEL = 0xc0a, H_TR_SEL = 0xc0c,
 	IO_BITMAP_A = 0x2000, IO_BITMAP_B = 0x2002, MSR_BITMAP = 0x2004,
 	EXIT_MSR_STORE_ADDR = 0x2006, EXIT_MSR_LOAD_ADDR = 0x2008, ENTRY_MSR_LOAD_ADDR = 0x200a,
-	TSC_OFFSET = 0x2010,
-	VMCS_LINK = 0x2800, G_DEBUGCTL = 0x2802,
+	PML_ADDR = 0x200e, TSC_OFFSET = 0x2010, EPT_POINTER = 0x201a,
+	G_PHYS_ADDR = 0x2400,
+	VMCS_LINK = 0x2800, G_DEBUGCTL = 0x2802, G_PDPTE0 = 0x280a,
 	PIN_CTL = 0x4000, PROC_CTL = 0x4002, EXC_BITMAP = 0x4004, PF_MASK = 0x4006, PF_MATCH = 0x4008,
 	CR3_TARGET_COUNT = 0x400a, EXIT_CTL = 0x400c, EXIT_MSR_STORE_COUNT = 0x400e,
 	EXIT_MSR_LOAD_COUNT = 0x4010, ENTRY_CTL = 0x4012, ENTRY_MSR_LOAD_COUNT = 0x4014,
@@ -63,6 +65,12 @@ struct vmx_result vmptrld(uint64_t pa);
 struct vmx_result vmptrst(void);
 struct vmx_result vmread(uint32_t field);
 struct vmx_result vmwrite(uint32_t field, uint32_t value);
+/* INVEPT / INVVPID (SDM 31.3): the type in a register, a 128-bit descriptor in memory. */
+struct inv_desc {
+	uint64_t lo, hi;
+};
+struct vmx_result invept(uint32_t type, const struct inv_desc *d);
+struct vmx_result invvpid(uint32_t type, const struct inv_desc *d);
 uint32_t vmr(uint32_t field);               /* VMREAD that must succeed */
 void vmw(uint32_t field, uint32_t value);   /* VMWRITE that must succeed */
 void vmw64(uint32_t field, uint64_t value); /* both halves of a 64-bit field */
