@@ -50,11 +50,24 @@ def _check_bare(results):
     return None
 
 
+# Issue 10 is open: the hypervisor offers L1 no EPT, VPID, unrestricted guest or PML yet. Until it does, the nested
+# run must show exactly that (L1 told "not offered", no other failure, the hypervisor unharmed); set True with the offer.
+EPT_OFFERED = False
+NOT_OFFERED = r"^FAIL not offered as on tigerlake: ept=0 1g=0 exec-only=0 ad=0 vpid=0 unrestricted=0 pml=0$"
+
+
 def _check_nested(results):
     why = _check_bare({"bare": results["bare"]})
     if why:
         return "bare: " + why
     hv = results["hv"]
+    if not EPT_OFFERED:
+        why = check_guest_run(RUNS["hv"], hv, 1, True)
+        if why:
+            return "hv: " + why
+        if not find_line(hv.body, NOT_OFFERED):
+            return "hv: L1 no longer reports EPT as not offered (set EPT_OFFERED = True): " + hv.describe()
+        return None
     why = check_guest_run(RUNS["hv"], hv, 0, True)
     if why:
         bad = find_line(hv.body, r"^FAIL")
