@@ -216,6 +216,9 @@ struct nested_insn_result nested_insn_execute(struct nested_vmx *n, const struct
 	case NESTED_VMLAUNCH:
 	case NESTED_VMRESUME:
 		return do_vmentry(n, insn);
+	case NESTED_INVEPT:
+	case NESTED_INVVPID:
+		break; /* nested_inv_execute */
 	}
 	return fail(n, VMXERR_UNSUPPORTED_VMCS_COMPONENT);
 }

@@ -55,6 +55,7 @@ struct nested_vmx {
 enum nested_insn_op {
 	NESTED_VMXON, NESTED_VMXOFF, NESTED_VMCLEAR, NESTED_VMPTRLD, NESTED_VMPTRST,
 	NESTED_VMREAD, NESTED_VMWRITE, NESTED_VMLAUNCH, NESTED_VMRESUME,
+	NESTED_INVEPT, NESTED_INVVPID, /* checks here, operation in inv_insn.c */
 };
 
 /* L1's state at the instruction, as far as the #UD/#GP conditions need it. */

@@ -21,3 +21,7 @@ test_nested_entry_checks_SRCS := tests/unit/test_nested_entry_checks.c hv/nested
 # L1's MSR lists: the SDM's failures and what the hypervisor replays.
 UNIT_TESTS += test_nested_msr_lists
 test_nested_msr_lists_SRCS := tests/unit/test_nested_msr_lists.c hv/nested/msr_lists.c
+
+# L1's INVEPT/INVVPID and the EPTP rule (hv/nested/inv_insn.c).
+UNIT_TESTS += test_nested_inv
+test_nested_inv_SRCS := tests/unit/test_nested_inv.c hv/nested/inv_insn.c
