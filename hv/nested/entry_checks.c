@@ -1,6 +1,7 @@
 /* The VM-entry consistency checks on vmcs12, one table in the SDM's order (SDM 26.2.1-26.2.4, 26.3.1). */
 #include "hv/nested/entry_checks.h"
 #include "hv/nested/events.h"
+#include "hv/nested/inv_insn.h"
 #include "hv/x86.h"
 
 /* ---- helpers -------------------------------------------------------------------------- */
@@ -60,6 +61,51 @@ static bool has_secondary(const struct vmcs12 *v, const struct nested_entry_ctx 
 static bool proc2_ok(const struct vmcs12 *v, const struct nested_entry_ctx *c)
 {
 	return fits_controls(v->secondary_vm_exec_control, 0, c->caps->proc2_allowed1);
+}
+
+static bool secondary(const struct vmcs12 *v, uint32_t bit)
+{
+	return proc(v, CPU_BASED_ACTIVATE_SECONDARY) && (v->secondary_vm_exec_control & bit);
+}
+
+static bool uses_ept(const struct vmcs12 *v, const struct nested_entry_ctx *c)
+{
+	(void)c;
+	return secondary(v, SECONDARY_ENABLE_EPT);
+}
+
+static bool eptp_ok(const struct vmcs12 *v, const struct nested_entry_ctx *c)
+{
+	return nested_eptp_valid(v->ept_pointer, c->caps->ept_vpid_cap, c->caps->maxphyaddr);
+}
+
+static bool uses_vpid(const struct vmcs12 *v, const struct nested_entry_ctx *c)
+{
+	(void)c;
+	return secondary(v, SECONDARY_ENABLE_VPID);
+}
+
+static bool vpid_ok(const struct vmcs12 *v, const struct nested_entry_ctx *c)
+{
+	(void)c;
+	return v->virtual_processor_id != 0;
+}
+
+static bool uses_unrestricted(const struct vmcs12 *v, const struct nested_entry_ctx *c)
+{
+	(void)c;
+	return secondary(v, SECONDARY_UNRESTRICTED_GUEST);
+}
+
+static bool uses_pml(const struct vmcs12 *v, const struct nested_entry_ctx *c)
+{
+	(void)c;
+	return secondary(v, SECONDARY_ENABLE_PML);
+}
+
+static bool pml_ok(const struct vmcs12 *v, const struct nested_entry_ctx *c)
+{
+	return uses_ept(v, c) && page_ok(c, v->pml_address);
 }
 
 /* At most IA32_VMX_MISC[24:16] as offered (and vmcs12 has four target fields). */
@@ -317,6 +363,12 @@ const struct nested_entry_check nested_entry_checks[] = {
 	{ "26.2.1.1", "pin-based controls within L1's allowed 0/1 settings", NULL, pin_ok, CTL, 0 },
 	{ "26.2.1.1", "primary processor-based controls within allowed settings", NULL, proc_ok, CTL, 0 },
 	{ "26.2.1.1", "secondary controls within allowed settings", has_secondary, proc2_ok, CTL, 0 },
+	{ "26.2.1.1", "EPT pointer: offered memory type and walk length, A/D only if offered, bits 11:7 and above "
+		      "the address width clear", uses_ept, eptp_ok, CTL, 0 },
+	{ "26.2.1.1", "VPID not 0000H", uses_vpid, vpid_ok, CTL, 0 },
+	{ "26.2.1.1", "unrestricted guest only with EPT", uses_unrestricted, uses_ept, CTL, 0 },
+	{ "26.2.1.1", "PML only with EPT; PML address 4-KiB aligned, within the address width", uses_pml, pml_ok,
+	  CTL, 0 },
 	{ "26.2.1.1", "CR3-target count at most 4", NULL, cr3_count_ok, CTL, 0 },
 	{ "26.2.1.1", "I/O bitmap addresses 4-KiB aligned, within the address width", uses_io_bitmaps, io_bitmaps_ok,
 	  CTL, 0 },

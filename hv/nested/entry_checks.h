@@ -14,6 +14,7 @@ struct nested_vmx_caps {
 	uint32_t entry_allowed0, entry_allowed1;
 	uint64_t cr0_fixed0, cr0_fixed1, cr4_fixed0, cr4_fixed1;
 	uint64_t misc;                 /* IA32_VMX_MISC */
+	uint64_t ept_vpid_cap;         /* IA32_VMX_EPT_VPID_CAP (0 without EPT and VPID) */
 	bool inject_any_error_code;    /* IA32_VMX_BASIC[56] */
 	unsigned int maxphyaddr;
 };

@@ -16,6 +16,7 @@ test_nested_vmcs02_SRCS := tests/unit/test_nested_vmcs02.c hv/nested/vmcs02.c hv
 # The VM-entry consistency-check table.
 UNIT_TESTS += test_nested_entry_checks
 test_nested_entry_checks_SRCS := tests/unit/test_nested_entry_checks.c hv/nested/entry_checks.c hv/nested/entry.c \
+	hv/nested/inv_insn.c \
 	hv/nested/exception_class.c hv/nested/vmcs12.c hv/string.c
 
 # L1's MSR lists: the SDM's failures and what the hypervisor replays.
