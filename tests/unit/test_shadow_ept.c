@@ -192,7 +192,6 @@ static int setup(void **state)
 /* The shadow leaf of gpa2 under eptp12's root (0 if none). */
 static uint64_t shadow_leaf_of(uint64_t eptp12, uint64_t gpa2)
 {
-	bool invept = false;
 	uint64_t pml4 = 0, *t;
 
 	for (unsigned int i = 0; i < SHADOW_EPT_ROOTS; i++)
@@ -208,7 +207,6 @@ static uint64_t shadow_leaf_of(uint64_t eptp12, uint64_t gpa2)
 			return 0;
 		t = pool_table(NULL, e & EPT_ADDR_MASK);
 	}
-	(void)invept;
 	return t[(gpa2 >> 12) & 511];
 }
 
