@@ -105,7 +105,13 @@ static void prepare_controls(const struct vmcs12 *vmcs12, const struct vmcs02_l0
 			  (vmcs12->pin_based_vm_exec_control | l0->pin |
 			   (l0->immediate_exit ? PIN_BASED_PREEMPTION_TIMER : 0)) & l0->pin_allowed1);
 	ops->vmcs02_write(ops->ctx, CPU_BASED_VM_EXEC_CONTROL, proc & l0->proc_allowed1);
+	proc2_12 &= ~l0->proc2_emulated;
+	if (!l0->vpid02)
+		proc2_12 &= ~(uint32_t)SECONDARY_ENABLE_VPID;
 	ops->vmcs02_write(ops->ctx, SECONDARY_VM_EXEC_CONTROL, (proc2_12 | l0->proc2) & l0->proc2_allowed1);
+	/* L2's translations are tagged apart from L1's: one VPID for whatever vmcs12 says (flushed when that changes). */
+	if (proc2_12 & SECONDARY_ENABLE_VPID)
+		ops->vmcs02_write(ops->ctx, VIRTUAL_PROCESSOR_ID, l0->vpid02);
 	ops->vmcs02_write(ops->ctx, TSC_OFFSET, tsc_offset);
 	ops->vmcs02_write(ops->ctx, EXCEPTION_BITMAP, vmcs12->exception_bitmap);
 	ops->vmcs02_write(ops->ctx, PAGE_FAULT_ERROR_CODE_MASK, vmcs12->page_fault_error_code_mask);

@@ -19,7 +19,9 @@ struct vmcs02_l0 {
 	uint32_t entry_controls;        /* the hypervisor's forced entry controls (e.g. load EFER) */
 	uint32_t pin_allowed1, proc_allowed1, proc2_allowed1, entry_allowed1;
 	uint64_t io_bitmap_a, io_bitmap_b, msr_bitmap; /* host-physical: the merged bitmaps */
-	uint64_t eptp;                  /* L2 runs in L1's guest-physical space: vmcs01's EPT */
+	uint64_t eptp;                  /* vmcs01's EPT, or with L1's EPT the shadow EPT02 (nested_ept.c) */
+	uint32_t proc2_emulated;        /* L1's secondary controls emulated in software, never on vmcs02 (PML) */
+	uint16_t vpid02;                /* L2's VPID when L1 enables VPID (0: the hardware has none: VPID off) */
 	uint64_t cr0_mask, cr4_mask;    /* the CR bits the hypervisor owns for L1 (vmcs01's masks) */
 	uint64_t tsc_offset;            /* vmcs01's TSC offset (L1's time) */
 	/* L1's state at VMLAUNCH that L2 inherits unless vmcs12 loads its own (SDM 26.3.2.1). */

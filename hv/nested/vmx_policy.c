@@ -17,11 +17,9 @@
  * settings, only these are offered. Withheld, and why:
  *  pin:   posted interrupts (APIC virtualization, later issue).
  *  proc:  tertiary controls (not emulated; Bochs has none).
- *  proc2: APIC virtualization (0, 4, 8, 9), EPT (1), VPID (5), unrestricted
- *         guest (7), VM functions (13: EPTP switching needs EPT), VMCS
- *         shadowing (14) -- later issues; ENCLS (15), PML (17), EPT-#VE
- *         (18), PT (19, 24), mode-based EPT (22), SPP (23) need EPT or
- *         features L1 does not have; TSC scaling (25): L0's TSC offset is
+ *  proc2: APIC virtualization (0, 4, 8, 9) -- a later issue; VM functions
+ *         (13: EPTP switching), VMCS shadowing (14), ENCLS (15), EPT-#VE
+ *         (18), PT (19, 24), mode-based EPT (22), SPP (23): not emulated; TSC scaling (25): L0's TSC offset is
  *         not composed with a multiplier yet; user wait/pause (26).
  *  exit/entry: load IA32_PERF_GLOBAL_CTRL (both sides: L1's PMU is not
  *         virtualized, and Bochs does not check that MSR's reserved bits
@@ -42,7 +40,23 @@ static const uint32_t proc_offered =
 static const uint32_t proc2_offered =
 	SECONDARY_DESC_TABLE_EXITING | SECONDARY_ENABLE_RDTSCP | SECONDARY_WBINVD_EXITING |
 	SECONDARY_PAUSE_LOOP_EXITING | SECONDARY_RDRAND_EXITING | SECONDARY_ENABLE_INVPCID |
-	SECONDARY_RDSEED_EXITING | SECONDARY_ENABLE_XSAVES;
+	SECONDARY_RDSEED_EXITING | SECONDARY_ENABLE_XSAVES | SECONDARY_ENABLE_EPT | SECONDARY_ENABLE_VPID |
+	SECONDARY_UNRESTRICTED_GUEST | SECONDARY_ENABLE_PML;
+
+/*
+ * IA32_VMX_EPT_VPID_CAP bits that L1's EPT (the shadow EPT, hv/nested/shadow_ept.c)
+ * and VPID emulate, offered where the hardware has them (SDM A.10): execute-only,
+ * 4-level walks, UC/WB, 2M/1G pages, INVEPT single/all, A/D flags, INVVPID of
+ * every type. Not: advanced EPT-violation information (22), 5-level EPT,
+ * supervisor shadow stacks.
+ */
+#define EPT_VPID_CAP_EMULATED (VMX_EPT_EXECUTE_ONLY | VMX_EPT_WALK_4 | VMX_EPT_MEMTYPE_UC | VMX_EPT_MEMTYPE_WB | \
+			       VMX_EPT_2M_PAGE | VMX_EPT_1G_PAGE | VMX_EPT_INVEPT | VMX_EPT_AD |	  \
+			       VMX_EPT_INVEPT_SINGLE | VMX_EPT_INVEPT_ALL | VMX_VPID_INVVPID |	  \
+			       VMX_VPID_INVVPID_ADDR | VMX_VPID_INVVPID_SINGLE | VMX_VPID_INVVPID_ALL | \
+			       BIT(43))
+#define EPT_CAP_BITS  0x00000000ffffffffULL
+#define VPID_CAP_BITS 0xffffffff00000000ULL
 static const uint32_t exit_offered =
 	VM_EXIT_SAVE_DEBUG_CONTROLS | VM_EXIT_HOST_ADDR_SPACE_SIZE | VM_EXIT_ACK_INTR_ON_EXIT |
 	VM_EXIT_SAVE_IA32_PAT | VM_EXIT_LOAD_IA32_PAT | VM_EXIT_SAVE_IA32_EFER |
@@ -94,6 +108,16 @@ static struct offered_controls offered_controls(const struct vmx_hw_msrs *hw)
 
 	if (c.proc & CPU_BASED_ACTIVATE_SECONDARY)
 		c.proc2 = proc2_offered & (uint32_t)(hw->procbased2 >> 32);
+	/* Unrestricted guest and PML need EPT (SDM 26.2.1.1); EPT needs its 4-level WB walks and INVEPT. */
+	if ((hw->ept_vpid_cap & (VMX_EPT_WALK_4 | VMX_EPT_MEMTYPE_WB | VMX_EPT_INVEPT)) !=
+	    (VMX_EPT_WALK_4 | VMX_EPT_MEMTYPE_WB | VMX_EPT_INVEPT))
+		c.proc2 &= ~(uint32_t)SECONDARY_ENABLE_EPT;
+	if (!(c.proc2 & SECONDARY_ENABLE_EPT))
+		c.proc2 &= ~(uint32_t)(SECONDARY_UNRESTRICTED_GUEST | SECONDARY_ENABLE_PML);
+	if (!(c.proc2 & SECONDARY_ENABLE_EPT) || !(hw->ept_vpid_cap & VMX_EPT_AD))
+		c.proc2 &= ~(uint32_t)SECONDARY_ENABLE_PML; /* PML logs dirty flags: the offer has A/D with it */
+	if (!(hw->ept_vpid_cap & VMX_VPID_INVVPID))
+		c.proc2 &= ~(uint32_t)SECONDARY_ENABLE_VPID;
 	if (!c.proc2)
 		c.proc &= ~(uint32_t)CPU_BASED_ACTIVATE_SECONDARY;
 	if (!(c.pin & PIN_BASED_VIRTUAL_NMIS))  /* NMI-window exiting needs virtual NMIs (SDM 26.2.1.1) */
@@ -136,6 +160,9 @@ static uint32_t vmcs12_features_of(const struct offered_controls *c)
 	f |= c->proc2 & SECONDARY_PAUSE_LOOP_EXITING ? VMCS12_F_PLE : 0;
 	f |= c->proc2 & SECONDARY_ENABLE_XSAVES ? VMCS12_F_XSAVES : 0;
 	f |= c->pin & PIN_BASED_PREEMPTION_TIMER ? VMCS12_F_PREEMPTION_TIMER : 0;
+	f |= c->proc2 & SECONDARY_ENABLE_EPT ? VMCS12_F_EPT : 0;    /* EPTP, guest-physical address, PDPTEs */
+	f |= c->proc2 & SECONDARY_ENABLE_VPID ? VMCS12_F_VPID : 0;
+	f |= c->proc2 & SECONDARY_ENABLE_PML ? VMCS12_F_PML : 0;    /* PML address, guest PML index */
 	if ((c->exit & (VM_EXIT_SAVE_IA32_PAT | VM_EXIT_LOAD_IA32_PAT)) || (c->entry & VM_ENTRY_LOAD_IA32_PAT))
 		f |= VMCS12_F_PAT;
 	if ((c->exit & (VM_EXIT_SAVE_IA32_EFER | VM_EXIT_LOAD_IA32_EFER)) ||
@@ -200,13 +227,16 @@ static void offer_msrs(const struct vmx_hw_msrs *hw, struct vmx_offer *o)
 	set_msr(o, MSR_IA32_VMX_CR0_FIXED1, hw->cr0_fixed1);
 	set_msr(o, MSR_IA32_VMX_CR4_FIXED0, hw->cr4_fixed0);
 	set_msr(o, MSR_IA32_VMX_CR4_FIXED1, hw->cr4_fixed1 & (hw->l1_cr4_allowed | hw->cr4_fixed0));
+	if (c.proc2 & (SECONDARY_ENABLE_EPT | SECONDARY_ENABLE_VPID))  /* 0x48c exists with either (SDM A.10) */
+		set_msr(o, MSR_IA32_VMX_EPT_VPID_CAP, hw->ept_vpid_cap & EPT_VPID_CAP_EMULATED &
+			((c.proc2 & SECONDARY_ENABLE_EPT ? EPT_CAP_BITS : 0) |
+			 (c.proc2 & SECONDARY_ENABLE_VPID ? VPID_CAP_BITS : 0)));
 	o->vmcs12_features = vmcs12_features_of(&c);
 	set_msr(o, MSR_IA32_VMX_VMCS_ENUM, vmcs_enum_of(o->vmcs12_features));
 	/*
 	 * Not offered, so these MSRs do not exist and read as #GP, as on a CPU
-	 * without the feature: EPT_VPID_CAP (0x48c, needs EPT or VPID, SDM
-	 * A.10), VMFUNC (0x491, A.11), PROCBASED_CTLS3 (0x492, tertiary
-	 * controls), EXIT_CTLS2 (0x493, secondary exit controls).
+	 * without the feature: VMFUNC (0x491, A.11), PROCBASED_CTLS3 (0x492,
+	 * tertiary controls), EXIT_CTLS2 (0x493, secondary exit controls).
 	 */
 }
 

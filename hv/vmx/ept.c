@@ -119,27 +119,42 @@ uint64_t ept_make_eptp(paddr_t pml4, unsigned int memtype)
 	return (pml4 & EPT_ADDR_MASK) | (3ULL << EPTP_WALK_SHIFT) | ((uint64_t)memtype << EPTP_MT_SHIFT);
 }
 
-bool ept_translate(paddr_t pml4, uint64_t gpa, uint64_t *hpa, unsigned int *memtype, unsigned int *level)
+bool ept_translate_rights(paddr_t pml4, uint64_t gpa, struct ept_translation *t)
 {
 	const uint64_t *table = phys_to_virt(pml4);
+	unsigned int rights = EPT_RWX;
 
 	for (int lvl = 4; lvl >= 1; lvl--) {
 		unsigned int shift = PAGE_SHIFT + 9 * (lvl - 1);
 		uint64_t e = table[(gpa >> shift) & 511];
 
-		if (!(e & EPT_RWX))
+		rights &= (unsigned int)(e & EPT_RWX);
+		if (!rights)
 			return false;
 		if (lvl == 1 || (e & EPT_LARGE)) {
 			uint64_t offset_mask = (1ULL << shift) - 1;
 
-			*hpa = (e & EPT_ADDR_MASK & ~offset_mask) | (gpa & offset_mask);
-			*memtype = (unsigned int)((e & EPT_MT_MASK) >> EPT_MT_SHIFT);
-			*level = (unsigned int)lvl;
+			t->hpa = (e & EPT_ADDR_MASK & ~offset_mask) | (gpa & offset_mask);
+			t->memtype = (unsigned int)((e & EPT_MT_MASK) >> EPT_MT_SHIFT);
+			t->level = (unsigned int)lvl;
+			t->rights = rights;
 			return true;
 		}
 		table = phys_to_virt(e & EPT_ADDR_MASK);
 	}
 	return false;
+}
+
+bool ept_translate(paddr_t pml4, uint64_t gpa, uint64_t *hpa, unsigned int *memtype, unsigned int *level)
+{
+	struct ept_translation t;
+
+	if (!ept_translate_rights(pml4, gpa, &t))
+		return false;
+	*hpa = t.hpa;
+	*memtype = t.memtype;
+	*level = t.level;
+	return true;
 }
 
 /* Replaces a large-page entry of `level` by a table of the next level with the same mapping (SDM 29.3.2). */

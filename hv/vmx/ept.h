@@ -59,6 +59,12 @@ int ept_restrict_page(paddr_t pml4, uint64_t gpa, uint64_t rights, paddr_t (*all
 /* The EPT pointer for a 4-level table at pml4 (SDM 25.6.11). */
 uint64_t ept_make_eptp(paddr_t pml4, unsigned int memtype);
 
+struct ept_translation {
+	uint64_t hpa;
+	unsigned int memtype, level, rights; /* rights: EPT_READ/WRITE/EXEC of every level walked */
+};
+bool ept_translate_rights(paddr_t pml4, uint64_t gpa, struct ept_translation *t);
+
 /* Walks the tables: true with the host address, memory type and leaf level (1 = 4 KiB) if gpa is mapped. */
 bool ept_translate(paddr_t pml4, uint64_t gpa, uint64_t *hpa, unsigned int *memtype, unsigned int *level);
 

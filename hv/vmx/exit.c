@@ -297,7 +297,7 @@ static void handle_vmx_instruction(struct vcpu *v, struct guest_regs *r)
 /* INVEPT/INVVPID: #UD while L1 is offered neither EPT nor VPID (SDM 31.3: #UD without the capability). */
 static void handle_invept_invvpid(struct vcpu *v, struct guest_regs *r)
 {
-	handle_ud(v, r);
+	vmx_nested_inv_exit(v, r);
 }
 
 static void handle_invd(struct vcpu *v, struct guest_regs *r)

@@ -53,6 +53,15 @@ int l1_write_phys(uint64_t gpa, const void *buf, size_t len)
 	return L1_MEM_OK;
 }
 
+int l1_cmpxchg_phys64(uint64_t gpa, uint64_t old, uint64_t new_val, bool *changed)
+{
+	if ((gpa & 7) || !l1_ram(gpa, 8))
+		return L1_MEM_NOT_RAM;
+	*changed = !__atomic_compare_exchange_n((uint64_t *)phys_to_virt(gpa), &old, new_val, false,
+						__ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
+	return L1_MEM_OK;
+}
+
 static bool table_read64(uint64_t gpa, uint64_t *val)
 {
 	return l1_read_phys(gpa, val, 8) == L1_MEM_OK;

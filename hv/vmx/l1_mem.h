@@ -35,6 +35,9 @@ bool l1_ram_covers(const struct mem_map *guest_map, uint64_t gpa, uint64_t len);
 int l1_read_phys(uint64_t gpa, void *buf, size_t len);
 int l1_write_phys(uint64_t gpa, const void *buf, size_t len);
 
+/* An 8-aligned locked compare-and-exchange, as the CPU updates paging flags (SDM 4.8, 29.3.5); *changed: old did not match. */
+int l1_cmpxchg_phys64(uint64_t gpa, uint64_t old, uint64_t new_val, bool *changed);
+
 /*
  * Linear accesses through L1's paging as the CPU would make them at privilege
  * p->cpl (access is GUEST_ACCESS_* of guest_walk.h). Pages are translated one

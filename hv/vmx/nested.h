@@ -7,6 +7,7 @@
 #include "hv/nested/events.h"
 #include "hv/nested/vmx_insn.h"
 #include "hv/nested/vmx_policy.h"
+#include "hv/nested/shadow_ept.h"
 
 /*
  * A vCPU's nested state, allocated when its L1 first executes VMXON (struct
@@ -23,6 +24,12 @@ struct vmx_nested {
 	bool launching;            /* ... and it is a VMLAUNCH: a failed entry leaves vmcs12 clear */
 	bool immediate_exit;       /* vmcs02's preemption timer is ours, at 0 (vmcs02_l0.immediate_exit) */
 	bool init_posted;          /* an INIT latched by another CPU (or an ICR write), folded into core.ev */
+	struct shadow_ept ept02;   /* L2's EPT when L1 enables EPT (nested_ept.c) */
+	struct shadow_ept_ops ept02_ops;
+	unsigned int ept02_pages;  /* its table pages, bounded */
+	uint32_t ept01_gen;        /* vmx_apic_trap_gen the shadow was built against */
+	bool ept02_flush;          /* INVEPT before the next entry */
+	uint16_t vpid12_last;      /* vmcs12's VPID at the last entry: a new one flushes vpid02 */
 	paddr_t io_bitmap_a, io_bitmap_b, msr_bitmap; /* vmcs02's: L1's ORed with ours */
 	int io_merged;             /* enum vmcs02_bitmap_source the I/O bitmaps hold if it needs no re-merge, else -1 */
 	uint64_t l2_handled[EXIT_REASON_MAX];   /* L2 exits the hypervisor handled itself, per reason */
@@ -63,6 +70,9 @@ bool vmx_nested_latch_init(struct vcpu *v);
 void vmx_nested_post_init(struct vcpu *v);
 /* After a successful VMXOFF: an INIT latched in VMX root now reaches L1. */
 void vmx_nested_after_vmxoff(struct vcpu *v, struct guest_regs *r);
+/* INVEPT/INVVPID executed by L1 (exit reasons 50, 53). */
+void vmx_nested_inv_exit(struct vcpu *v, struct guest_regs *r);
+void vmx_nested_invvpid(struct vcpu *v);
 /* INIT delivered to L1 itself (exit.c). */
 void vmx_l1_init(struct vcpu *v, struct guest_regs *r);
 

@@ -1,5 +1,7 @@
 /* L1's VMX instructions (exit reasons 19-27): operands through the checked accessor, semantics from hv/nested/vmx_insn.c. */
 #include "hv/vmx/nested.h"
+#include "hv/vmx/nested_ept.h"
+#include "hv/nested/inv_insn.h"
 #include "hv/vmx/vmx_internal.h"
 #include "hv/vmx/l1_mem.h"
 #include "hv/nested/vmx_operand.h"
@@ -49,6 +51,7 @@ static struct vmx_nested *nested_alloc(struct vcpu *v)
 	n->core.vmx_misc = vmx_offer_msr(&vmx_l1_offer, MSR_IA32_VMX_MISC);
 	n->core.any_error_code = vmx_offer_msr(&vmx_l1_offer, MSR_IA32_VMX_BASIC) & BIT(56);
 	v->nested = n;
+	nested_ept_init(v, n->vmx.maxphyaddr);
 	return n;
 }
 
@@ -240,4 +243,50 @@ void vmx_nested_insn_exit(struct vcpu *v, struct guest_regs *r)
 		vmx_apic_trap_update(v); /* its INITs are the hypervisor's now (apic_access.c) */
 	if (insn.op == NESTED_VMXOFF && res.outcome == VMX_SUCCEED)
 		vmx_nested_after_vmxoff(v, r);
+}
+
+/* The EPT and VPID capabilities L1 is offered (0x48c); INVEPT/INVVPID are #UD without them (SDM 31.3). */
+static uint64_t offered_ept_vpid_cap(void)
+{
+	return vmx_offer_msr(&vmx_l1_offer, MSR_IA32_VMX_EPT_VPID_CAP);
+}
+
+/*
+ * INVEPT / INVVPID of L1 (SDM 31.3): the checks of hv/nested/inv_insn.c on
+ * the type register (Reg2) and the 128-bit descriptor, then the shadow EPT
+ * and L2's VPID forget what they must.
+ */
+void vmx_nested_inv_exit(struct vcpu *v, struct guest_regs *r)
+{
+	bool vpid = VMX_EXIT_REASON_BASIC((uint32_t)vmcs_read(VM_EXIT_REASON)) == EXIT_REASON_INVVPID;
+	uint32_t info = (uint32_t)vmcs_read(VMX_INSTRUCTION_INFO);
+	uint64_t cap = offered_ept_vpid_cap();
+	struct nested_inv inv = { .invvpid = vpid };
+	struct nested_inv_result res;
+	struct nested_l1_state l1;
+	struct vmx_nested *n = v->nested;
+	uint8_t fault;
+
+	if (!vmx_l1_offer.nested || !(cap & (vpid ? VMX_VPID_INVVPID : VMX_EPT_INVEPT)) || !n) {
+		vmx_inject_hw_exception(UD_VECTOR, false, 0);
+		return;
+	}
+	l1_state(v, &l1);
+	fault = nested_insn_fault(&n->vmx, vpid ? NESTED_INVVPID : NESTED_INVEPT, &l1);
+	if (fault) {
+		vmx_inject_hw_exception(fault, fault == GP_VECTOR, 0);
+		return;
+	}
+	inv.type = read_gpr(r, vmx_info_reg2(info));
+	if (!l1_mode64())
+		inv.type = (uint32_t)inv.type;
+	if (!access_operand(r, inv.desc, sizeof(inv.desc), false))
+		return;
+	res = nested_inv_execute(&n->vmx, cap, &inv);
+	if (res.scope == NESTED_INV_EPT_SINGLE || res.scope == NESTED_INV_EPT_ALL)
+		nested_ept_invept(v, res.scope == NESTED_INV_EPT_ALL, res.eptp);
+	else if (res.scope != NESTED_INV_NONE)
+		vmx_nested_invvpid(v);
+	vmcs_write(GUEST_RFLAGS, vmx_result_rflags(vmcs_read(GUEST_RFLAGS), res.r.outcome));
+	vmx_skip_instruction();
 }

@@ -1,5 +1,6 @@
 /* Running L2: L1's VM entry onto vmcs02, L2's exits handled or reflected, the synthesized exit back onto vmcs01. */
 #include "hv/vmx/nested.h"
+#include "hv/vmx/nested_ept.h"
 #include "hv/vmx/vmx_internal.h"
 #include "hv/vmx/l1_mem.h"
 #include "hv/vmx/nested_msr.h"
@@ -65,6 +66,7 @@ static void caps_from_offer(const struct vmx_offer *o, struct nested_vmx_caps *c
 		.cr4_fixed0 = vmx_offer_msr(o, MSR_IA32_VMX_CR4_FIXED0),
 		.cr4_fixed1 = vmx_offer_msr(o, MSR_IA32_VMX_CR4_FIXED1),
 		.misc = vmx_offer_msr(o, MSR_IA32_VMX_MISC),
+		.ept_vpid_cap = vmx_offer_msr(o, MSR_IA32_VMX_EPT_VPID_CAP),
 		.inject_any_error_code = vmx_offer_msr(o, MSR_IA32_VMX_BASIC) & BIT(56),
 		.maxphyaddr = vmx_max_phys_addr_bits(),
 	};
@@ -90,7 +92,7 @@ void vmx_nested_init(const char *cmdline)
 	read_hw_msrs(&hw);
 	vmx_offer_compute(&hw, on, &vmx_l1_offer);
 	caps_from_offer(&vmx_l1_offer, &l1_caps);
-	pr_info("hv: nested VMX %s\n", on ? "offered to L1 (no EPT, VPID, unrestricted guest, shadow VMCS yet)"
+	pr_info("hv: nested VMX %s\n", on ? "offered to L1 (with EPT, VPID, unrestricted guest, PML)"
 					  : "off (nested=off): L1 sees no VMX");
 	if (on && vmx_nested_dr_exits)
 		pr_info("hv: nested_dr_exits=on: the hypervisor intercepts L2's MOV DR\n");
@@ -239,23 +241,58 @@ static void fail_entry_to_l1(struct vcpu *v, uint32_t reason, uint64_t qual)
 }
 
 /* One L2 exit for L1: exit information and L2's state into vmcs12 (the event core), then L1's host state. */
-static void reflect_to_l1(struct vcpu *v, uint32_t reason)
+static void reflect_exit(struct vcpu *v, struct nested_exit *x)
 {
 	struct vmx_nested *n = v->nested;
 	struct vmcs12 *v12 = &n->vmx.vmcs12;
-	uint32_t intr = (uint32_t)vmcs_read(VM_EXIT_INTR_INFO);
-	struct nested_exit x = { .reason = reason, .qualification = vmcs_read(EXIT_QUALIFICATION),
-				 .intr_info = intr, .intr_error_code = (uint32_t)vmcs_read(VM_EXIT_INTR_ERROR_CODE),
-				 .insn_len = (uint32_t)vmcs_read(VM_EXIT_INSTRUCTION_LEN) };
-	bool nmi = reason == EXIT_REASON_EXCEPTION_NMI &&
-		   ((intr & INTR_INFO_TYPE_MASK) >> INTR_INFO_TYPE_SHIFT) == INTR_TYPE_NMI;
+	bool nmi = x->reason == EXIT_REASON_EXCEPTION_NMI &&
+		   ((x->intr_info & INTR_INFO_TYPE_MASK) >> INTR_INFO_TYPE_SHIFT) == INTR_TYPE_NMI;
 
-	nested_vmexit_to_l1(&n->core, &x);
+	nested_vmexit_to_l1(&n->core, x);
 	v12->vmx_instruction_info = (uint32_t)vmcs_read(VMX_INSTRUCTION_INFO);
 	v12->guest_linear_address = vmcs_read(GUEST_LINEAR_ADDRESS);
 	/* vmcs01 runs L1 without a TSC offset: L1's TSC is the host's. */
 	nested_store_exit_msr_list(v, v12->vm_exit_msr_store_addr, v12->vm_exit_msr_store_count, 0);
 	switch_to_l1(v, nmi);
+}
+
+/* An exit of L2's that is L1's as the hardware reported it. */
+static void reflect_to_l1(struct vcpu *v, uint32_t reason)
+{
+	struct nested_exit x = { .reason = reason, .qualification = vmcs_read(EXIT_QUALIFICATION),
+				 .intr_info = (uint32_t)vmcs_read(VM_EXIT_INTR_INFO),
+				 .intr_error_code = (uint32_t)vmcs_read(VM_EXIT_INTR_ERROR_CODE),
+				 .insn_len = (uint32_t)vmcs_read(VM_EXIT_INSTRUCTION_LEN) };
+
+	if (reason == EXIT_REASON_EPT_VIOLATION || reason == EXIT_REASON_EPT_MISCONFIG)
+		v->nested->vmx.vmcs12.guest_physical_address = vmcs_read(GUEST_PHYSICAL_ADDRESS);
+	reflect_exit(v, &x);
+}
+
+static void prepare_next_l2_entry(struct vcpu *v);
+
+/* EPT violations and misconfigurations of vmcs02 under L1's EPT: the shadow's (nested_ept.c), or L1's own. */
+static void l2_ept_exit(struct vcpu *v, uint32_t basic)
+{
+	struct vmx_nested *n = v->nested;
+	struct nested_ept_exit e;
+
+	if (basic == EXIT_REASON_EPT_MISCONFIG) {
+		printk("hv: EPT misconfiguration of L2's shadow EPT at %#llx (a hypervisor bug); stopping L1\n",
+		       (unsigned long long)vmcs_read(GUEST_PHYSICAL_ADDRESS));
+		vmx_stop_guest(v, NULL, HV_EXIT_GUEST_DIED);
+	}
+	if (nested_ept_violation(v, &e) == NESTED_EPT_TO_L1) {
+		struct nested_exit x = { .reason = e.reason, .qualification = e.qualification,
+					 .intr_info = (uint32_t)vmcs_read(VM_EXIT_INTR_INFO) };
+
+		n->l2_reflected[e.reason % EXIT_REASON_MAX]++;
+		n->vmx.vmcs12.guest_physical_address = e.gpa;
+		reflect_exit(v, &x);
+		return;
+	}
+	n->l2_handled[basic % EXIT_REASON_MAX]++;
+	prepare_next_l2_entry(v);
 }
 
 /* ---- L1's VMLAUNCH / VMRESUME --------------------------------------------------------------- */
@@ -326,6 +363,27 @@ static bool vmcs02_create(struct vcpu *v)
 	return true;
 }
 
+/* One VPID for L2 whatever vmcs12's is: a different vmcs12 VPID than last time must not see the old one's translations. */
+static void vpid02_sync(struct vcpu *v, const struct vmcs02_l0 *l0)
+{
+	struct vmx_nested *n = v->nested;
+	const struct vmcs12 *v12 = &n->vmx.vmcs12;
+	bool on = (v12->cpu_based_vm_exec_control & CPU_BASED_ACTIVATE_SECONDARY) &&
+		  (v12->secondary_vm_exec_control & SECONDARY_ENABLE_VPID);
+
+	if (!on || !l0->vpid02 || v12->virtual_processor_id == n->vpid12_last)
+		return;
+	n->vpid12_last = v12->virtual_processor_id;
+	invvpid(INVVPID_SINGLE_CONTEXT, l0->vpid02, 0);
+}
+
+/* L1's INVVPID: L2's translations all live under vpid02 (invalidating more than asked is allowed, SDM 29.4.3). */
+void vmx_nested_invvpid(struct vcpu *v)
+{
+	if (v->vpid)
+		invvpid(INVVPID_SINGLE_CONTEXT, (uint16_t)(v->vpid + 1), 0);
+}
+
 /* What the hypervisor keeps for itself in vmcs02, and what L2 inherits from L1 (read while vmcs01 is current). */
 static void l0_needs(const struct vcpu *v, struct vmcs02_l0 *l0)
 {
@@ -343,7 +401,9 @@ static void l0_needs(const struct vcpu *v, struct vmcs02_l0 *l0)
 		.proc2_allowed1 = (uint32_t)(vmx_caps.procbased2 >> 32),
 		.entry_allowed1 = (uint32_t)(vmx_caps.entry >> 32),
 		.io_bitmap_a = n->io_bitmap_a, .io_bitmap_b = n->io_bitmap_b, .msr_bitmap = n->msr_bitmap,
-		.eptp = v->eptp, .cr0_mask = v->cr0_mask, .cr4_mask = v->cr4_mask,
+		.eptp = nested_ept_enabled(&n->vmx.vmcs12) ? nested_ept_eptp02((struct vcpu *)v) : v->eptp,
+		.proc2_emulated = SECONDARY_ENABLE_PML, .vpid02 = v->vpid ? (uint16_t)(v->vpid + 1) : 0,
+		.cr0_mask = v->cr0_mask, .cr4_mask = v->cr4_mask,
 		.tsc_offset = (v->ctl.proc & CPU_BASED_USE_TSC_OFFSETTING) ? vmcs_read(TSC_OFFSET) : 0,
 		.l1_efer = vmcs_read(GUEST_IA32_EFER),
 		.l1_pat = (v->ctl.entry & VM_ENTRY_LOAD_IA32_PAT) ? vmcs_read(GUEST_IA32_PAT) : rdmsr(MSR_IA32_PAT),
@@ -358,7 +418,8 @@ static void load_l2_pdptes(const struct vmcs12 *v12)
 	bool pae = (v12->guest_cr0 & X86_CR0_PG) && (v12->guest_cr4 & X86_CR4_PAE) &&
 		   !(v12->vm_entry_controls & VM_ENTRY_IA32E_MODE);
 
-	if (!pae)
+	/* With L1's EPT the PDPTEs come from vmcs12 (copied with the guest state), as for L1 on hardware (26.3.2.4). */
+	if (!pae || nested_ept_enabled(v12))
 		return;
 	if (l1_read_phys(v12->guest_cr3 & 0xffffffe0ULL, pdpte, sizeof(pdpte)) != L1_MEM_OK)
 		memset(pdpte, 0, sizeof(pdpte));
@@ -446,6 +507,7 @@ void vmx_nested_enter_l2(struct vcpu *v, struct guest_regs *r, bool launch)
 		return;
 	}
 	l0_needs(v, &l0);
+	vpid02_sync(v, &l0);
 	take_posted_init(n);
 	/* A latched INIT: the exit to L1 follows the entry at once (after its injection, SDM 26.7.4). */
 	l0.immediate_exit = n->immediate_exit = n->core.ev.init_pending;
@@ -569,6 +631,7 @@ bool vmx_nested_latch_init(struct vcpu *v)
 
 void vmx_nested_after_vmxoff(struct vcpu *v, struct guest_regs *r)
 {
+	nested_ept_release(v);
 	vmx_apic_trap_update(v);
 	take_posted_init(v->nested);
 	if (!v->nested->core.ev.init_pending)
@@ -600,6 +663,11 @@ void vmx_nested_l2_exit(struct vcpu *v, struct guest_regs *r)
 	if (n->immediate_exit && immediate_exit_done(v, basic)) {
 		n->l2_handled[basic % EXIT_REASON_MAX]++;
 		prepare_next_l2_entry(v);
+		return;
+	}
+	if ((basic == EXIT_REASON_EPT_VIOLATION || basic == EXIT_REASON_EPT_MISCONFIG) &&
+	    nested_ept_enabled(&n->vmx.vmcs12)) {
+		l2_ept_exit(v, basic);
 		return;
 	}
 	describe_exit(r, basic, &x);

@@ -139,11 +139,22 @@ static void test_tigerlake_offer_satisfies_kvm_intel_6_1(void **state)
 	for (size_t m = 0; m < ARRAY_SIZE(models); m++) {
 		vmx_offer_compute(models[m], true, &o);
 		assert_int_equal(kvm61_setup_vmcs_config(&k), 0);
-		/* kvm_intel's parameters follow: ept, vpid, unrestricted_guest all N in this issue. */
-		assert_int_equal(k.proc2 & (SECONDARY_ENABLE_EPT | SECONDARY_ENABLE_VPID |
-					    SECONDARY_UNRESTRICTED_GUEST), 0);
-		assert_int_equal(k.ept_vpid, 0);
+		/* EPT/VPID capabilities only where the controls are: kvm_intel refuses anything else. */
+		if (!(k.proc2 & SECONDARY_ENABLE_EPT))
+			assert_int_equal((uint32_t)k.ept_vpid, 0);
+		if (!(k.proc2 & SECONDARY_ENABLE_VPID))
+			assert_int_equal(k.ept_vpid >> 32, 0);
 	}
+	/* On tigerlake kvm_intel's parameters follow bare Bochs': ept, vpid, unrestricted_guest, pml all Y. */
+	vmx_offer_compute(&tigerlake, true, &o);
+	assert_int_equal(kvm61_setup_vmcs_config(&k), 0);
+	assert_int_equal(k.proc2 & (SECONDARY_ENABLE_EPT | SECONDARY_ENABLE_VPID | SECONDARY_UNRESTRICTED_GUEST |
+				    SECONDARY_ENABLE_PML),
+			 SECONDARY_ENABLE_EPT | SECONDARY_ENABLE_VPID | SECONDARY_UNRESTRICTED_GUEST | SECONDARY_ENABLE_PML);
+	assert_int_equal(k.ept_vpid & (VMX_EPT_WALK_4 | VMX_EPT_MEMTYPE_WB | VMX_EPT_INVEPT | VMX_EPT_AD |
+				       VMX_EPT_2M_PAGE | VMX_EPT_1G_PAGE | VMX_VPID_INVVPID),
+			 VMX_EPT_WALK_4 | VMX_EPT_MEMTYPE_WB | VMX_EPT_INVEPT | VMX_EPT_AD | VMX_EPT_2M_PAGE |
+			 VMX_EPT_1G_PAGE | VMX_VPID_INVVPID);
 }
 
 /* The required allowed-1 sets, spelled out, in the legacy MSRs kvm_intel reads and in the TRUE ones. */
@@ -187,10 +198,11 @@ static void test_tigerlake_offers_the_emulated_features(void **state)
 	assert_int_equal(rd(MSR_IA32_VMX_MISC), 0x600401e0);
 	assert_int_equal(rd(MSR_IA32_VMX_CR0_FIXED0), 0x80000021);
 	assert_int_equal(rd(MSR_IA32_VMX_CR4_FIXED0), X86_CR4_VMXE);
-	/* Fields: TPR threshold (TPR shadow), PLE, XSS bitmap, timer, PAT, EFER; nothing of EPT/VPID/APICv. */
+	/* Fields: TPR threshold (TPR shadow), PLE, XSS bitmap, timer, PAT, EFER, EPT, VPID, PML; nothing of APICv. */
 	assert_int_equal(o.vmcs12_features,
 			 VMCS12_F_TPR_SHADOW | VMCS12_F_SECONDARY | VMCS12_F_PLE | VMCS12_F_XSAVES |
-			 VMCS12_F_PREEMPTION_TIMER | VMCS12_F_PAT | VMCS12_F_EFER);
+			 VMCS12_F_PREEMPTION_TIMER | VMCS12_F_PAT | VMCS12_F_EFER | VMCS12_F_EPT | VMCS12_F_VPID |
+			 VMCS12_F_PML);
 }
 
 static void check_subset(uint64_t offered, uint64_t hw, uint32_t msr)
@@ -230,7 +242,7 @@ static void test_nothing_offered_the_hardware_lacks(void **state)
 	}
 }
 
-/* Not in this issue: EPT, VPID, unrestricted guest, VMCS shadowing, APIC virtualization, VM functions. */
+/* Not offered: VMCS shadowing, APIC virtualization, VM functions; EPT capabilities beyond what the shadow EPT emulates. */
 static void test_withheld_features_and_their_msrs(void **state)
 {
 	uint32_t apicv = SECONDARY_VIRT_APIC_ACCESSES | SECONDARY_VIRT_X2APIC_MODE |
@@ -239,21 +251,21 @@ static void test_withheld_features_and_their_msrs(void **state)
 
 	(void)state;
 	vmx_offer_compute(&tigerlake, true, &o);
-	assert_int_equal((rd(0x48b) >> 32) & (apicv | SECONDARY_ENABLE_EPT | SECONDARY_ENABLE_VPID |
-					      SECONDARY_UNRESTRICTED_GUEST | SECONDARY_VMCS_SHADOWING |
-					      SECONDARY_ENABLE_VMFUNC | SECONDARY_ENABLE_PML), 0);
+	assert_int_equal((rd(0x48b) >> 32) & (apicv | SECONDARY_VMCS_SHADOWING | SECONDARY_ENABLE_VMFUNC |
+					      SECONDARY_EPT_VIOLATION_VE | SECONDARY_MODE_BASED_EPT_EXEC), 0);
+	/* EPT_VPID_CAP: tigerlake's, without advanced EPT-violation information (22) and bit 23. */
+	assert_int_equal(vmx_offer_rdmsr(&o, MSR_IA32_VMX_EPT_VPID_CAP, &v), VMX_MSR_OK);
+	assert_int_equal(v, 0x00000f0106b34141ULL & ~(uint64_t)(BIT(22) | BIT(23)));
 	assert_int_equal((rd(0x48d) >> 32) & PIN_BASED_POSTED_INTR, 0);
 	assert_int_equal((rd(0x48e) >> 32) & CPU_BASED_TERTIARY_CONTROLS, 0);
 	/* The MSRs of features not offered do not exist (SDM A.10, A.11): #GP, as on a CPU without them. */
-	assert_int_equal(vmx_offer_rdmsr(&o, MSR_IA32_VMX_EPT_VPID_CAP, &v), VMX_MSR_GP);
 	assert_int_equal(vmx_offer_rdmsr(&o, MSR_IA32_VMX_VMFUNC, &v), VMX_MSR_GP);
 	assert_int_equal(vmx_offer_rdmsr(&o, 0x492, &v), VMX_MSR_GP);
 	assert_int_equal(vmx_offer_rdmsr(&o, 0x493, &v), VMX_MSR_GP);
-	assert_int_equal(vmx_offer_msr(&o, MSR_IA32_VMX_EPT_VPID_CAP), 0);
 	/* L1's VMCS has none of their fields: VMREAD fails with error 12 as on such a CPU. */
-	assert_int_equal(vmcs12_vmread(&(struct vmcs12){ 0 }, EPT_POINTER, o.vmcs12_features, &v),
+	assert_int_equal(vmcs12_vmread(&(struct vmcs12){ 0 }, EPTP_INDEX, o.vmcs12_features, &v),
 			 VMXERR_UNSUPPORTED_VMCS_COMPONENT);
-	assert_int_equal(vmcs12_vmread(&(struct vmcs12){ 0 }, VIRTUAL_PROCESSOR_ID, o.vmcs12_features, &v),
+	assert_int_equal(vmcs12_vmread(&(struct vmcs12){ 0 }, VMREAD_BITMAP, o.vmcs12_features, &v),
 			 VMXERR_UNSUPPORTED_VMCS_COMPONENT);
 }
 

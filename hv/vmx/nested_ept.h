@@ -1,0 +1,27 @@
+/* L1's EPT for L2: the shadow EPT02's pages, roots and faults on this hypervisor (decisions in hv/nested/shadow_ept.c). */
+#ifndef HV_VMX_NESTED_EPT_H
+#define HV_VMX_NESTED_EPT_H
+
+#include "hv/types.h"
+#include "hv/vmx/vcpu.h"
+#include "hv/nested/vmcs12.h"
+
+void nested_ept_init(struct vcpu *v, unsigned int maxphyaddr);
+bool nested_ept_enabled(const struct vmcs12 *v12);
+/* vmcs02's EPT pointer for the coming entry (INVEPT done here when the shadow changed). */
+uint64_t nested_ept_eptp02(struct vcpu *v);
+void nested_ept_invept(struct vcpu *v, bool all, uint64_t eptp12);
+void nested_ept_release(struct vcpu *v);
+
+enum nested_ept_outcome {
+	NESTED_EPT_HANDLED, /* re-enter L2 (the shadow filled in, or nothing to do) */
+	NESTED_EPT_TO_L1,   /* an exit for L1, described in struct nested_ept_exit */
+};
+struct nested_ept_exit {
+	uint32_t reason;
+	uint64_t qualification;
+	uint64_t gpa;
+};
+enum nested_ept_outcome nested_ept_violation(struct vcpu *v, struct nested_ept_exit *x);
+
+#endif
