@@ -30,17 +30,19 @@ static void let_through(uint8_t *bitmap, uint32_t encoding)
 	bitmap[(encoding & 0x7fff) >> 3] &= (uint8_t)~(1u << (encoding & 7));
 }
 
-/* The hardware must hold both encodings of a 64-bit field (full and high) for either to be shadowed. */
-static bool hw_has_field(const struct vmcs12_field *f, shadow_hw_has_fn hw_has, void *ctx)
+/* The hardware must hold both encodings of a 64-bit field (full and high), and let the hypervisor write it. */
+static bool hw_holds(const struct vmcs12_field *f, const struct shadow_hw *hw)
 {
-	if (!hw_has)
-		return true;
-	if (!hw_has(ctx, f->encoding))
+	if (f->read_only && !hw->vmwrite_any_field)
 		return false;
-	return f->width != VMCS_WIDTH_64 || hw_has(ctx, f->encoding | 1u);
+	if (!hw->has)
+		return true;
+	if (!hw->has(hw->ctx, f->encoding))
+		return false;
+	return f->width != VMCS_WIDTH_64 || hw->has(hw->ctx, f->encoding | 1u);
 }
 
-void shadow_plan_make(uint32_t features, shadow_hw_has_fn hw_has, void *ctx, struct shadow_plan *plan,
+void shadow_plan_make(uint32_t features, const struct shadow_hw *hw, struct shadow_plan *plan,
 		      uint8_t *vmread_bitmap, uint8_t *vmwrite_bitmap)
 {
 	memset(plan, 0, sizeof(*plan));
@@ -50,7 +52,7 @@ void shadow_plan_make(uint32_t features, shadow_hw_has_fn hw_has, void *ctx, str
 		const struct vmcs12_field *f = &vmcs12_fields[i];
 		enum shadow_access a = shadow_field_access(f, features);
 
-		if (a == SHADOW_NONE || !hw_has_field(f, hw_has, ctx))
+		if (a == SHADOW_NONE || !hw_holds(f, hw))
 			continue;
 		plan->mirrored[plan->nr_mirrored++] = (uint8_t)i;
 		if (shadow_exit_writes(f))

@@ -17,7 +17,9 @@
  *   - A read-only field (VM-exit information, SDM 24.9) is read-shadowed only:
  *     VMWRITE to it must fail with 13, or succeed only if L1 is offered
  *     "VMWRITE to any field" (IA32_VMX_MISC[29]); the exit decides, and a
- *     successful write is copied into the shadow.
+ *     successful write is copied into the shadow. Filling it in the shadow at
+ *     all needs the hardware's own MISC[29] (the hypervisor VMWRITEs it there,
+ *     SDM 30.3); without that it is not shadowed.
  *   - Every other field is read- and write-shadowed: what L1 writes there is
  *     used only by its next VM entry, which first copies the shadow into
  *     vmcs12 and then checks vmcs12 completely (entry_checks.c), so any value
@@ -70,13 +72,20 @@ enum shadow_access shadow_field_access(const struct vmcs12_field *f, uint32_t fe
  */
 bool shadow_exit_writes(const struct vmcs12_field *f);
 
+/* What the hardware's shadow VMCS can hold. */
+struct shadow_hw {
+	shadow_hw_has_fn has;      /* NULL: every field of the table */
+	void *ctx;
+	bool vmwrite_any_field;    /* the hardware's IA32_VMX_MISC[29]: the hypervisor can fill read-only fields */
+};
+
 /*
  * The plan and both bitmaps (SHADOW_BITMAP_SIZE bytes each) for the fields
- * that exist for L1 and in the hardware (hw_has NULL: all of them). A 64-bit
- * field is reached by two encodings (full, and high with bit 0 set, SDM
- * 24.11.2): both get the field's bit.
+ * that exist for L1 and in the hardware. A 64-bit field is reached by two
+ * encodings (full, and high with bit 0 set, SDM 24.11.2): both get the
+ * field's bit, and the hardware must have both.
  */
-void shadow_plan_make(uint32_t features, shadow_hw_has_fn hw_has, void *ctx, struct shadow_plan *plan,
+void shadow_plan_make(uint32_t features, const struct shadow_hw *hw, struct shadow_plan *plan,
 		      uint8_t *vmread_bitmap, uint8_t *vmwrite_bitmap);
 
 /*

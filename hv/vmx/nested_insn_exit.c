@@ -49,6 +49,7 @@ static struct vmx_nested *nested_alloc(struct vcpu *v)
 	n->core.vmx_misc = vmx_offer_msr(&vmx_l1_offer, MSR_IA32_VMX_MISC);
 	n->core.any_error_code = vmx_offer_msr(&vmx_l1_offer, MSR_IA32_VMX_BASIC) & BIT(56);
 	v->nested = n;
+	vmx_shadow_vcpu_init(v);
 	return n;
 }
 
@@ -226,10 +227,13 @@ void vmx_nested_insn_exit(struct vcpu *v, struct guest_regs *r)
 		printk("hv: out of hypervisor frames for L1's nested VMX state; VMXON fails\n");
 		res = (struct nested_insn_result){ .outcome = VMX_FAIL_INVALID };
 	} else {
+		vmx_shadow_before_insn(v, &insn);
 		res = nested_insn_execute(&n->vmx, &insn);
+		vmx_shadow_after_insn(v, &insn, &res);
 	}
 	if (res.enter_l2) {
 		vmx_nested_enter_l2(v, r, insn.op == NESTED_VMLAUNCH);
+		vmx_shadow_l1_resumes(v); /* the entry failed: L1 continues after its instruction */
 		return;
 	}
 	if (res.store && !store_result(r, &insn, info, res.value))

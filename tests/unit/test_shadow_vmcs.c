@@ -31,24 +31,29 @@ static bool bit(const uint8_t *bm, uint32_t n)
 	return (bm[n >> 3] >> (n & 7)) & 1;
 }
 
-static bool both_encodings_in_hw(const struct vmcs12_field *f, shadow_hw_has_fn hw)
+static const struct shadow_hw all_hw = { NULL, NULL, true };
+
+static bool hw_holds(const struct vmcs12_field *f, const struct shadow_hw *hw)
 {
-	return !hw || (hw(NULL, f->encoding) && (f->width != VMCS_WIDTH_64 || hw(NULL, f->encoding | 1u)));
+	if (f->read_only && !hw->vmwrite_any_field)
+		return false;
+	return !hw->has || (hw->has(NULL, f->encoding) && (f->width != VMCS_WIDTH_64 || hw->has(NULL, f->encoding | 1u)));
 }
 
 /* Every one of the 32768 bits is what the table says for its encoding (full or high), nothing else. */
 static void test_bitmaps_exactly_from_table(void **state)
 {
-	static const shadow_hw_has_fn hws[] = { NULL, fake_hw_has };
+	static const struct shadow_hw hws[] = { { NULL, NULL, true }, { fake_hw_has, NULL, true },
+						{ NULL, NULL, false }, { fake_hw_has, NULL, false } };
 
 	(void)state;
 	for (size_t s = 0; s < sizeof(feature_sets) / sizeof(feature_sets[0]); s++) {
-		for (size_t h = 0; h < 2; h++) {
-			shadow_plan_make(feature_sets[s], hws[h], NULL, &plan, rd, wr);
+		for (size_t h = 0; h < sizeof(hws) / sizeof(hws[0]); h++) {
+			shadow_plan_make(feature_sets[s], &hws[h], &plan, rd, wr);
 			for (uint32_t n = 0; n < 0x8000; n++) {
 				const struct vmcs12_field *f = vmcs12_field_lookup(n);
 				enum shadow_access a = f ? shadow_field_access(f, feature_sets[s]) : SHADOW_NONE;
-				bool hw = f && both_encodings_in_hw(f, hws[h]);
+				bool hw = f && hw_holds(f, &hws[h]);
 
 				assert_int_equal(bit(rd, n), !(a >= SHADOW_READ && hw));
 				assert_int_equal(bit(wr, n), !(a == SHADOW_READ_WRITE && hw));
@@ -60,9 +65,11 @@ static void test_bitmaps_exactly_from_table(void **state)
 /* The copy lists are the shadowed fields in table order; what L1 can write without exit is copied back. */
 static void test_copy_lists(void **state)
 {
-	(void)state;
-	shadow_plan_make(OFFER_TODAY, fake_hw_has, NULL, &plan, rd, wr);
+	static const struct shadow_hw hw = { fake_hw_has, NULL, true };
 	size_t m = 0, w = 0, x = 0;
+
+	(void)state;
+	shadow_plan_make(OFFER_TODAY, &hw, &plan, rd, wr);
 
 	for (size_t i = 0; i < vmcs12_nr_fields; i++) {
 		const struct vmcs12_field *f = &vmcs12_fields[i];
@@ -99,7 +106,7 @@ static void test_write_exits_are_exactly_exit_information(void **state)
 	size_t read_only = 0;
 
 	(void)state;
-	shadow_plan_make(VMCS12_F_ALL, NULL, NULL, &plan, rd, wr);
+	shadow_plan_make(VMCS12_F_ALL, &all_hw, &plan, rd, wr);
 	for (size_t i = 0; i < sizeof(must_exit) / sizeof(must_exit[0]); i++) {
 		const struct vmcs12_field *f = vmcs12_field_lookup(must_exit[i]);
 
@@ -124,7 +131,7 @@ static void test_nonexistent_fields_never_shadowed(void **state)
 	for (unsigned b = 0; b < 20; b++) {
 		uint32_t features = VMCS12_F_ALL & ~(1u << b);
 
-		shadow_plan_make(features, NULL, NULL, &plan, rd, wr);
+		shadow_plan_make(features, &all_hw, &plan, rd, wr);
 		for (size_t i = 0; i < vmcs12_nr_fields; i++) {
 			const struct vmcs12_field *f = &vmcs12_fields[i];
 
@@ -134,7 +141,7 @@ static void test_nonexistent_fields_never_shadowed(void **state)
 			assert_true(bit(rd, f->encoding | 1u) && bit(wr, f->encoding | 1u));
 		}
 	}
-	shadow_plan_make(0, NULL, NULL, &plan, rd, wr);
+	shadow_plan_make(0, &all_hw, &plan, rd, wr);
 	for (size_t i = 0; i < vmcs12_nr_fields; i++)
 		assert_int_equal(!bit(rd, vmcs12_fields[i].encoding), vmcs12_fields[i].feature == 0);
 }
@@ -143,7 +150,7 @@ static void test_nonexistent_fields_never_shadowed(void **state)
 static void test_high_encoding_bits_always_exit(void **state)
 {
 	(void)state;
-	shadow_plan_make(VMCS12_F_ALL, NULL, NULL, &plan, rd, wr);
+	shadow_plan_make(VMCS12_F_ALL, &all_hw, &plan, rd, wr);
 	for (size_t i = 0; i < vmcs12_nr_fields; i++) {
 		uint32_t enc = vmcs12_fields[i].encoding;
 
