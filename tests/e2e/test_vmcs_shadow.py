@@ -6,6 +6,7 @@ from runner import Run, Test, guest_image, check_guest_run, body_diff, find_line
 
 SHADOW_ON = r"^hv: VMCS shadowing on: L1 reads \d+ and writes \d+ vmcs12 fields without exits$"
 SHADOW_OFF = r"^hv: VMCS shadowing off \(vmcs_shadow=off\): every VMREAD/VMWRITE of L1 exits$"
+SHADOW_LACKING = r"^hv: VMCS shadowing off \(the CPU lacks it\): every VMREAD/VMWRITE of L1 exits$"
 COUNTERS = re.compile(r"^hv: (exits|L2 exits reflected to L1):(.*) total=(\d+)$")
 
 
@@ -59,10 +60,26 @@ def _check_bench_exits(results):
     return None
 
 
+def _check_cpu_without(results):
+    """Bochs' Sandy Bridge has no VMCS shadowing: the default falls back to exiting VMREAD/VMWRITE."""
+    res = results["sandybridge"]
+    why = check_guest_run(OLD_CPU["sandybridge"], res, 0, True)
+    if why:
+        return why
+    if not find_line(res.hv_lines, SHADOW_LACKING):
+        return "the hypervisor did not report a CPU without VMCS shadowing: " + res.describe()
+    per, reasons = _per_reflected(res)
+    if per is None or per < 6 or not reasons.get("VMREAD"):
+        return "without VMCS shadowing in the CPU, %s exits per reflected L2 exit (exits %s)" % (per, reasons)
+    return None
+
+
 RUNS = {"bare": Run(guest_image("bare", "vmxtest")), "noshadow": Run(guest_image("hv", "vmxtest-noshadow"))}
 BENCH = {"shadow": Run(guest_image("hv", "nestbench"), timeout=300),
          "noshadow": Run(guest_image("hv", "nestbench-noshadow"), timeout=300)}
+OLD_CPU = {"sandybridge": Run(guest_image("hv", "nestbench"), model="corei7_sandy_bridge_2600k", timeout=300)}
 TESTS = [
     Test("vmxtest-nested-noshadow", RUNS, _check_noshadow, needs=[r.image for r in RUNS.values()]),
     Test("nestbench-shadow-exits", BENCH, _check_bench_exits, needs=[r.image for r in BENCH.values()]),
+    Test("nestbench-cpu-without-shadowing", OLD_CPU, _check_cpu_without, needs=[OLD_CPU["sandybridge"].image]),
 ]
