@@ -45,12 +45,12 @@ def measure(kind):
 COUNTERS = re.compile(r"^hv: (exits|L2 exits reflected to L1|L2 exits handled):(.*) total=(\d+)$")
 
 
-def measure_nested(kind):
+def measure_nested(kind, guest="nestbench"):
     """Boots the nested bench (a small L1 hypervisor timing its L2's CPUID); returns (median, counters, reason)."""
-    run = runner.Run(runner.guest_image(kind, "nestbench"), timeout=300)
+    run = runner.Run(runner.guest_image(kind, guest), timeout=300)
     if not os.path.exists(run.image):
         return None, {}, "missing %s" % os.path.relpath(run.image, runner.ROOT)
-    res = runner.boot(run, os.path.join(runner.LOG_ROOT, "bench", "nested-" + kind))
+    res = runner.boot(run, os.path.join(runner.LOG_ROOT, "bench", "nested-%s-%s" % (kind, guest)))
     why = runner.check_guest_run(run, res, 0, under_hv=(kind == "hv"))
     median, counters = None, {}
     for line in res.guest_lines:
@@ -64,27 +64,40 @@ def measure_nested(kind):
     return median, counters, why
 
 
+# The hypervisor under the test L1 with VMCS shadowing (the default) and without (vmcs_shadow=off).
+NESTED_HV = (("with VMCS shadowing", "nestbench"), ("without (vmcs_shadow=off)", "nestbench-noshadow"))
+
+
+def exits_per_reflected(counters):
+    """(hypervisor exits per reflected L2 exit, L1's own exits, reflected), set-up included."""
+    reflected = counters.get("L2 exits reflected to L1", (0, {}))[0]
+    l1_exits = counters.get("exits", (0, {}))[0]
+    return ((l1_exits + reflected) / reflected if reflected else None), l1_exits, reflected
+
+
 def nested_table(single_cpuid):
     """The nested figures, in the same run as the single-level ones."""
     bare, _, bare_why = measure_nested("bare")
-    hv, counters, hv_why = measure_nested("hv")
+    whys = [("bare", bare_why)]
     print()
     print("%-32s %10s %12s %9s" % ("nested (L2 under a test L1)", "L1 bare", "L1 under hv", "ratio"))
-    if bare and hv:
-        print("%-32s %10d %12d %9s" % ("L2 CPUID round trip", bare, hv, "%.1fx" % (hv / bare)))
-    reflected = counters.get("L2 exits reflected to L1", (0, {}))[0]
-    l1_exits = counters.get("exits", (0, {}))[0]
-    if reflected:
-        print("hypervisor exits per reflected L2 exit: %.2f (L1's own exits %d + %d reflected, set-up included)"
-              % ((l1_exits + reflected) / reflected, l1_exits, reflected))
-    if bare and hv and single_cpuid:
-        per = hv - bare
-        print("hypervisor instructions per reflected L2 CPUID (with the L1 exits it causes): %d, %.1fx the "
-              "single-level CPUID exit (%d)" % (per, per / single_cpuid, single_cpuid))
-    for kind, why in (("bare", bare_why), ("hv", hv_why)):
+    for label, guest in NESTED_HV:
+        hv, counters, hv_why = measure_nested("hv", guest)
+        whys.append(("hv " + guest, hv_why))
+        if bare and hv:
+            print("%-32s %10d %12d %9s" % ("L2 CPUID round trip", bare, hv, "%.1fx" % (hv / bare)) + ", " + label)
+        per, l1_exits, reflected = exits_per_reflected(counters)
+        if per:
+            print("  hypervisor exits per reflected L2 exit: %.2f (L1's own exits %d + %d reflected, set-up included)"
+                  % (per, l1_exits, reflected))
+        if bare and hv and single_cpuid:
+            cost = hv - bare
+            print("  hypervisor instructions per reflected L2 CPUID (with the L1 exits it causes): %d, %.1fx the "
+                  "single-level CPUID exit (%d)" % (cost, cost / single_cpuid, single_cpuid))
+    for kind, why in whys:
         if why:
             print("bench: the nested %s run failed: %s" % (kind, why))
-    return 1 if bare_why or hv_why else 0
+    return 1 if any(why for _, why in whys) else 0
 
 
 def cell(costs, op):

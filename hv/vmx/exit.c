@@ -484,6 +484,7 @@ void vmx_handle_exit_ap(struct guest_regs *regs, struct vcpu *v)
 void vmx_handle_exit_l2(struct guest_regs *regs, struct vcpu *v)
 {
 	vmx_nested_l2_exit(v, regs);
+	vmx_shadow_l1_resumes(v); /* after an exit to L1: what it wrote into vmcs12, to the shadow VMCS */
 	/* An NMI of L1's that L1 does not intercept for L2 is delivered to whichever guest runs next. */
 	if (unlikely(this_cpu()->nmi_pending))
 		vmx_deliver_pending_nmi();

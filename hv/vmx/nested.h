@@ -8,6 +8,7 @@
 #include "hv/nested/vmx_insn.h"
 #include "hv/nested/vmx_policy.h"
 #include "hv/nested/shadow_ept.h"
+#include "hv/vmx/nested_shadow.h"
 
 /*
  * A vCPU's nested state, allocated when its L1 first executes VMXON (struct
@@ -34,6 +35,7 @@ struct vmx_nested {
 	int io_merged;             /* enum vmcs02_bitmap_source the I/O bitmaps hold if it needs no re-merge, else -1 */
 	uint64_t l2_handled[EXIT_REASON_MAX];   /* L2 exits the hypervisor handled itself, per reason */
 	uint64_t l2_reflected[EXIT_REASON_MAX]; /* L2 exits synthesized to L1, per reason */
+	struct vmx_shadow shadow;  /* VMCS shadowing of vmcs12 for L1's VMREAD/VMWRITE (nested_shadow.c) */
 };
 
 /* What VMX L1 sees (hv/nested/vmx_policy.c), computed once on the boot CPU. */

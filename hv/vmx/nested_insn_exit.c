@@ -52,6 +52,7 @@ static struct vmx_nested *nested_alloc(struct vcpu *v)
 	n->core.any_error_code = vmx_offer_msr(&vmx_l1_offer, MSR_IA32_VMX_BASIC) & BIT(56);
 	v->nested = n;
 	nested_ept_init(v, n->vmx.maxphyaddr);
+	vmx_shadow_vcpu_init(v);
 	return n;
 }
 
@@ -229,10 +230,13 @@ void vmx_nested_insn_exit(struct vcpu *v, struct guest_regs *r)
 		printk("hv: out of hypervisor frames for L1's nested VMX state; VMXON fails\n");
 		res = (struct nested_insn_result){ .outcome = VMX_FAIL_INVALID };
 	} else {
+		vmx_shadow_before_insn(v, &insn);
 		res = nested_insn_execute(&n->vmx, &insn);
+		vmx_shadow_after_insn(v, &insn, &res);
 	}
 	if (res.enter_l2) {
 		vmx_nested_enter_l2(v, r, insn.op == NESTED_VMLAUNCH);
+		vmx_shadow_l1_resumes(v); /* the entry failed: L1 continues after its instruction */
 		return;
 	}
 	if (res.store && !store_result(r, &insn, info, res.value))
@@ -283,6 +287,7 @@ void vmx_nested_inv_exit(struct vcpu *v, struct guest_regs *r)
 	if (!access_operand(r, inv.desc, sizeof(inv.desc), false))
 		return;
 	res = nested_inv_execute(&n->vmx, cap, &inv);
+	vmx_shadow_after_insn(v, &(struct nested_insn){ .op = vpid ? NESTED_INVVPID : NESTED_INVEPT }, &res.r);
 	if (res.scope == NESTED_INV_EPT_SINGLE || res.scope == NESTED_INV_EPT_ALL)
 		nested_ept_invept(v, res.scope == NESTED_INV_EPT_ALL, res.eptp);
 	else if (res.scope != NESTED_INV_NONE)

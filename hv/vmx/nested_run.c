@@ -562,6 +562,7 @@ __noreturn void vmx_nested_entry_refused(struct vcpu *v, struct guest_regs *r)
 		vmx_stop_guest(v, r, HV_EXIT_GUEST_DIED);
 	vmcs02_reset(n);
 	vmfail_valid(v, (uint32_t)err);
+	vmx_shadow_l1_resumes(v);
 	vmx_resume_regs(r);
 	printk("hv: VMRESUME of L1 after its refused VM entry failed\n");
 	vmx_stop_guest(v, r, HV_EXIT_GUEST_DIED);

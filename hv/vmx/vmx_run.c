@@ -122,6 +122,7 @@ static void apply_policy(const struct boot_info *bi, const struct vcpu *v)
 
 	vmx_cpuid_policy.hypervisor_bit = !cmdline_has_flag(bi->cmdline, "hide_hypervisor");
 	vmx_nested_init(bi->cmdline);
+	vmx_shadow_init(bi->cmdline, v->vmcs);
 	vmx_cpuid_policy.vmx = vmx_l1_offer.cpuid_vmx;
 	vmx_cpuid_policy.hide_rdtscp = !(v->ctl.proc2 & SECONDARY_ENABLE_RDTSCP);
 	vmx_cpuid_policy.hide_invpcid = !(v->ctl.proc2 & SECONDARY_ENABLE_INVPCID);

@@ -16,13 +16,12 @@ BOUND_S = 300
 SMP_TIMEOUT = 700  # Bochs emulates both CPUs in turn: a 2-CPU boot takes about twice as long
 SMP_BOUND_S = 600
 
-# Nested VMX is offered: KVM in L1 must load and run the test VM. It loads with the parameters the
-# offered VMX gives: no EPT, VPID or unrestricted guest yet (the next issue offers them; then the
-# parameters must equal bare's KVM_PARAMS).
+# Nested VMX is offered with EPT, VPID, unrestricted guest and PML: KVM in L1 must load with exactly the
+# parameters it gets on bare Bochs and run the test VM (on the shadow EPT).
 KVM_IN_L1_XFAIL = False
-KVM_PARAMS_L1 = "ept=N unrestricted_guest=N vpid=N pml=N enable_apicv=N"
 KVM_NO_VMX = re.compile(r"kvm: no hardware support for 'kvm_intel'")
 KVM_PARAMS = "ept=Y unrestricted_guest=Y vpid=Y pml=Y enable_apicv=N"
+KVM_PARAMS_L1 = KVM_PARAMS
 KVMTEST_EXITS = ["KVMTEST: exit 0: IO (2) port=0x10 size=1",
                  "KVMTEST: exit 1: IO (2) port=0x11 size=4",
                  "KVMTEST: exit 2: HLT (5)"]

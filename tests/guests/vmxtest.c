@@ -663,6 +663,45 @@ static void test_two_vmcss(void)
 	printf("vmptrst after vmclear of current: %s 0x%x\n", vmx_outcome_name(&r), r.value);
 }
 
+/*
+ * Field values as L1 reads them, whichever way its VMREAD/VMWRITE run (under
+ * the hypervisor with VMCS shadowing most of them never exit): both halves of
+ * a 64-bit field from 32-bit code, a read-only field written (IA32_VMX_MISC[29])
+ * then read, a failing VMREAD's error number, values kept per VMCS across
+ * VMPTRLD switches and across VMCLEAR (SDM 30.3, 25.11.1).
+ */
+static void test_field_values(void)
+{
+	struct vmx_result r;
+
+	vmx_print("fields: vmptrld a", (r = vmptrld((uint32_t)vmcs_a), &r));
+	vmw(TSC_OFFSET, 0x11223344);
+	vmw(TSC_OFFSET + 1, 0x55667788);
+	printf("fields: tsc offset high=0x%x low=0x%x\n", vmr(TSC_OFFSET + 1), vmr(TSC_OFFSET));
+	vmw(TSC_OFFSET, 0x99);
+	printf("fields: after a full write high=0x%x low=0x%x\n", vmr(TSC_OFFSET + 1), vmr(TSC_OFFSET));
+	r = vmwrite(EXIT_QUAL, 0x77);
+	printf("fields: vmwrite read-only exit qualification: %s", vmx_outcome_name(&r));
+	r = vmread(EXIT_QUAL);
+	printf(", reads back 0x%x\n", r.value);
+	vmx_print("fields: vmread with bit 31 set", (r = vmread(0x80000000u | G_RSP), &r));
+	printf("fields: vm-instruction error reads %u\n", vmr(INSN_ERROR));
+	vmw(G_RSP, 0x1234);
+	vmx_print("fields: vmclear b", (r = vmclear((uint32_t)vmcs_b), &r));
+	vmx_print("fields: vmptrld b", (r = vmptrld((uint32_t)vmcs_b), &r));
+	vmw(G_RSP, 0x5678);
+	vmx_print("fields: vmptrld a again", (r = vmptrld((uint32_t)vmcs_a), &r));
+	printf("fields: a rsp=0x%x\n", vmr(G_RSP));
+	vmw(G_RSP, 0x9abc);
+	vmx_print("fields: vmclear a", (r = vmclear((uint32_t)vmcs_a), &r));
+	vmx_print("fields: vmptrld b again", (r = vmptrld((uint32_t)vmcs_b), &r));
+	printf("fields: b rsp=0x%x\n", vmr(G_RSP));
+	vmx_print("fields: vmptrld a after vmclear", (r = vmptrld((uint32_t)vmcs_a), &r));
+	printf("fields: a rsp=0x%x tsc offset low=0x%x\n", vmr(G_RSP), vmr(TSC_OFFSET));
+	vmx_print("fields: vmclear a", (r = vmclear((uint32_t)vmcs_a), &r));
+	vmx_print("fields: vmclear b", (r = vmclear((uint32_t)vmcs_b), &r));
+}
+
 /* VMXOFF, then VMX operation again from scratch. */
 static void test_vmxoff_again(void)
 {
@@ -715,6 +754,7 @@ int guest_main(const struct mb_info *mbi)
 	test_injection();
 	test_init_in_vmx_root();
 	test_two_vmcss();
+	test_field_values();
 	test_vmxoff_again();
 	printf("vmxtest done\n");
 	return GUEST_OK;
