@@ -13,7 +13,8 @@ run: deps
 
 bench: deps
 	$(MAKE) -j2 $(ISO_DIR)/bare-bench.iso $(ISO_DIR)/hv-bench.iso $(ISO_DIR)/bare-benchipi.iso $(ISO_DIR)/hv-benchipi.iso \
-		$(ISO_DIR)/bare-nestbench.iso $(ISO_DIR)/hv-nestbench.iso $(ISO_DIR)/hv-nestbench-noshadow.iso
+		$(ISO_DIR)/bare-nestbench.iso $(ISO_DIR)/hv-nestbench.iso $(ISO_DIR)/hv-nestbench-noshadow.iso \
+		$(ISO_DIR)/bare-vmxept-bench.iso $(ISO_DIR)/hv-vmxept-bench.iso
 	$(PYTHON) tests/bench.py
 ifneq ($(BENCH_LINUX),0)
 	@echo "Linux as L1 (two Bochs boots of about a minute each; BENCH_LINUX=0 skips them):"

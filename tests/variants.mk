@@ -42,3 +42,13 @@ $(patsubst %,$(GUEST_DIR)/%.elf,$(NMI_VARIANTS)): $(GUEST_DIR)/nmi.elf
 	cp $< $@
 
 images-hv: $(patsubst %,$(ISO_DIR)/hv-%.iso,$(NMI_VARIANTS))
+
+# The nested-EPT memory-touch bench alone (make bench): L2 touching fresh pages that L1 maps on its EPT violations.
+EPT_BENCH_VARIANTS := vmxept-bench
+vmxept-bench_ARGS := bench
+
+$(patsubst %,$(GUEST_DIR)/%.elf,$(EPT_BENCH_VARIANTS)): $(GUEST_DIR)/vmxept.elf
+	cp $< $@
+
+images-bare: $(patsubst %,$(ISO_DIR)/bare-%.iso,$(EPT_BENCH_VARIANTS))
+images-hv: $(patsubst %,$(ISO_DIR)/hv-%.iso,$(EPT_BENCH_VARIANTS))
