@@ -56,9 +56,7 @@ static bool guest_field_is_special(uint32_t enc)
 static void prepare_guest_state(const struct vmcs12 *vmcs12, uint32_t features, const struct vmcs02_l0 *l0,
 				const struct nested_l2_ops *ops)
 {
-	bool load_debug = vmcs12->vm_entry_controls & VM_ENTRY_LOAD_DEBUG_CONTROLS;
-	bool load_pat = vmcs12->vm_entry_controls & VM_ENTRY_LOAD_IA32_PAT;
-
+	(void)l0;
 	for (size_t i = 0; i < vmcs12_nr_fields; i++) {
 		const struct vmcs12_field *f = &vmcs12_fields[i];
 
@@ -67,6 +65,14 @@ static void prepare_guest_state(const struct vmcs12 *vmcs12, uint32_t features, 
 			continue;
 		ops->vmcs02_write(ops->ctx, f->encoding, vmcs12_read_field(vmcs12, f));
 	}
+}
+
+static void prepare_special_guest_state(const struct vmcs12 *vmcs12, const struct vmcs02_l0 *l0,
+					const struct nested_l2_ops *ops)
+{
+	bool load_debug = vmcs12->vm_entry_controls & VM_ENTRY_LOAD_DEBUG_CONTROLS;
+	bool load_pat = vmcs12->vm_entry_controls & VM_ENTRY_LOAD_IA32_PAT;
+
 	/* No shadow VMCS for L2; what L2 inherits from L1 unless vmcs12 loads its own (SDM 26.3.2.1). */
 	ops->vmcs02_write(ops->ctx, VMCS_LINK_POINTER, ~0ULL);
 	ops->vmcs02_write(ops->ctx, GUEST_IA32_EFER, l2_efer(vmcs12, l0));
@@ -148,13 +154,74 @@ static void prepare_controls(const struct vmcs12 *vmcs12, const struct vmcs02_l0
 	ops->vmcs02_write(ops->ctx, VM_ENTRY_INTR_INFO_FIELD, 0);
 }
 
-void vmcs02_prepare(const struct vmcs12 *vmcs12, uint32_t features, const struct vmcs02_l0 *l0,
-		    const struct nested_l2_ops *ops)
+/*
+ * Guest fields L1 changes between most entries (it emulated an instruction
+ * of L2's, or switches L2's address space), rewritten at every entry, with
+ * the CR masks and read shadows and the fields an exit may not save back
+ * (guest_field_is_special). Everything else in vmcs02 already holds what
+ * vmcs12 holds after the last reflected exit (captured from vmcs02) until
+ * L1 writes it: then the wiring asks for a full prepare.
+ */
+static const uint16_t hot_guest_fields[] = {
+	GUEST_RIP, GUEST_RSP, GUEST_RFLAGS, GUEST_CR0, GUEST_CR3, GUEST_CR4, GUEST_INTERRUPTIBILITY_INFO,
+	GUEST_ACTIVITY_STATE, GUEST_PENDING_DBG_EXCEPTIONS, VMX_PREEMPTION_TIMER_VALUE,
+	GUEST_PDPTE0, GUEST_PDPTE1, GUEST_PDPTE2, GUEST_PDPTE3,
+};
+
+bool vmcs02_field_is_hot(uint32_t enc)
 {
-	prepare_controls(vmcs12, l0, ops);
+	enc &= ~1u; /* either half of a 64-bit field */
+	if (guest_field_is_special(enc))
+		return true;
+	switch (enc) {
+	case CR0_GUEST_HOST_MASK: case CR0_READ_SHADOW: case CR4_GUEST_HOST_MASK: case CR4_READ_SHADOW:
+		return true;
+	default:
+		break;
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(hot_guest_fields); i++)
+		if (hot_guest_fields[i] == enc)
+			return true;
+	return false;
+}
+
+static void prepare_hot_guest_state(const struct vmcs12 *vmcs12, uint32_t features, const struct nested_l2_ops *ops)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(hot_guest_fields); i++) {
+		const struct vmcs12_field *f = vmcs12_field_lookup(hot_guest_fields[i]);
+
+		if (vmcs12_field_exists(f, features))
+			ops->vmcs02_write(ops->ctx, f->encoding, vmcs12_read_field(vmcs12, f));
+	}
+}
+
+void vmcs02_prepare(const struct vmcs12 *vmcs12, uint32_t features, const struct vmcs02_l0 *l0,
+		    const struct nested_l2_ops *ops, bool full)
+{
+	if (full)
+		prepare_controls(vmcs12, l0, ops);
+	else
+		ops->vmcs02_write(ops->ctx, VM_ENTRY_INTR_INFO_FIELD, 0); /* the event core injects */
 	prepare_cr(ops, CR0_GUEST_HOST_MASK, CR0_READ_SHADOW, vmcs12->cr0_guest_host_mask, vmcs12->cr0_read_shadow,
 		   vmcs12->guest_cr0, l0->cr0_mask);
 	prepare_cr(ops, CR4_GUEST_HOST_MASK, CR4_READ_SHADOW, vmcs12->cr4_guest_host_mask, vmcs12->cr4_read_shadow,
 		   vmcs12->guest_cr4, l0->cr4_mask);
-	prepare_guest_state(vmcs12, features, l0, ops);
+	if (full)
+		prepare_guest_state(vmcs12, features, l0, ops);
+	else
+		prepare_hot_guest_state(vmcs12, features, ops);
+	prepare_special_guest_state(vmcs12, l0, ops);
+}
+
+bool vmcs02_l0_same(const struct vmcs02_l0 *a, const struct vmcs02_l0 *b)
+{
+	return a->pin == b->pin && a->proc == b->proc && a->proc2 == b->proc2 &&
+	       a->exit_controls == b->exit_controls && a->entry_controls == b->entry_controls &&
+	       a->pin_allowed1 == b->pin_allowed1 && a->proc_allowed1 == b->proc_allowed1 &&
+	       a->proc2_allowed1 == b->proc2_allowed1 && a->entry_allowed1 == b->entry_allowed1 &&
+	       a->io_bitmap_a == b->io_bitmap_a && a->io_bitmap_b == b->io_bitmap_b &&
+	       a->msr_bitmap == b->msr_bitmap && a->eptp == b->eptp && a->proc2_emulated == b->proc2_emulated &&
+	       a->vpid02 == b->vpid02 && a->cr0_mask == b->cr0_mask && a->cr4_mask == b->cr4_mask &&
+	       a->tsc_offset == b->tsc_offset && a->l1_efer == b->l1_efer && a->l1_pat == b->l1_pat &&
+	       a->l1_dr7 == b->l1_dr7 && a->l1_debugctl == b->l1_debugctl && a->immediate_exit == b->immediate_exit;
 }

@@ -50,8 +50,17 @@ bool vmcs02_uses_msr_bitmap(const struct vmcs12 *vmcs12);
  * through ops->vmcs02_write. Host state is the hypervisor's and written
  * once when vmcs02 is created.
  */
+/*
+ * full: every control and guest field (a new vmcs12, L1 wrote a field that is
+ * not hot, or the hypervisor's own needs changed); else only the hot fields
+ * (vmcs02_field_is_hot) -- vmcs02 holds the rest already.
+ */
 void vmcs02_prepare(const struct vmcs12 *vmcs12, uint32_t features, const struct vmcs02_l0 *l0,
-		    const struct nested_l2_ops *ops);
+		    const struct nested_l2_ops *ops, bool full);
+/* The hypervisor's needs unchanged since the last prepare (field by field: padding never counts). */
+bool vmcs02_l0_same(const struct vmcs02_l0 *a, const struct vmcs02_l0 *b);
+/* Rewritten at every entry: a write by L1 to any other field asks for a full prepare. */
+bool vmcs02_field_is_hot(uint32_t enc);
 
 /* L2's CR0/CR4 as vmcs12 must record them: bits only the hypervisor owns come from the read shadow (SDM 27.3.1). */
 uint64_t vmcs02_l2_cr(uint64_t real, uint64_t shadow, uint64_t l0_mask, uint64_t vmcs12_mask);

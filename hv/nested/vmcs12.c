@@ -83,13 +83,13 @@ uint64_t vmcs12_read_field(const struct vmcs12 *vmcs12, const struct vmcs12_fiel
 
 	switch (f->width) {
 	case VMCS_WIDTH_16:
-		memcpy(&v16, p, sizeof(v16));
+		__builtin_memcpy(&v16, p, sizeof(v16));
 		return v16;
 	case VMCS_WIDTH_32:
-		memcpy(&v32, p, sizeof(v32));
+		__builtin_memcpy(&v32, p, sizeof(v32));
 		return v32;
 	default:
-		memcpy(&v64, p, sizeof(v64));
+		__builtin_memcpy(&v64, p, sizeof(v64));
 		return v64;
 	}
 }
@@ -102,13 +102,13 @@ void vmcs12_write_field(struct vmcs12 *vmcs12, const struct vmcs12_field *f, uin
 
 	switch (f->width) {
 	case VMCS_WIDTH_16:
-		memcpy(p, &v16, sizeof(v16));
+		__builtin_memcpy(p, &v16, sizeof(v16));
 		break;
 	case VMCS_WIDTH_32:
-		memcpy(p, &v32, sizeof(v32));
+		__builtin_memcpy(p, &v32, sizeof(v32));
 		break;
 	default:
-		memcpy(p, &val, sizeof(val));
+		__builtin_memcpy(p, &val, sizeof(val));
 		break;
 	}
 }

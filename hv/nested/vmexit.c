@@ -28,18 +28,34 @@ static bool exit_saves_field(const struct vmcs12 *vmcs12, uint32_t enc)
 	}
 }
 
+/* The guest-state rows of the field table, found once (every exit walks them; the table is constant). */
+static const struct vmcs12_field *guest_rows[128];
+static size_t nr_guest_rows;
+
+static void find_guest_rows(void)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < vmcs12_nr_fields && n < ARRAY_SIZE(guest_rows); i++)
+		if (vmcs_field_type(vmcs12_fields[i].encoding) == VMCS_TYPE_GUEST)
+			guest_rows[n++] = &vmcs12_fields[i];
+	__atomic_store_n(&nr_guest_rows, n, __ATOMIC_RELEASE); /* every CPU computes the same rows */
+}
+
 /* L2's state, as the hardware left it in vmcs02, becomes vmcs12's guest-state area (SDM 27.3). */
 static void capture_l2_state(struct nested_vcpu *nv)
 {
 	const struct nested_l2_ops *l2 = &nv->l2;
-	size_t i;
+	size_t n = __atomic_load_n(&nr_guest_rows, __ATOMIC_ACQUIRE);
 
-	for (i = 0; i < vmcs12_nr_fields; i++) {
-		const struct vmcs12_field *f = &vmcs12_fields[i];
+	if (!n) {
+		find_guest_rows();
+		n = nr_guest_rows;
+	}
+	for (size_t i = 0; i < n; i++) {
+		const struct vmcs12_field *f = guest_rows[i];
 
-		if (vmcs_field_type(f->encoding) != VMCS_TYPE_GUEST ||
-		    !vmcs12_field_exists(f, nv->vmcs12_features) ||
-		    !exit_saves_field(nv->vmcs12, f->encoding))
+		if (!vmcs12_field_exists(f, nv->vmcs12_features) || !exit_saves_field(nv->vmcs12, f->encoding))
 			continue;
 		vmcs12_write_field(nv->vmcs12, f, l2->vmcs02_read(l2->ctx, f->encoding));
 	}

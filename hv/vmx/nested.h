@@ -8,6 +8,7 @@
 #include "hv/nested/vmx_insn.h"
 #include "hv/nested/vmx_policy.h"
 #include "hv/nested/shadow_ept.h"
+#include "hv/nested/vmcs02.h"
 #include "hv/vmx/nested_shadow.h"
 
 /*
@@ -31,6 +32,10 @@ struct vmx_nested {
 	uint32_t ept01_gen;        /* vmx_apic_trap_gen the shadow was built against */
 	bool ept02_flush;          /* INVEPT before the next entry */
 	uint16_t vpid12_last;      /* vmcs12's VPID at the last entry: a new one flushes vpid02 */
+	/* vmcs02 dirty tracking: only hot fields are rewritten unless one of these says otherwise. */
+	bool vmcs02_stale;         /* L1 wrote a field that is not hot, loaded a VMCS, or vmcs02 was reset */
+	uint64_t vmcs02_for;       /* the vmcs12 (L1's pointer) vmcs02 was last prepared from */
+	struct vmcs02_l0 l0_last;  /* the hypervisor's needs at that prepare */
 	paddr_t io_bitmap_a, io_bitmap_b, msr_bitmap; /* vmcs02's: L1's ORed with ours */
 	int io_merged;             /* enum vmcs02_bitmap_source the I/O bitmaps hold if it needs no re-merge, else -1 */
 	uint64_t l2_handled[EXIT_REASON_MAX];   /* L2 exits the hypervisor handled itself, per reason */
@@ -70,6 +75,8 @@ void vmx_nested_queue_debug_trap(struct vcpu *v, uint64_t dr6_bits);
 bool vmx_nested_latch_init(struct vcpu *v);
 /* An INIT for v, which is in VMX operation, from any CPU: v takes it at its next VM entry or exit of L2. */
 void vmx_nested_post_init(struct vcpu *v);
+/* After an exiting VMX instruction of L1's: does vmcs02 need a full prepare at the next entry? */
+void vmx_nested_note_insn(struct vcpu *v, const struct nested_insn *insn, enum nested_outcome outcome);
 /* After a successful VMXOFF: an INIT latched in VMX root now reaches L1. */
 void vmx_nested_after_vmxoff(struct vcpu *v, struct guest_regs *r);
 /* INVEPT/INVVPID executed by L1 (exit reasons 50, 53). */

@@ -234,6 +234,7 @@ void vmx_nested_insn_exit(struct vcpu *v, struct guest_regs *r)
 		res = nested_insn_execute(&n->vmx, &insn);
 		vmx_shadow_after_insn(v, &insn, &res);
 	}
+	vmx_nested_note_insn(v, &insn, res.outcome);
 	if (res.enter_l2) {
 		vmx_nested_enter_l2(v, r, insn.op == NESTED_VMLAUNCH);
 		vmx_shadow_l1_resumes(v); /* the entry failed: L1 continues after its instruction */

@@ -519,7 +519,12 @@ void vmx_nested_enter_l2(struct vcpu *v, struct guest_regs *r, bool launch)
 	if (vmptrld(n->vmcs02) < 0)
 		vmx_stop_guest(v, NULL, HV_EXIT_GUEST_DIED);
 	set_l2_ops(v);
-	vmcs02_prepare(v12, n->vmx.features, &l0, &n->core.l2);
+	vmcs02_prepare(v12, n->vmx.features, &l0, &n->core.l2,
+		       launch || n->vmcs02_stale || n->vmcs02_for != n->vmx.current_vmptr ||
+		       !vmcs02_l0_same(&l0, &n->l0_last));
+	n->vmcs02_stale = false;
+	n->vmcs02_for = n->vmx.current_vmptr;
+	n->l0_last = l0;
 	nested_load_entry_msr_list(v12->vm_entry_msr_load_addr, v12->vm_entry_msr_load_count);
 	load_l2_pdptes(v12);
 	nested_enter_l2(&n->core);
@@ -543,6 +548,7 @@ static void vmcs02_reset(struct vmx_nested *n)
 {
 	vmclear(n->vmcs02);
 	n->vmcs02_launched = false;
+	n->vmcs02_stale = true;
 }
 
 /* The hardware refused vmcs02 as a whole: L1's VMLAUNCH/VMRESUME gets the same VM-instruction error. */
@@ -721,4 +727,21 @@ void vmx_nested_queue_gd_fault(struct vcpu *v)
 				       .has_payload = true, .payload = DR6_BD, .restartable = true };
 
 	nested_queue_exception(&v->nested->core, &ex);
+}
+
+/*
+ * vmcs02 is rewritten in full after L1 wrote a field that is not hot
+ * (vmcs02_field_is_hot), or loaded, cleared, entered or left VMX operation
+ * with a VMCS; VMREAD, VMPTRST and hot VMWRITEs keep it as it is.
+ */
+void vmx_nested_note_insn(struct vcpu *v, const struct nested_insn *insn, enum nested_outcome outcome)
+{
+	if (!v->nested || outcome != VMX_SUCCEED)
+		return;
+	if (insn->op == NESTED_VMREAD || insn->op == NESTED_VMPTRST || insn->op == NESTED_VMLAUNCH ||
+	    insn->op == NESTED_VMRESUME)
+		return; /* an entry: VMLAUNCH prepares in full anyway */
+	if (insn->op == NESTED_VMWRITE && vmcs02_field_is_hot((uint32_t)insn->field))
+		return;
+	v->nested->vmcs02_stale = true;
 }

@@ -157,10 +157,13 @@ static void vmcs01_current(struct vcpu *v)
  * written after an exit.
  */
 #define COPY_LOOPS(type)									\
-static void pull_##type(const struct field_ref *f, uint16_t n, uint8_t *v12, uint8_t *image)	\
+static void pull_##type(const struct field_ref *f, uint16_t n, uint8_t *v12, uint8_t *image, bool *stale) \
 {												\
 	for (uint16_t i = 0; i < n; i++) {							\
 		type x = (type)vmcs_read((enum vmcs_field)f[i].enc);				\
+												\
+		if (x != *(type *)(v12 + f[i].off) && !vmcs02_field_is_hot(f[i].enc))		\
+			*stale = true; /* vmcs02 needs it: a full prepare at the entry */	\
 		*(type *)(v12 + f[i].off) = x;							\
 		*(type *)(image + f[i].off) = x;						\
 	}											\
@@ -192,10 +195,12 @@ static void pull(struct vcpu *v)
 {
 	uint8_t *v12 = (uint8_t *)&v->nested->vmx.vmcs12, *image = (uint8_t *)v->nested->shadow.image;
 
+	bool *stale = &v->nested->vmcs02_stale;
+
 	shadow_current(v);
-	pull_uint16_t(pull_list.f[0], pull_list.n[0], v12, image);
-	pull_uint32_t(pull_list.f[1], pull_list.n[1], v12, image);
-	pull_uint64_t(pull_list.f[2], pull_list.n[2], v12, image);
+	pull_uint16_t(pull_list.f[0], pull_list.n[0], v12, image, stale);
+	pull_uint32_t(pull_list.f[1], pull_list.n[1], v12, image, stale);
+	pull_uint64_t(pull_list.f[2], pull_list.n[2], v12, image, stale);
 	vmcs01_current(v);
 }
 

@@ -49,7 +49,7 @@ static void test_controls_merge(void **state)
 	v12.tsc_offset = (uint64_t)-40;
 	v12.exception_bitmap = 1u << 14;
 	v12.vmx_preemption_timer_value = 1000;
-	vmcs02_prepare(&v12, VMCS12_F_PREEMPTION_TIMER, &l0, &ops);
+	vmcs02_prepare(&v12, VMCS12_F_PREEMPTION_TIMER, &l0, &ops, true);
 	assert_int_equal(v02.pin_based_vm_exec_control, PIN_BASED_PREEMPTION_TIMER);
 	/* Unconditional I/O exiting becomes our I/O bitmaps (the wiring fills them with all ones); no MSR bitmaps. */
 	assert_int_equal(v02.cpu_based_vm_exec_control, CPU_BASED_HLT_EXITING | CPU_BASED_USE_IO_BITMAPS |
@@ -64,7 +64,7 @@ static void test_controls_merge(void **state)
 	assert_int_equal(v02.vm_exit_controls, VM_EXIT_HOST_ADDR_SPACE_SIZE | VM_EXIT_SAVE_IA32_EFER |
 			 VM_EXIT_SAVE_PREEMPTION_TIMER);
 	v12.vm_exit_controls = VM_EXIT_ACK_INTR_ON_EXIT | VM_EXIT_LOAD_IA32_EFER; /* only "acknowledge" carries over */
-	vmcs02_prepare(&v12, VMCS12_F_PREEMPTION_TIMER, &l0, &ops);
+	vmcs02_prepare(&v12, VMCS12_F_PREEMPTION_TIMER, &l0, &ops, true);
 	assert_int_equal(v02.vm_exit_controls, VM_EXIT_HOST_ADDR_SPACE_SIZE | VM_EXIT_SAVE_IA32_EFER |
 			 VM_EXIT_SAVE_PREEMPTION_TIMER | VM_EXIT_ACK_INTR_ON_EXIT);
 	assert_int_equal(v02.vmx_preemption_timer_value, 1000);
@@ -83,7 +83,7 @@ static void test_guest_state_and_inheritance(void **state)
 	v12.guest_ia32_efer = 0x900;    /* ignored: no "load IA32_EFER" */
 	v12.cr0_guest_host_mask = X86_CR0_TS;
 	v12.cr0_read_shadow = 0;
-	vmcs02_prepare(&v12, 0, &l0, &ops);
+	vmcs02_prepare(&v12, 0, &l0, &ops, true);
 	assert_int_equal(v02.guest_rip, 0x1234);
 	assert_int_equal(v02.guest_cs_ar_bytes, 0xc09b);
 	assert_int_equal(v02.vmcs_link_pointer, ~0ULL);
@@ -98,12 +98,12 @@ static void test_guest_state_and_inheritance(void **state)
 	assert_int_equal(v02.cr4_guest_host_mask, X86_CR4_VMXE);
 	/* IA-32e guest with paging: LMA and LME set; with "load EFER" vmcs12's value. */
 	v12.vm_entry_controls = VM_ENTRY_IA32E_MODE;
-	vmcs02_prepare(&v12, 0, &l0, &ops);
+	vmcs02_prepare(&v12, 0, &l0, &ops, true);
 	assert_int_equal(v02.guest_ia32_efer, X86_EFER_NXE | X86_EFER_SCE | X86_EFER_LMA | X86_EFER_LME);
 	assert_int_equal(v02.vm_entry_controls, VM_ENTRY_IA32E_MODE | VM_ENTRY_LOAD_IA32_EFER |
 			 VM_ENTRY_LOAD_DEBUG_CONTROLS);
 	v12.vm_entry_controls = VM_ENTRY_IA32E_MODE | VM_ENTRY_LOAD_IA32_EFER;
-	vmcs02_prepare(&v12, VMCS12_F_EFER, &l0, &ops);
+	vmcs02_prepare(&v12, VMCS12_F_EFER, &l0, &ops, true);
 	assert_int_equal(v02.guest_ia32_efer, 0x900);
 	/* What vmcs12 records of CR0 at the exit: our bit from the shadow, the rest real. */
 	assert_int_equal(vmcs02_l2_cr(X86_CR0_NE | X86_CR0_PG | X86_CR0_TS, X86_CR0_PG, X86_CR0_NE, X86_CR0_TS),
@@ -165,10 +165,67 @@ static void test_host_state_64(void **state)
 	assert_int_equal(v01.guest_interruptibility_info, GUEST_INTR_STATE_NMI);
 }
 
+/* Between entries with nothing but hot fields changed, vmcs02 keeps every other field as it is. */
+static uint32_t written[256];
+static size_t nwritten;
+
+static void record02(void *ctx, uint32_t field, uint64_t val)
+{
+	(void)ctx;
+	if (nwritten < 256)
+		written[nwritten++] = field;
+	vmcs12_write(&v02, field, val);
+}
+
+static void test_hot_prepare_writes_hot_fields_only(void **state)
+{
+	const struct nested_l2_ops rec = { .vmcs02_write = record02 };
+
+	(void)state;
+	v12.guest_rip = 0x1234;
+	v12.guest_es_base = 0x5000;
+	nwritten = 0;
+	vmcs02_prepare(&v12, VMCS12_F_EFER | VMCS12_F_EPT, &l0, &rec, false);
+	assert_true(nwritten > 0);
+	for (size_t i = 0; i < nwritten; i++)
+		if (!vmcs02_field_is_hot(written[i]) && written[i] != VM_ENTRY_INTR_INFO_FIELD)
+			fail_msg("hot prepare wrote field %#x", written[i]);
+	assert_int_equal(v02.guest_rip, 0x1234);
+	assert_int_not_equal(v02.guest_es_base, 0x5000); /* left as it was: L1 did not write it */
+	nwritten = 0;
+	vmcs02_prepare(&v12, VMCS12_F_EFER | VMCS12_F_EPT, &l0, &rec, true);
+	assert_int_equal(v02.guest_es_base, 0x5000);
+	assert_true(nwritten > 60);
+	/* Hot: what L1 changes at most exits; not hot: controls and segment state. */
+	assert_true(vmcs02_field_is_hot(GUEST_RIP));
+	assert_true(vmcs02_field_is_hot(GUEST_PDPTE0 + 1)); /* the high half of a hot 64-bit field */
+	assert_false(vmcs02_field_is_hot(CPU_BASED_VM_EXEC_CONTROL));
+	assert_false(vmcs02_field_is_hot(GUEST_CS_SELECTOR));
+	assert_false(vmcs02_field_is_hot(EPT_POINTER));
+}
+
+static void test_l0_same(void **state)
+{
+	struct vmcs02_l0 a = l0, b = l0;
+
+	(void)state;
+	assert_true(vmcs02_l0_same(&a, &b));
+	b.eptp ^= 0x1000;
+	assert_false(vmcs02_l0_same(&a, &b));
+	b = l0;
+	b.immediate_exit = true;
+	assert_false(vmcs02_l0_same(&a, &b));
+	b = l0;
+	b.tsc_offset++;
+	assert_false(vmcs02_l0_same(&a, &b));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup(test_controls_merge, setup),
+		cmocka_unit_test_setup(test_hot_prepare_writes_hot_fields_only, setup),
+		cmocka_unit_test(test_l0_same),
 		cmocka_unit_test_setup(test_guest_state_and_inheritance, setup),
 		cmocka_unit_test_setup(test_host_state_64, setup),
 	};
