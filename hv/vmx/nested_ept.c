@@ -10,12 +10,6 @@
 #include "hv/mm.h"
 #include "hv/panic.h"
 
-/*
- * EPT02 table pages a vCPU may hold: 4 MiB, enough to map 2 GiB of L2 in
- * 4 KiB leaves. At the limit the shadow is emptied and refilled on demand
- * (shadow_ept.c), so L1 can never take more of the hypervisor's memory.
- */
-#define NESTED_EPT_POOL_PAGES 1024u
 
 static bool ept12_read64(void *ctx, uint64_t gpa1, uint64_t *val)
 {

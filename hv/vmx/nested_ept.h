@@ -6,6 +6,13 @@
 #include "hv/vmx/vcpu.h"
 #include "hv/nested/vmcs12.h"
 
+/*
+ * EPT02 table pages a vCPU may hold: 4 MiB, enough to map 2 GiB of L2 in
+ * 4 KiB leaves. At the limit the shadow is emptied and refilled on demand
+ * (shadow_ept.c), so L1 can never take more of the hypervisor's memory.
+ */
+#define NESTED_EPT_POOL_PAGES 1024u
+
 void nested_ept_init(struct vcpu *v, unsigned int maxphyaddr);
 bool nested_ept_enabled(const struct vmcs12 *v12);
 /* vmcs02's EPT pointer for the coming entry (INVEPT done here when the shadow changed). */

@@ -94,6 +94,9 @@ void vmx_nested_init(const char *cmdline)
 	caps_from_offer(&vmx_l1_offer, &l1_caps);
 	pr_info("hv: nested VMX %s\n", on ? "offered to L1 (with EPT, VPID, unrestricted guest, PML)"
 					  : "off (nested=off): L1 sees no VMX");
+	if (on && (vmx_offer_msr(&vmx_l1_offer, MSR_IA32_VMX_PROCBASED_CTLS2) >> 32) & SECONDARY_ENABLE_EPT)
+		pr_info("hv: nested EPT: L2's shadow EPT holds at most %u table pages (%u KiB) per vCPU; at the limit it is emptied and refilled\n",
+			NESTED_EPT_POOL_PAGES, NESTED_EPT_POOL_PAGES * 4);
 	if (on && vmx_nested_dr_exits)
 		pr_info("hv: nested_dr_exits=on: the hypervisor intercepts L2's MOV DR\n");
 }
@@ -601,7 +604,10 @@ void vmx_nested_handle_l0_exit(struct vcpu *v, struct guest_regs *r, uint32_t ba
 /* Carries out what the event core picked for the next entry: maybe an exit to L1 instead. */
 static void prepare_next_l2_entry(struct vcpu *v)
 {
-	struct nested_choice c = nested_prepare_entry(&v->nested->core);
+	struct nested_choice c;
+
+	take_posted_init(v->nested); /* e.g. L2's own ICR write, emulated in this exit: the next boundary sees it */
+	c = nested_prepare_entry(&v->nested->core);
 
 	if (c.action == NESTED_ACT_VMEXIT)
 		switch_to_l1(v, c.source == NESTED_SRC_NMI);

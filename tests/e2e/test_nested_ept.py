@@ -2,9 +2,9 @@
 (tigerlake, the oracle) and as L1 under ours, transcripts compared line by line ("~" lines excepted).
 
 vmxept-bare asserts the SDM-defined values inside the guest (a "FAIL ..." line for each broken one) and here.
-vmxept-nested NEEDS THE HYPERVISOR'S EPT OFFER to L1 (issue 10: EPT, VPID, unrestricted guest, PML). Until then L1
-prints "FAIL not offered as on tigerlake: ept=0 ..." and stops, and the test fails; with a partial offer the guest
-runs the cases it can and prints "...: not offered, skipped" for the others, so the diff shows what is missing.
+vmxept-nested runs it as L1 under the hypervisor, which offers EPT, VPID, unrestricted guest and PML (L2 on the
+shadow EPT); were anything not offered, L1 would print "FAIL not offered as on tigerlake: ..." or "...: not offered,
+skipped", and the comparison would fail.
 """
 import runner
 from runner import Run, Test, guest_image, check_guest_run, body_diff, find_line
@@ -50,24 +50,11 @@ def _check_bare(results):
     return None
 
 
-# Issue 10 is open: the hypervisor offers L1 no EPT, VPID, unrestricted guest or PML yet. Until it does, the nested
-# run must show exactly that (L1 told "not offered", no other failure, the hypervisor unharmed); set True with the offer.
-EPT_OFFERED = True
-NOT_OFFERED = r"^FAIL not offered as on tigerlake: ept=0 1g=0 exec-only=0 ad=0 vpid=0 unrestricted=0 pml=0$"
-
-
 def _check_nested(results):
     why = _check_bare({"bare": results["bare"]})
     if why:
         return "bare: " + why
     hv = results["hv"]
-    if not EPT_OFFERED:
-        why = check_guest_run(RUNS["hv"], hv, 1, True)
-        if why:
-            return "hv: " + why
-        if not find_line(hv.body, NOT_OFFERED):
-            return "hv: L1 no longer reports EPT as not offered (set EPT_OFFERED = True): " + hv.describe()
-        return None
     why = check_guest_run(RUNS["hv"], hv, 0, True)
     if why:
         bad = find_line(hv.body, r"^FAIL")

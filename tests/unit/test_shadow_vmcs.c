@@ -13,7 +13,7 @@
 static uint8_t rd[SHADOW_BITMAP_SIZE], wr[SHADOW_BITMAP_SIZE];
 static struct shadow_plan plan;
 
-/* What L1 is offered on Bochs tigerlake today (vmx_policy.c): no EPT, VPID, APIC virtualization, VMFUNC, shadowing. */
+/* A feature set for these tests: tigerlake's offer before EPT, VPID and PML were added (no APIC virtualization, VMFUNC, shadowing). */
 #define OFFER_TODAY (VMCS12_F_TPR_SHADOW | VMCS12_F_SECONDARY | VMCS12_F_PAT | VMCS12_F_EFER | \
 		     VMCS12_F_PREEMPTION_TIMER | VMCS12_F_PLE | VMCS12_F_XSAVES)
 
