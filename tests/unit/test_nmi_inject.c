@@ -86,6 +86,37 @@ static void test_held_in_wait_for_sipi(void **state)
 	assert_int_equal(nmi_next_step(&v), NMI_STEP_HOLD);
 }
 
+/* How many NMIs stay owed (SDM 6.7.1: one being delivered or blocked, one latched behind it; more merge). */
+static void test_owed_count_after_entry(void **state)
+{
+	struct nmi_entry_view v = owed();
+
+	(void)state;
+	assert_int_equal(nmi_owed_after_entry(&v, NMI_STEP_NONE, 0), 0);
+	/* Injected now: one more may follow it at the window; further ones had merged. */
+	assert_int_equal(nmi_owed_after_entry(&v, NMI_STEP_INJECT, 1), 0);
+	assert_int_equal(nmi_owed_after_entry(&v, NMI_STEP_INJECT, 2), 1);
+	assert_int_equal(nmi_owed_after_entry(&v, NMI_STEP_INJECT, 5), 1);
+	/* Waiting for the window behind STI blocking: both wait, the first taken for L1, the second latched. */
+	v.interruptibility = GUEST_INTR_STATE_STI;
+	assert_int_equal(nmi_owed_after_entry(&v, NMI_STEP_AT_WINDOW, 2), 2);
+	assert_int_equal(nmi_owed_after_entry(&v, NMI_STEP_AT_WINDOW, 3), 2);
+	assert_int_equal(nmi_owed_after_entry(&v, NMI_STEP_AT_WINDOW, 1), 1);
+	/* L1's own NMI handler runs (virtual-NMI blocking), or an NMI is being injected: only the latch holds one. */
+	v.interruptibility = GUEST_INTR_STATE_NMI;
+	assert_int_equal(nmi_owed_after_entry(&v, NMI_STEP_AT_WINDOW, 2), 1);
+	v = owed();
+	v.entry_intr_info = INTR_INFO_VALID | ((uint32_t)INTR_TYPE_NMI << INTR_INFO_TYPE_SHIFT) | 2;
+	assert_int_equal(nmi_owed_after_entry(&v, NMI_STEP_AT_WINDOW, 2), 1);
+	/* Another event (an exception) is being injected: it goes first, both NMIs wait. */
+	v.entry_intr_info = INTR_INFO_VALID | ((uint32_t)INTR_TYPE_HW_EXCEPTION << INTR_INFO_TYPE_SHIFT) | 14;
+	assert_int_equal(nmi_owed_after_entry(&v, NMI_STEP_AT_WINDOW, 2), 2);
+	/* Wait-for-SIPI holds one. */
+	v = owed();
+	v.activity = GUEST_ACTIVITY_WAIT_SIPI;
+	assert_int_equal(nmi_owed_after_entry(&v, NMI_STEP_HOLD, 2), 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -95,6 +126,7 @@ int main(void)
 		cmocka_unit_test(test_other_event_goes_first),
 		cmocka_unit_test(test_pending_single_step_not_dropped),
 		cmocka_unit_test(test_held_in_wait_for_sipi),
+		cmocka_unit_test(test_owed_count_after_entry),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
