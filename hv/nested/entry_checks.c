@@ -97,6 +97,17 @@ static bool uses_unrestricted(const struct vmcs12 *v, const struct nested_entry_
 	return secondary(v, SECONDARY_UNRESTRICTED_GUEST);
 }
 
+static bool uses_apic_access(const struct vmcs12 *v, const struct nested_entry_ctx *c)
+{
+	(void)c;
+	return secondary(v, SECONDARY_VIRT_APIC_ACCESSES);
+}
+
+static bool apic_access_ok(const struct vmcs12 *v, const struct nested_entry_ctx *c)
+{
+	return page_ok(c, v->apic_access_addr);
+}
+
 static bool uses_pml(const struct vmcs12 *v, const struct nested_entry_ctx *c)
 {
 	(void)c;
@@ -365,6 +376,8 @@ const struct nested_entry_check nested_entry_checks[] = {
 	{ "26.2.1.1", "secondary controls within allowed settings", has_secondary, proc2_ok, CTL, 0 },
 	{ "26.2.1.1", "EPT pointer: offered memory type and walk length, A/D only if offered, bits 11:7 and above "
 		      "the address width clear", uses_ept, eptp_ok, CTL, 0 },
+	{ "26.2.1.1", "APIC-access address 4-KiB aligned, within the address width", uses_apic_access,
+	  apic_access_ok, CTL, 0 },
 	{ "26.2.1.1", "VPID not 0000H", uses_vpid, vpid_ok, CTL, 0 },
 	{ "26.2.1.1", "unrestricted guest only with EPT", uses_unrestricted, uses_ept, CTL, 0 },
 	{ "26.2.1.1", "PML only with EPT; PML address 4-KiB aligned, within the address width", uses_pml, pml_ok,

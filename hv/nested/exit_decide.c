@@ -127,6 +127,7 @@ static bool l1_wants_by_control(const struct vmcs12 *v, uint32_t reason)
 	case EXIT_REASON_PAUSE: return proc(v, CPU_BASED_PAUSE_EXITING) || secondary(v, SECONDARY_PAUSE_LOOP_EXITING);
 	case EXIT_REASON_MONITOR_TRAP_FLAG: return proc(v, CPU_BASED_MONITOR_TRAP_FLAG);
 	case EXIT_REASON_TPR_BELOW_THRESHOLD: return proc(v, CPU_BASED_TPR_SHADOW);
+	case EXIT_REASON_APIC_ACCESS: return secondary(v, SECONDARY_VIRT_APIC_ACCESSES);
 	case EXIT_REASON_PREEMPTION_TIMER: return v->pin_based_vm_exec_control & PIN_BASED_PREEMPTION_TIMER;
 	case EXIT_REASON_GDTR_IDTR: case EXIT_REASON_LDTR_TR: return secondary(v, SECONDARY_DESC_TABLE_EXITING);
 	case EXIT_REASON_WBINVD: return secondary(v, SECONDARY_WBINVD_EXITING);
@@ -174,7 +175,8 @@ enum nested_exit_owner nested_l2_exit_owner(const struct vmcs12 *vmcs12, const s
 		l1 = l1_wants_cr(vmcs12, x);
 		break;
 	case EXIT_REASON_EPT_VIOLATION: case EXIT_REASON_EPT_MISCONFIG:
-		l1 = false; /* L2 runs on the hypervisor's EPT until nested EPT is offered */
+		/* Without L1's EPT, L2 runs on the hypervisor's; with it, the shadow EPT decides first (nested_ept.c). */
+		l1 = false;
 		break;
 	default:
 		l1 = always_exits(x->reason) || l1_wants_by_control(vmcs12, x->reason);

@@ -131,6 +131,12 @@ static void prepare_controls(const struct vmcs12 *vmcs12, const struct vmcs02_l0
 	ops->vmcs02_write(ops->ctx, IO_BITMAP_B, l0->io_bitmap_b);
 	ops->vmcs02_write(ops->ctx, MSR_BITMAP, l0->msr_bitmap);
 	ops->vmcs02_write(ops->ctx, EPT_POINTER, l0->eptp);
+	/*
+	 * L1's APIC-access page: only compared with L2's physical accesses, never
+	 * read or written by the CPU (SDM 30.4); L1's addresses are host-physical.
+	 */
+	if (proc2_12 & SECONDARY_VIRT_APIC_ACCESSES)
+		ops->vmcs02_write(ops->ctx, APIC_ACCESS_ADDR, vmcs12->apic_access_addr);
 	/* The virtual-APIC page is L1 RAM (the wiring checked it), the same address host-physically. */
 	if (proc12 & CPU_BASED_TPR_SHADOW) {
 		ops->vmcs02_write(ops->ctx, VIRTUAL_APIC_PAGE_ADDR, vmcs12->virtual_apic_page_addr);

@@ -17,7 +17,8 @@
  * settings, only these are offered. Withheld, and why:
  *  pin:   posted interrupts (APIC virtualization, later issue).
  *  proc:  tertiary controls (not emulated; Bochs has none).
- *  proc2: APIC virtualization (0, 4, 8, 9) -- a later issue; VM functions
+ *  proc2: virtual x2APIC, APIC-register virtualization, virtual-interrupt
+ *         delivery (4, 8, 9: APIC virtualization beyond flexpriority); VM functions
  *         (13: EPTP switching), VMCS shadowing (14), ENCLS (15), EPT-#VE
  *         (18), PT (19, 24), mode-based EPT (22), SPP (23): not emulated; TSC scaling (25): L0's TSC offset is
  *         not composed with a multiplier yet; user wait/pause (26).
@@ -41,7 +42,7 @@ static const uint32_t proc2_offered =
 	SECONDARY_DESC_TABLE_EXITING | SECONDARY_ENABLE_RDTSCP | SECONDARY_WBINVD_EXITING |
 	SECONDARY_PAUSE_LOOP_EXITING | SECONDARY_RDRAND_EXITING | SECONDARY_ENABLE_INVPCID |
 	SECONDARY_RDSEED_EXITING | SECONDARY_ENABLE_XSAVES | SECONDARY_ENABLE_EPT | SECONDARY_ENABLE_VPID |
-	SECONDARY_UNRESTRICTED_GUEST | SECONDARY_ENABLE_PML;
+	SECONDARY_UNRESTRICTED_GUEST | SECONDARY_ENABLE_PML | SECONDARY_VIRT_APIC_ACCESSES;
 
 /*
  * IA32_VMX_EPT_VPID_CAP bits that L1's EPT (the shadow EPT, hv/nested/shadow_ept.c)
@@ -163,6 +164,7 @@ static uint32_t vmcs12_features_of(const struct offered_controls *c)
 	f |= c->proc2 & SECONDARY_ENABLE_EPT ? VMCS12_F_EPT : 0;    /* EPTP, guest-physical address, PDPTEs */
 	f |= c->proc2 & SECONDARY_ENABLE_VPID ? VMCS12_F_VPID : 0;
 	f |= c->proc2 & SECONDARY_ENABLE_PML ? VMCS12_F_PML : 0;    /* PML address, guest PML index */
+	f |= c->proc2 & SECONDARY_VIRT_APIC_ACCESSES ? VMCS12_F_APIC_ACCESS : 0; /* APIC-access address */
 	if ((c->exit & (VM_EXIT_SAVE_IA32_PAT | VM_EXIT_LOAD_IA32_PAT)) || (c->entry & VM_ENTRY_LOAD_IA32_PAT))
 		f |= VMCS12_F_PAT;
 	if ((c->exit & (VM_EXIT_SAVE_IA32_EFER | VM_EXIT_LOAD_IA32_EFER)) ||

@@ -147,7 +147,7 @@ static void pml_log(struct vmcs12 *v12, const struct ept_pml_entry *e)
 		v12->guest_pml_index = e->new_index;
 }
 
-static __attribute__((cold, noinline)) void stop_for(struct vcpu *v, const char *why, uint64_t gpa2, uint64_t gpa1)
+__attribute__((cold, noinline)) void nested_ept_stop(struct vcpu *v, const char *why, uint64_t gpa2, uint64_t gpa1)
 {
 	printk("hv: L2 access at guest-physical %#llx through L1's EPT (L1 address %#llx): %s; stopping L1\n",
 	       (unsigned long long)gpa2, (unsigned long long)gpa1, why);
@@ -191,12 +191,12 @@ enum nested_ept_outcome nested_ept_violation(struct vcpu *v, struct nested_ept_e
 		x->qualification = q & BIT(12);
 		return NESTED_EPT_TO_L1;
 	case SHADOW_EPT_L1_TABLE_NOT_RAM:
-		stop_for(v, "an EPT table of L1's is not L1 RAM", gpa2, r.gpa1);
+		nested_ept_stop(v, "an EPT table of L1's is not L1 RAM", gpa2, r.gpa1);
 		break;
 	case SHADOW_EPT_L0_FAULT:
-		stop_for(v, "L1's EPT maps it onto memory the hypervisor keeps from L1 or traps (not emulated for L2)",
-			 gpa2, r.gpa1);
-		break;
+		x->gpa1 = r.gpa1;
+		x->qualification = q;
+		return NESTED_EPT_L0_FAULT;
 	default:
 		break;
 	}

@@ -23,12 +23,16 @@ void nested_ept_release(struct vcpu *v);
 enum nested_ept_outcome {
 	NESTED_EPT_HANDLED, /* re-enter L2 (the shadow filled in, or nothing to do) */
 	NESTED_EPT_TO_L1,   /* an exit for L1, described in struct nested_ept_exit */
+	NESTED_EPT_L0_FAULT,/* L1's EPT allows it, ours does not at gpa1 (e.g. L1's trapped xAPIC page) */
 };
 struct nested_ept_exit {
 	uint32_t reason;
 	uint64_t qualification;
-	uint64_t gpa;
+	uint64_t gpa;       /* L2's guest-physical address */
+	uint64_t gpa1;      /* NESTED_EPT_L0_FAULT: L1's */
 };
 enum nested_ept_outcome nested_ept_violation(struct vcpu *v, struct nested_ept_exit *x);
+/* Stops L1: an L2 access through L1's EPT the hypervisor cannot carry out (named in the message). */
+__noreturn void nested_ept_stop(struct vcpu *v, const char *why, uint64_t gpa2, uint64_t gpa1);
 
 #endif

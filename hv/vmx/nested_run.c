@@ -274,6 +274,33 @@ static void reflect_to_l1(struct vcpu *v, uint32_t reason)
 
 static void prepare_next_l2_entry(struct vcpu *v);
 
+/*
+ * L2 wrote L1's APIC-access page where the hypervisor traps it (L1's xAPIC
+ * page, read-only for L1 in our EPT while it is trapped): our EPT violation
+ * comes before the APIC-access check, so the hypervisor gives L1 the
+ * APIC-access exit the hardware would have (SDM 30.4.1: offset in bits 11:0,
+ * bits 15:12 the access type: 0 read, 1 write, 2 fetch, 3 during event
+ * delivery). False if the page is not L1's APIC-access page.
+ */
+static bool apic_access_redirect(struct vcpu *v, uint64_t gpa1, uint64_t ept_qual)
+{
+	struct vmx_nested *n = v->nested;
+	const struct vmcs12 *v12 = &n->vmx.vmcs12;
+	struct nested_exit x = { .reason = EXIT_REASON_APIC_ACCESS };
+	uint64_t type = (ept_qual & BIT(2)) ? 2 : (ept_qual & BIT(1)) ? 1 : 0;
+
+	if (!(v12->cpu_based_vm_exec_control & CPU_BASED_ACTIVATE_SECONDARY) ||
+	    !(v12->secondary_vm_exec_control & SECONDARY_VIRT_APIC_ACCESSES) ||
+	    (gpa1 & ~0xfffULL) != (v12->apic_access_addr & ~0xfffULL))
+		return false;
+	if (vmcs_read(IDT_VECTORING_INFO_FIELD) & INTR_INFO_VALID)
+		type = 3;
+	x.qualification = (gpa1 & 0xfff) | type << 12;
+	n->l2_reflected[EXIT_REASON_APIC_ACCESS]++;
+	reflect_exit(v, &x);
+	return true;
+}
+
 /* EPT violations and misconfigurations of vmcs02 under L1's EPT: the shadow's (nested_ept.c), or L1's own. */
 static void l2_ept_exit(struct vcpu *v, uint32_t basic)
 {
@@ -285,7 +312,15 @@ static void l2_ept_exit(struct vcpu *v, uint32_t basic)
 		       (unsigned long long)vmcs_read(GUEST_PHYSICAL_ADDRESS));
 		vmx_stop_guest(v, NULL, HV_EXIT_GUEST_DIED);
 	}
-	if (nested_ept_violation(v, &e) == NESTED_EPT_TO_L1) {
+	switch (nested_ept_violation(v, &e)) {
+	case NESTED_EPT_L0_FAULT:
+		if (!apic_access_redirect(v, e.gpa1, e.qualification))
+			nested_ept_stop(v, "L1's EPT maps it onto memory the hypervisor keeps from L1 or traps "
+					   "(not emulated for L2)", e.gpa, e.gpa1);
+		return;
+	case NESTED_EPT_HANDLED:
+		break;
+	case NESTED_EPT_TO_L1: {
 		struct nested_exit x = { .reason = e.reason, .qualification = e.qualification,
 					 .intr_info = (uint32_t)vmcs_read(VM_EXIT_INTR_INFO) };
 
@@ -293,6 +328,7 @@ static void l2_ept_exit(struct vcpu *v, uint32_t basic)
 		n->vmx.vmcs12.guest_physical_address = e.gpa;
 		reflect_exit(v, &x);
 		return;
+	}
 	}
 	n->l2_handled[basic % EXIT_REASON_MAX]++;
 	prepare_next_l2_entry(v);
@@ -683,6 +719,9 @@ void vmx_nested_l2_exit(struct vcpu *v, struct guest_regs *r)
 		l2_ept_exit(v, basic);
 		return;
 	}
+	if (basic == EXIT_REASON_EPT_VIOLATION &&
+	    apic_access_redirect(v, vmcs_read(GUEST_PHYSICAL_ADDRESS), vmcs_read(EXIT_QUALIFICATION)))
+		return;
 	describe_exit(r, basic, &x);
 	/* The hypervisor's own stop NMI is never L1's, whatever L1 intercepts. */
 	if (nested_l2_exit_owner(&n->vmx.vmcs12, &x, l1_ram_byte, NULL) == NESTED_EXIT_L1 &&

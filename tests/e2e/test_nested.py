@@ -35,6 +35,10 @@ SDM_LINES = [
     r"^inject int 0x21 onto unmapped stack: exit reason=0x0 qual=0x40000ffc intr=0x80000b0e err=0x2 idtvec=0x80000421$",
     r"^vmlaunch on launched vmcs: vmfail-valid 4$",
     r"^vmptrst after vmxoff: fault vector=6 ",
+    r"^apic-access ram page: read 0x20: exit reason=0x2c qual=0x20 ",
+    r"^apic-access ram page: write icr: exit reason=0x2c qual=0x1300 ",
+    r"^  l2 eax=0x50$",                                          # the TPR from the virtual-APIC page
+    r"^apic-access apic page: write icr: exit reason=0x2c qual=0x1300 ",
     r"^vmxtest done$",
 ]
 

@@ -55,7 +55,7 @@ static uint64_t l2_idt[64];
 void l2_cpuid(void), l2_hlt(void), l2_io(void), l2_rdmsr(void), l2_wrmsr(void), l2_ud2(void), l2_int3(void);
 void l2_touch_hole(void), l2_cr0(void), l2_dr7(void), l2_invlpg(void), l2_rdtsc(void), l2_vmread(void);
 void l2_vmcall(void), l2_sti(void), l2_loop(void), l2_vec_stubs(void), l2_rdmsr_sysenter(void), l2_tf_out80(void);
-void l2_gd(void);
+void l2_gd(void), l2_apic_rd(void), l2_apic_wr(void), l2_apic_tpr(void);
 extern const uint32_t l2_vec_table[64];
 
 __asm__(
@@ -80,6 +80,10 @@ __asm__(
 	"l2_rdmsr_sysenter:	movl $0x174, %ecx\n	rdmsr\n	vmcall\n"
 	/* DR7.GD set, then a MOV DR at +8: its General Detect #DB is fault-like (SDM 18.2.4). */
 	"l2_gd:	movl $0x2400, %eax\n	movl %eax, %dr7\n	movl %eax, %dr0\n	vmcall\n"
+	/* Accesses to an APIC-access page at EBX: a register read, an ICR write, the TPR (virtualized). */
+	"l2_apic_rd:	movl 0x20(%ebx), %eax\n	vmcall\n"
+	"l2_apic_wr:	movl $0x4321, %eax\n	movl %eax, 0x300(%ebx)\n	vmcall\n"
+	"l2_apic_tpr:	movl 0x80(%ebx), %eax\n	vmcall\n"
 	"l2_sti:	sti\n	nop\n	nop\n	vmcall\n"
 	"l2_loop:	xorl %ecx, %ecx\n1:	incl %ecx\n	jmp 1b\n"
 	/* L2's IDT: every vector reports itself with VMCALL, EBX = vector, ESI = the stack at entry. */
@@ -529,6 +533,59 @@ static void test_general_detect(void)
 	vmw(G_DR7, 0x400);
 }
 
+/*
+ * Virtualized APIC accesses with a TPR shadow (SDM 30.4, 30.1: flexpriority):
+ * L2's read and write of the APIC-access page exit with the offset and access
+ * type; a read of the TPR comes from the virtual-APIC page. Once with a RAM
+ * page, once with the local APIC's own page (which a hypervisor below may
+ * trap: then its EPT violation must become this APIC-access exit).
+ */
+#define VIRTUAL_APIC_ADDR 0x2012
+#define APIC_ACCESS_ADDR  0x2014
+#define PROC_TPR_SHADOW   (1u << 21)
+#define PROC_SECONDARY    (1u << 31)
+#define PROC2_APIC_ACCESS (1u << 0)
+
+static uint8_t apic_access_page[PAGE] __attribute__((aligned(PAGE)));
+static uint8_t virtual_apic_page[PAGE] __attribute__((aligned(PAGE)));
+
+static void apic_access_case(const char *what, void (*payload)(void), uint32_t page)
+{
+	at(payload);
+	l2.ebx = page;
+	l2.eax = 0;
+	if (step(what) == 18)
+		printf("  l2 eax=0x%x\n", l2.eax);
+}
+
+static void test_apic_access(void)
+{
+	static const char *const names[2][3] = {
+		{ "apic-access ram page: read 0x20", "apic-access ram page: write icr", "apic-access ram page: read tpr" },
+		{ "apic-access apic page: read 0x20", "apic-access apic page: write icr", "apic-access apic page: read tpr" },
+	};
+	uint32_t pages[2] = { (uint32_t)apic_access_page, 0xfee00000u };
+
+	if (!(vmx_host.proc_hi & PROC_TPR_SHADOW) || !(vmx_host.proc_hi & PROC_SECONDARY) ||
+	    !((vmx_rdmsr(MSR_VMX_PROCBASED2) >> 32) & PROC2_APIC_ACCESS)) {
+		printf("~apic-access: not offered\n");
+		return;
+	}
+	virtual_apic_page[0x80] = 0x50;
+	vmw64(VIRTUAL_APIC_ADDR, (uint32_t)virtual_apic_page);
+	vmw(TPR_THRESHOLD, 0);
+	vmw(PROC_CTL, vmx_adjust(PROC_TPR_SHADOW | PROC_SECONDARY, vmx_host.proc_lo, vmx_host.proc_hi));
+	vmw(PROC_CTL2, PROC2_APIC_ACCESS);
+	for (int p = 0; p < 2; p++) {
+		vmw64(APIC_ACCESS_ADDR, pages[p]);
+		apic_access_case(names[p][0], l2_apic_rd, pages[p]);
+		apic_access_case(names[p][1], l2_apic_wr, pages[p]);
+		apic_access_case(names[p][2], l2_apic_tpr, pages[p]);
+	}
+	vmw(PROC_CTL2, 0);
+	vmw(PROC_CTL, vmx_adjust(0, vmx_host.proc_lo, vmx_host.proc_hi));
+}
+
 /* VM-entry event injection of each type (SDM 26.6). */
 static uint32_t inject_if = 0x2;
 
@@ -741,6 +798,7 @@ int guest_main(const struct mb_info *mbi)
 	test_exception_exits();
 	test_single_step_over_out();
 	test_general_detect();
+	test_apic_access();
 	/*
 	 * Windows before injection: Bochs 2.7 never clears a virtual-NMI block at
 	 * VM entry (cpu/vmx.cc, VMenterLoadCheckGuestState masks

@@ -15,7 +15,8 @@ static const struct nested_vmx_caps caps = {
 	.pin_allowed0 = 0x16, .pin_allowed1 = 0x7f,
 	.proc_allowed0 = 0x0401e172, .proc_allowed1 = 0xfff9fffe & ~(uint32_t)CPU_BASED_MONITOR_TRAP_FLAG,
 	.proc2_allowed1 = SECONDARY_ENABLE_RDTSCP | SECONDARY_WBINVD_EXITING | SECONDARY_ENABLE_EPT |
-			  SECONDARY_ENABLE_VPID | SECONDARY_UNRESTRICTED_GUEST | SECONDARY_ENABLE_PML,
+			  SECONDARY_ENABLE_VPID | SECONDARY_UNRESTRICTED_GUEST | SECONDARY_ENABLE_PML |
+			  SECONDARY_VIRT_APIC_ACCESSES,
 	.ept_vpid_cap = VMX_EPT_WALK_4 | VMX_EPT_MEMTYPE_WB | VMX_EPT_AD,
 	.exit_allowed0 = 0x00036dff, .exit_allowed1 = 0x007fffff,
 	.entry_allowed0 = 0x000011ff, .entry_allowed1 = 0x0000ffff,
@@ -74,44 +75,46 @@ static void break_row(size_t i, struct vmcs12 *w)
 	case 3: w->cpu_based_vm_exec_control |= CPU_BASED_ACTIVATE_SECONDARY;
 		w->secondary_vm_exec_control = SECONDARY_ENABLE_EPT; w->ept_pointer = 0x40000 | 3 << 3 | 2; break;
 	case 4: w->cpu_based_vm_exec_control |= CPU_BASED_ACTIVATE_SECONDARY;
-		w->secondary_vm_exec_control = SECONDARY_ENABLE_VPID; break; /* VPID 0 */
+		w->secondary_vm_exec_control = SECONDARY_VIRT_APIC_ACCESSES; w->apic_access_addr = 0x7010; break;
 	case 5: w->cpu_based_vm_exec_control |= CPU_BASED_ACTIVATE_SECONDARY;
-		w->secondary_vm_exec_control = SECONDARY_UNRESTRICTED_GUEST; break;
+		w->secondary_vm_exec_control = SECONDARY_ENABLE_VPID; break; /* VPID 0 */
 	case 6: w->cpu_based_vm_exec_control |= CPU_BASED_ACTIVATE_SECONDARY;
+		w->secondary_vm_exec_control = SECONDARY_UNRESTRICTED_GUEST; break;
+	case 7: w->cpu_based_vm_exec_control |= CPU_BASED_ACTIVATE_SECONDARY;
 		w->secondary_vm_exec_control = SECONDARY_ENABLE_EPT | SECONDARY_ENABLE_PML;
 		w->ept_pointer = 0x40000 | 3 << 3 | 6; w->pml_address = 0x5008; break;
-	case 7: w->cr3_target_count = 5; break;
-	case 8: w->io_bitmap_b = 0x11008; break;
-	case 9: w->msr_bitmap = 1ULL << 39; break;
-	case 10: w->cpu_based_vm_exec_control |= CPU_BASED_TPR_SHADOW; w->virtual_apic_page_addr = 0x20010; break;
-	case 11: w->cpu_based_vm_exec_control |= CPU_BASED_TPR_SHADOW; w->virtual_apic_page_addr = 0x20000;
-		w->tpr_threshold = 0x10; break;
+	case 8: w->cr3_target_count = 5; break;
+	case 9: w->io_bitmap_b = 0x11008; break;
+	case 10: w->msr_bitmap = 1ULL << 39; break;
+	case 11: w->cpu_based_vm_exec_control |= CPU_BASED_TPR_SHADOW; w->virtual_apic_page_addr = 0x20010; break;
 	case 12: w->cpu_based_vm_exec_control |= CPU_BASED_TPR_SHADOW; w->virtual_apic_page_addr = 0x20000;
+		w->tpr_threshold = 0x10; break;
+	case 13: w->cpu_based_vm_exec_control |= CPU_BASED_TPR_SHADOW; w->virtual_apic_page_addr = 0x20000;
 		w->tpr_threshold = 3; break; /* VTPR is 0 */
-	case 13: w->pin_based_vm_exec_control |= PIN_BASED_VIRTUAL_NMIS; break;
-	case 14: w->vm_exit_controls |= 1u << 30; break;
-	case 15: w->vm_exit_controls |= VM_EXIT_SAVE_PREEMPTION_TIMER; break;
-	case 16: w->vm_exit_msr_store_count = 1; w->vm_exit_msr_store_addr = 0x2008; break;
-	case 17: w->vm_exit_msr_load_count = 2; w->vm_exit_msr_load_addr = (1ULL << 39) - 16; break;
-	case 18: w->vm_entry_controls |= 1u << 20; break;
-	case 19: w->vm_entry_intr_info_field = INTR_INFO_VALID | (1u << 8); break; /* type 1 reserved */
-	case 20: w->vm_entry_msr_load_count = 1; w->vm_entry_msr_load_addr = 0x3004; break;
-	case 21: w->vm_entry_controls |= VM_ENTRY_SMM; break;
-	case 22: w->host_cr0 &= ~(uint64_t)X86_CR0_PG; break;
-	case 23: w->host_cr4 &= ~(uint64_t)X86_CR4_VMXE; break;
-	case 24: w->host_cr3 = 1ULL << 40; break;
-	case 25: w->host_ia32_sysenter_eip = 0x0000800000000000ULL; break;
-	case 26: w->vm_exit_controls |= VM_EXIT_LOAD_IA32_PAT; w->host_ia32_pat = 2; break;
-	case 27: w->vm_exit_controls |= VM_EXIT_LOAD_IA32_EFER; w->host_ia32_efer = X86_EFER_LMA; break;
-	case 28: w->host_cs_selector = 0x13; break;
-	case 29: w->host_gs_base = 0x0001000000000000ULL; break;
-	case 30: w->vm_exit_controls &= ~(uint32_t)VM_EXIT_HOST_ADDR_SPACE_SIZE;
+	case 14: w->pin_based_vm_exec_control |= PIN_BASED_VIRTUAL_NMIS; break;
+	case 15: w->vm_exit_controls |= 1u << 30; break;
+	case 16: w->vm_exit_controls |= VM_EXIT_SAVE_PREEMPTION_TIMER; break;
+	case 17: w->vm_exit_msr_store_count = 1; w->vm_exit_msr_store_addr = 0x2008; break;
+	case 18: w->vm_exit_msr_load_count = 2; w->vm_exit_msr_load_addr = (1ULL << 39) - 16; break;
+	case 19: w->vm_entry_controls |= 1u << 20; break;
+	case 20: w->vm_entry_intr_info_field = INTR_INFO_VALID | (1u << 8); break; /* type 1 reserved */
+	case 21: w->vm_entry_msr_load_count = 1; w->vm_entry_msr_load_addr = 0x3004; break;
+	case 22: w->vm_entry_controls |= VM_ENTRY_SMM; break;
+	case 23: w->host_cr0 &= ~(uint64_t)X86_CR0_PG; break;
+	case 24: w->host_cr4 &= ~(uint64_t)X86_CR4_VMXE; break;
+	case 25: w->host_cr3 = 1ULL << 40; break;
+	case 26: w->host_ia32_sysenter_eip = 0x0000800000000000ULL; break;
+	case 27: w->vm_exit_controls |= VM_EXIT_LOAD_IA32_PAT; w->host_ia32_pat = 2; break;
+	case 28: w->vm_exit_controls |= VM_EXIT_LOAD_IA32_EFER; w->host_ia32_efer = X86_EFER_LMA; break;
+	case 29: w->host_cs_selector = 0x13; break;
+	case 30: w->host_gs_base = 0x0001000000000000ULL; break;
+	case 31: w->vm_exit_controls &= ~(uint32_t)VM_EXIT_HOST_ADDR_SPACE_SIZE;
 		w->vm_entry_controls &= ~(uint32_t)VM_ENTRY_IA32E_MODE; w->host_ss_selector = 0x18; break;
-	case 31: w->host_rip = 0x0000800000000000ULL; break;
-	case 32: w->vmcs_link_pointer = 0x5000; break;
-	case 33: w->vm_entry_controls |= VM_ENTRY_LOAD_IA32_EFER; w->guest_ia32_efer = X86_EFER_LMA | BIT(3); break;
-	case 34: w->vm_entry_controls |= VM_ENTRY_LOAD_IA32_PAT; w->guest_ia32_pat = 0x0800000000000000ULL; break;
-	case 35: w->guest_dr7 = 1ULL << 32; break;
+	case 32: w->host_rip = 0x0000800000000000ULL; break;
+	case 33: w->vmcs_link_pointer = 0x5000; break;
+	case 34: w->vm_entry_controls |= VM_ENTRY_LOAD_IA32_EFER; w->guest_ia32_efer = X86_EFER_LMA | BIT(3); break;
+	case 35: w->vm_entry_controls |= VM_ENTRY_LOAD_IA32_PAT; w->guest_ia32_pat = 0x0800000000000000ULL; break;
+	case 36: w->guest_dr7 = 1ULL << 32; break;
 	default: fail_msg("row %zu has no breaker: add one", i);
 	}
 }

@@ -198,11 +198,11 @@ static void test_tigerlake_offers_the_emulated_features(void **state)
 	assert_int_equal(rd(MSR_IA32_VMX_MISC), 0x600401e0);
 	assert_int_equal(rd(MSR_IA32_VMX_CR0_FIXED0), 0x80000021);
 	assert_int_equal(rd(MSR_IA32_VMX_CR4_FIXED0), X86_CR4_VMXE);
-	/* Fields: TPR threshold (TPR shadow), PLE, XSS bitmap, timer, PAT, EFER, EPT, VPID, PML; nothing of APICv. */
+	/* Fields: TPR threshold (TPR shadow), PLE, XSS bitmap, timer, PAT, EFER, EPT, VPID, PML, APIC-access address. */
 	assert_int_equal(o.vmcs12_features,
 			 VMCS12_F_TPR_SHADOW | VMCS12_F_SECONDARY | VMCS12_F_PLE | VMCS12_F_XSAVES |
 			 VMCS12_F_PREEMPTION_TIMER | VMCS12_F_PAT | VMCS12_F_EFER | VMCS12_F_EPT | VMCS12_F_VPID |
-			 VMCS12_F_PML);
+			 VMCS12_F_PML | VMCS12_F_APIC_ACCESS);
 }
 
 static void check_subset(uint64_t offered, uint64_t hw, uint32_t msr)
@@ -245,8 +245,7 @@ static void test_nothing_offered_the_hardware_lacks(void **state)
 /* Not offered: VMCS shadowing, APIC virtualization, VM functions; EPT capabilities beyond what the shadow EPT emulates. */
 static void test_withheld_features_and_their_msrs(void **state)
 {
-	uint32_t apicv = SECONDARY_VIRT_APIC_ACCESSES | SECONDARY_VIRT_X2APIC_MODE |
-			 SECONDARY_APIC_REGISTER_VIRT | SECONDARY_VIRT_INTR_DELIVERY;
+	uint32_t apicv = SECONDARY_VIRT_X2APIC_MODE | SECONDARY_APIC_REGISTER_VIRT | SECONDARY_VIRT_INTR_DELIVERY;
 	uint64_t v;
 
 	(void)state;
