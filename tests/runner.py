@@ -389,6 +389,23 @@ def guest_image(kind, guest):
     return os.path.join(BUILD, "iso", "%s-%s.iso" % (kind, guest))
 
 
+def nested_oracle_check(results, check_bare, hv_run, must_have=()):
+    """A test L1 hypervisor bare (the oracle, judged by check_bare) and under the hypervisor: the hv run ends
+    well, has every must_have line, and agrees with bare line by line outside "~" lines."""
+    why = check_bare({"bare": results["bare"]})
+    if why:
+        return "bare: " + why
+    hv = results["hv"]
+    why = check_guest_run(hv_run, hv, 0, True)
+    if why:
+        bad = find_line(hv.body, r"^FAIL")
+        return "hv: %s%s" % (why, " (first: %s)" % bad if bad else "")
+    for pattern in must_have:
+        if not find_line(hv.body, pattern):
+            return "nested transcript lacks %r: %s" % (pattern, hv.describe())
+    return body_diff(results["bare"].body, hv.body)
+
+
 def guest_pair_test(guest, name=None, status=0, extra_check=None, **run_kw):
     """A test booting `guest` bare and under the hypervisor in Bochs: both end with
     `status`, and their outputs agree outside "~" lines. extra_check(results)

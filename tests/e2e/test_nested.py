@@ -1,10 +1,9 @@
 """Nested VMX: the test L1 hypervisor (tests/guests/vmxtest.c) bare on Bochs' VT-x, the oracle, and as L1 under ours."""
 import runner
-from runner import Run, Test, guest_image, check_guest_run, body_diff, find_line
+from runner import Run, Test, guest_image, check_guest_run, find_line
 
 # Nested VMX is offered (nested=on, the default): the transcripts must agree line by line; "~" lines
 # are what a nested hypervisor chooses differently by design (VMCS revision ID, the controls it offers).
-NESTED_XFAIL = False
 NOT_OFFERED = r"^vmx: not offered \(cpuid\.1:ecx\.vmx=0\)$"
 
 # What the SDM says these cases give (Bochs agrees); the bare run checks the oracle itself.
@@ -72,21 +71,7 @@ def _check_bare(results):
 
 
 def _check_nested(results):
-    why = _check_bare({"bare": results["bare"]})
-    if why:
-        return "bare: " + why
-    hv = results["hv"]
-    why = check_guest_run(RUNS["hv"], hv, 0, True)
-    if why:
-        return "hv: " + why
-    if NESTED_XFAIL:
-        if not find_line(hv.body, NOT_OFFERED):
-            return "vmxtest under the hypervisor no longer stops at 'VMX not offered': set NESTED_XFAIL = False"
-        return None
-    for pattern in NESTED_SDM_LINES:
-        if not find_line(hv.body, pattern):
-            return "nested transcript lacks %r: %s" % (pattern, hv.describe())
-    return body_diff(results["bare"].body, hv.body)
+    return runner.nested_oracle_check(results, _check_bare, RUNS["hv"], NESTED_SDM_LINES)
 
 
 def _check_nested_off(results):
@@ -105,7 +90,7 @@ def _check_drexits(results):
     hv = results["hv"]
     if not find_line(hv.hv_lines, r"nested_dr_exits=on: the hypervisor intercepts L2's MOV DR"):
         return "the hypervisor did not take nested_dr_exits=on: " + hv.describe()
-    return _check_nested({"bare": results["bare"], "hv": hv})
+    return runner.nested_oracle_check(results, _check_bare, DREXITS_RUN, NESTED_SDM_LINES)
 
 
 def _demo_extra(results):

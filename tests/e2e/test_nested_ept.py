@@ -7,7 +7,7 @@ shadow EPT); were anything not offered, L1 would print "FAIL not offered as on t
 skipped", and the comparison would fail.
 """
 import runner
-from runner import Run, Test, guest_image, check_guest_run, body_diff, find_line
+from runner import Run, Test, guest_image, check_guest_run, find_line
 
 END = r"^vmxept done: 0 failures$"
 
@@ -51,15 +51,7 @@ def _check_bare(results):
 
 
 def _check_nested(results):
-    why = _check_bare({"bare": results["bare"]})
-    if why:
-        return "bare: " + why
-    hv = results["hv"]
-    why = check_guest_run(RUNS["hv"], hv, 0, True)
-    if why:
-        bad = find_line(hv.body, r"^FAIL")
-        return "hv: %s%s" % (why, " (first: %s)" % bad if bad else "")
-    return body_diff(results["bare"].body, hv.body)
+    return runner.nested_oracle_check(results, _check_bare, RUNS["hv"])
 
 
 RUNS = {"bare": Run(guest_image("bare", "vmxept")), "hv": Run(guest_image("hv", "vmxept"))}
