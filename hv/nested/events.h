@@ -257,5 +257,7 @@ struct nested_exit {
 	uint32_t insn_len;
 };
 uint32_t nested_vmexit_to_l1(struct nested_vcpu *nv, const struct nested_exit *x);
+/* Once, before any vCPU's first exit: the exit's field lists for the features L1 is offered. */
+void nested_vmexit_init(uint32_t vmcs12_features);
 
 #endif

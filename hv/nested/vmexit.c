@@ -28,36 +28,77 @@ static bool exit_saves_field(const struct vmcs12 *vmcs12, uint32_t enc)
 	}
 }
 
-/* The guest-state rows of the field table, found once (every exit walks them; the table is constant). */
-static const struct vmcs12_field *guest_rows[128];
-static size_t nr_guest_rows;
+/*
+ * The guest-state fields an exit copies unconditionally, by width, for the
+ * offered features: built once (nested_vmexit_init, or at the first exit on
+ * the host), then every exit is a tight VMREAD-and-store loop. The fields
+ * exit_saves_field() decides on are copied apart.
+ */
+struct capture_list {
+	uint32_t features;
+	bool ready;
+	uint16_t n[3];
+	struct { uint16_t enc, off; } f[3][96];
+};
+static struct capture_list capture;
 
-static void find_guest_rows(void)
+static const uint16_t capture_special[] = {
+	GUEST_DR7, GUEST_IA32_DEBUGCTL, GUEST_IA32_PAT, GUEST_IA32_EFER, VMX_PREEMPTION_TIMER_VALUE,
+};
+
+static bool capture_is_special(uint32_t enc)
 {
-	size_t n = 0;
+	if (enc == VMCS_LINK_POINTER || enc == GUEST_PML_INDEX || enc == GUEST_INTR_STATUS)
+		return true;
+	for (size_t i = 0; i < ARRAY_SIZE(capture_special); i++)
+		if (capture_special[i] == enc)
+			return true;
+	return false;
+}
 
-	for (size_t i = 0; i < vmcs12_nr_fields && n < ARRAY_SIZE(guest_rows); i++)
-		if (vmcs_field_type(vmcs12_fields[i].encoding) == VMCS_TYPE_GUEST)
-			guest_rows[n++] = &vmcs12_fields[i];
-	__atomic_store_n(&nr_guest_rows, n, __ATOMIC_RELEASE); /* every CPU computes the same rows */
+static unsigned int width_slot(uint8_t width)
+{
+	return width == VMCS_WIDTH_16 ? 0 : width == VMCS_WIDTH_32 ? 1 : 2;
+}
+
+void nested_vmexit_init(uint32_t features)
+{
+	struct capture_list *c = &capture;
+
+	*c = (struct capture_list){ .features = features };
+	for (size_t i = 0; i < vmcs12_nr_fields; i++) {
+		const struct vmcs12_field *f = &vmcs12_fields[i];
+		unsigned int w = width_slot(f->width);
+
+		if (vmcs_field_type(f->encoding) != VMCS_TYPE_GUEST || !vmcs12_field_exists(f, features) ||
+		    capture_is_special(f->encoding) || c->n[w] >= ARRAY_SIZE(c->f[w]))
+			continue;
+		c->f[w][c->n[w]].enc = f->encoding;
+		c->f[w][c->n[w]++].off = f->offset;
+	}
+	__atomic_store_n(&c->ready, true, __ATOMIC_RELEASE);
 }
 
 /* L2's state, as the hardware left it in vmcs02, becomes vmcs12's guest-state area (SDM 27.3). */
 static void capture_l2_state(struct nested_vcpu *nv)
 {
 	const struct nested_l2_ops *l2 = &nv->l2;
-	size_t n = __atomic_load_n(&nr_guest_rows, __ATOMIC_ACQUIRE);
+	uint8_t *v12 = (uint8_t *)nv->vmcs12;
+	const struct capture_list *c = &capture;
 
-	if (!n) {
-		find_guest_rows();
-		n = nr_guest_rows;
-	}
-	for (size_t i = 0; i < n; i++) {
-		const struct vmcs12_field *f = guest_rows[i];
+	if (!__atomic_load_n(&c->ready, __ATOMIC_ACQUIRE) || c->features != nv->vmcs12_features)
+		nested_vmexit_init(nv->vmcs12_features); /* the host tests' feature sets vary */
+	for (unsigned int i = 0; i < c->n[0]; i++)
+		*(uint16_t *)(v12 + c->f[0][i].off) = (uint16_t)l2->vmcs02_read(l2->ctx, c->f[0][i].enc);
+	for (unsigned int i = 0; i < c->n[1]; i++)
+		*(uint32_t *)(v12 + c->f[1][i].off) = (uint32_t)l2->vmcs02_read(l2->ctx, c->f[1][i].enc);
+	for (unsigned int i = 0; i < c->n[2]; i++)
+		*(uint64_t *)(v12 + c->f[2][i].off) = l2->vmcs02_read(l2->ctx, c->f[2][i].enc);
+	for (size_t i = 0; i < ARRAY_SIZE(capture_special); i++) {
+		const struct vmcs12_field *f = vmcs12_field_lookup(capture_special[i]);
 
-		if (!vmcs12_field_exists(f, nv->vmcs12_features) || !exit_saves_field(nv->vmcs12, f->encoding))
-			continue;
-		vmcs12_write_field(nv->vmcs12, f, l2->vmcs02_read(l2->ctx, f->encoding));
+		if (vmcs12_field_exists(f, nv->vmcs12_features) && exit_saves_field(nv->vmcs12, f->encoding))
+			vmcs12_write_field(nv->vmcs12, f, l2->vmcs02_read(l2->ctx, f->encoding));
 	}
 }
 

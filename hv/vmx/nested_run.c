@@ -92,6 +92,7 @@ void vmx_nested_init(const char *cmdline)
 	read_hw_msrs(&hw);
 	vmx_offer_compute(&hw, on, &vmx_l1_offer);
 	caps_from_offer(&vmx_l1_offer, &l1_caps);
+	nested_vmexit_init(vmx_l1_offer.vmcs12_features);
 	pr_info("hv: nested VMX %s\n", on ? "offered to L1 (with EPT, VPID, unrestricted guest, PML)"
 					  : "off (nested=off): L1 sees no VMX");
 	if (on && (vmx_offer_msr(&vmx_l1_offer, MSR_IA32_VMX_PROCBASED_CTLS2) >> 32) & SECONDARY_ENABLE_EPT)
