@@ -11,7 +11,8 @@ LINUX_TIMEOUT ?= 400
 LINUX_MEGS    ?= 512
 # The kernel's command line under the hypervisor: no clearcpuid=fsrm (the hypervisor keeps CPUID and IA32_MISC_ENABLE consistent).
 LINUX_CMDLINE := $(shell cat tests/linux/cmdline)
-LINUX_SRCS    := tests/linux/build-images.sh tests/linux/init.sh tests/linux/kvmtest.c tests/linux/cmdline
+LINUX_SRCS    := tests/linux/build-images.sh tests/linux/init.sh tests/linux/kvmtest.c tests/linux/kvmtest_vm2.c tests/linux/kvmtest_stats.c \
+                 tests/linux/kvmtest.h tests/linux/cmdline
 
 .PHONY: linux-images linux-iso run-linux bench-linux
 

@@ -480,9 +480,16 @@ void vmx_handle_exit_ap(struct guest_regs *regs, struct vcpu *v)
 		vmx_vcpu_fix_sipi_blocking();
 }
 
-/* Every exit of L2 (vmcs02's HOST_RIP is vmx_exit_stub_l2): handled or reflected by hv/vmx/nested_run.c. */
+/*
+ * Every exit of L2 (vmcs02's HOST_RIP is vmx_exit_stub_l2): handled or reflected by hv/vmx/nested_run.c.
+ * On an AP vCPU Bochs saves its stale wait-for-SIPI blocking (SMI and NMI) into vmcs02 as into vmcs01:
+ * cleared first, or the hypervisor's own resume of vmcs02 (a shadow-EPT fill) fails its entry on
+ * "blocking by SMI outside SMM" (SDM 26.3.1.5) and L1 would see L2's stale bits on a reflected exit.
+ */
 void vmx_handle_exit_l2(struct guest_regs *regs, struct vcpu *v)
 {
+	if (unlikely(!v->is_bsp))
+		vmx_vcpu_fix_sipi_blocking();
 	vmx_nested_l2_exit(v, regs);
 	vmx_shadow_l1_resumes(v); /* after an exit to L1: what it wrote into vmcs12, to the shadow VMCS */
 	/* An NMI of L1's that L1 does not intercept for L2 is delivered to whichever guest runs next. */

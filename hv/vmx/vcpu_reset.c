@@ -94,8 +94,8 @@ void vmx_vcpu_start_at_sipi(struct vcpu *v, uint8_t vector)
 
 /*
  * Bochs 2.7 masks SMI and NMI when a CPU sleeps in wait-for-SIPI and, in VMX
- * non-root, never unmasks them at the SIPI: every later exit of that vCPU
- * saves blocking by SMI and by NMI (0xc). Blocking by SMI outside SMM fails
+ * non-root, never unmasks them at the SIPI: every later exit of that vCPU,
+ * L1's or its L2's, saves blocking by SMI and by NMI (0xc). Blocking by SMI outside SMM fails
  * the next VM entry (SDM 26.3.1.5), and no NMI is being handled, so both
  * bits are stale. On hardware the field is already right and this is a no-op.
  */

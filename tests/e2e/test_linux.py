@@ -25,6 +25,13 @@ KVM_PARAMS_L1 = KVM_PARAMS
 KVMTEST_EXITS = ["KVMTEST: exit 0: IO (2) port=0x10 size=1",
                  "KVMTEST: exit 1: IO (2) port=0x11 size=4",
                  "KVMTEST: exit 2: HLT (5)"]
+# kvmtest's second VM (tests/linux/kvmtest_vm2.c): 2 vCPUs in long mode, each writing and reading back 512
+# fresh pages (an EPT fault per page in KVM; nested, each is reflected to L1's KVM and then fills the shadow
+# EPT). The sums are the program's own fold of the values written: the same on any correct CPU.
+KVMTEST_VM2 = ["KVMTEST: vm2 created: 2 vCPUs in long mode, 4-KiB paging, 512 pages each",
+               "KVMTEST: vm2 vcpu0 pages=512 sum=0x20a10197dc3b8116 hlt",
+               "KVMTEST: vm2 vcpu1 pages=512 sum=0xcb25c94753231c57 hlt",
+               "KVMTEST: vm2 PASS (2 vCPUs in long mode wrote and read back 512 pages each)"]
 POWER_OFF = "ACPI control: soft power off"  # Bochs' log line when the guest enters S5
 
 RUNS = {"bare": Run(BARE_ISO, megs=MEGS, timeout=TIMEOUT),
@@ -77,8 +84,22 @@ def _reached_init_and_off(name, res, bound=BOUND_S):
     return None
 
 
+def kvmtest_lines(res, prefix="KVMTEST:"):
+    return [l.strip() for l in res.lines if l.startswith(prefix)]
+
+
+def _vm2_works(name, res):
+    """None if kvmtest's long-mode 2-vCPU VM printed exactly its expected lines."""
+    got = kvmtest_lines(res, "KVMTEST: vm2")
+    if got != KVMTEST_VM2:
+        fails = kvmtest_lines(res, "KVMTEST: FAIL")
+        return "%s: kvmtest vm2 lines %s, expected %s%s" % (
+            name, got, KVMTEST_VM2, (" (%s)" % " | ".join(fails)) if fails else "")
+    return None
+
+
 def _kvm_works(name, res, params=KVM_PARAMS):
-    """None if kvm_intel loaded with the expected parameters and kvmtest saw exactly its exits."""
+    """None if kvm_intel loaded with the expected parameters and kvmtest saw exactly its exits in both VMs."""
     mk = markers(res)
     for mod in ("irqbypass", "kvm", "kvm-intel"):
         if mk.get("insmod_" + mod) != "ok":
@@ -90,7 +111,7 @@ def _kvm_works(name, res, params=KVM_PARAMS):
         return "%s: kvmtest exits %s, expected %s" % (name, got, KVMTEST_EXITS)
     if not find_line(res.lines, r"^KVMTEST: PASS"):
         return "%s: kvmtest: %s" % (name, find_line(res.lines, r"^KVMTEST: FAIL") or "no verdict")
-    return None
+    return _vm2_works(name, res)
 
 
 def _hv_kept_kib(res):
@@ -142,8 +163,8 @@ def _check_bare(_results):
     if why:
         return why
     mk = markers(bare)
-    print("  bare: wall %.1f s, cpus=%s memtotal_kb=%s, /init at uptime %s s"
-          % (bare.wall, mk.get("cpus"), mk.get("memtotal_kb"), _uptime(mk, "init")))
+    print("  bare: wall %.1f s, cpus=%s memtotal_kb=%s, /init at uptime %s s, kvmtest %s"
+          % (bare.wall, mk.get("cpus"), mk.get("memtotal_kb"), _uptime(mk, "init"), _kvmtest_time(bare)))
     return None
 
 
@@ -188,6 +209,27 @@ def _kvm_refused_for_no_vmx(l1):
     return None
 
 
+def _kvmtest_time(res):
+    """Guest seconds kvmtest took (its start and end markers' uptimes), for the report."""
+    mk = markers(res)
+    try:
+        return "%.2f s" % (float(_uptime(mk, "kvmtest_end")) - float(_uptime(mk, "kvmtest")))
+    except ValueError:
+        return "-"
+
+
+def _same_kvmtest_as_bare(bare, l1):
+    """None if every KVMTEST line of the nested run is the bare run's (Bochs is the oracle)."""
+    why = _reached_init_and_off("bare", bare) or _kvm_works("bare", bare)
+    if why:
+        return "the bare run to compare with failed: " + why
+    b, n = kvmtest_lines(bare), kvmtest_lines(l1)
+    if b != n:
+        diff = [(x, y) for x, y in zip(b, n) if x != y]
+        return "kvmtest output differs nested vs bare: %s" % (diff[:3] or "bare %d lines, nested %d" % (len(b), len(n)))
+    return None
+
+
 def _check_kvm_l1(_results):
     l1 = _boot("l1")
     why = _l1_loaded(l1)
@@ -195,9 +237,14 @@ def _check_kvm_l1(_results):
         return "L1 run unusable: %s" % (why or "never reached /init: " + l1.describe())
     if not KVM_IN_L1_XFAIL:
         why = _kvm_works("l1", l1, KVM_PARAMS_L1) or _reached_init_and_off("l1", l1)
+        why = why or _same_kvmtest_as_bare(_boot("bare"), l1)
         if not why:
-            print("  KVM in L1: kvm_intel %s; the /dev/kvm test VM ran to HLT with its exits"
-                  % markers(l1).get("kvm_intel_params"))
+            bare = _boot("bare")
+            print("  KVM in L1: kvm_intel %s; both /dev/kvm test VMs ran as bare (real mode; 2 vCPUs in long"
+                  " mode touching 1024 pages); kvmtest took %s of guest uptime nested, %s bare;"
+                  " boot wall nested %.1f s, bare %.1f s"
+                  % (markers(l1).get("kvm_intel_params"), _kvmtest_time(l1), _kvmtest_time(bare),
+                     l1.wall, bare.wall))
         return why
     if _kvm_works("l1", l1) is None:
         return "KVM in L1 works now: set KVM_IN_L1_XFAIL = False in tests/e2e/test_linux.py"
@@ -219,7 +266,11 @@ def _check_l1_smp(_results):
     if not KVM_IN_L1_XFAIL and not find_line(l1.lines, r"^KVMTEST: PASS"):
         return "the /dev/kvm test VM did not pass in the 2-CPU L1: %s" % (
             find_line(l1.lines, r"^KVMTEST: ") or "no output")
-    print("  L1 SMP: wall %.1f s, /init at uptime %s s; %s" % (l1.wall, _uptime(mk, "init"), ap))
+    why = None if KVM_IN_L1_XFAIL else _vm2_works("l1_smp", l1)
+    if why:
+        return "the long-mode 2-vCPU test VM in the 2-CPU L1: " + why
+    print("  L1 SMP: wall %.1f s, /init at uptime %s s, kvmtest %s; %s"
+          % (l1.wall, _uptime(mk, "init"), _kvmtest_time(l1), ap))
     return None
 
 
@@ -227,5 +278,6 @@ TESTS = [
     Test("linux_bare", {}, _check_bare, needs=[BARE_ISO]),
     Test("linux_l1", {}, _check_l1, needs=[BARE_ISO, HV_ISO]),
     Test("linux_l1_smp", {}, _check_l1_smp, needs=[HV_ISO]),
-    Test("linux_kvm_l1_xfail" if KVM_IN_L1_XFAIL else "linux_kvm_l1", {}, _check_kvm_l1, needs=[HV_ISO]),
+    Test("linux_kvm_l1_xfail" if KVM_IN_L1_XFAIL else "linux_kvm_l1", {}, _check_kvm_l1,
+         needs=[BARE_ISO, HV_ISO]),
 ]

@@ -104,7 +104,8 @@ cp "$OUT/pkg-busybox/bin/busybox" "$ROOTFS/bin/busybox"
 ln -s busybox "$ROOTFS/bin/sh"
 install -m 0755 "$HERE/init.sh" "$ROOTFS/init"
 
-gcc -static -O2 -Wall -Wextra -Werror -o "$ROOTFS/bin/kvmtest" "$HERE/kvmtest.c"
+gcc -static -O2 -Wall -Wextra -Werror -pthread -o "$ROOTFS/bin/kvmtest" "$HERE/kvmtest.c" "$HERE/kvmtest_vm2.c" \
+	"$HERE/kvmtest_stats.c"
 strip "$ROOTFS/bin/kvmtest"
 
 # cpio newc as the kernel's initramfs unpacker expects; fixed owner and sorted names keep it reproducible.

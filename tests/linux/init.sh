@@ -47,7 +47,9 @@ for p in ept unrestricted_guest vpid pml enable_apicv; do
 done
 mark "kvm_intel_params=${params# }"
 if [ -c /dev/kvm ]; then
+	mark "kvmtest=start uptime=$(cut -d' ' -f1 /proc/uptime)"
 	/bin/kvmtest
+	mark "kvmtest_end=rc=$? uptime=$(cut -d' ' -f1 /proc/uptime)"
 else
 	mark "kvmtest=skipped no /dev/kvm"
 fi

@@ -1,6 +1,7 @@
-/* kvmtest: runs a tiny real-mode VM through /dev/kvm (OUT, CPUID, OUT, HLT) and checks every exit it gets; prints KVMTEST: PASS/FAIL. */
+/* kvmtest: runs a tiny real-mode VM through /dev/kvm (OUT, CPUID, OUT, HLT) and checks every exit it gets; prints KVMTEST: PASS/FAIL; then the long-mode VM of kvmtest_vm2.c. */
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <linux/kvm.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -10,6 +11,8 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <unistd.h>
+
+#include "kvmtest.h"
 
 #define GUEST_MEM_BASE 0x0
 #define GUEST_MEM_SIZE 0x10000
@@ -39,9 +42,10 @@ static const uint8_t guest_code[] = {
 	0xeb, 0xfe,                   /* jmp $ (never reached) */
 };
 
-static int failures;
+int failures;
+static const char *volatile stage = "start";
 
-static void fail(const char *fmt, ...)
+void fail(const char *fmt, ...)
 {
 	va_list ap;
 
@@ -53,7 +57,7 @@ static void fail(const char *fmt, ...)
 	failures++;
 }
 
-static int xioctl(int fd, unsigned long req, void *arg, const char *what)
+int xioctl(int fd, unsigned long req, void *arg, const char *what)
 {
 	int r = ioctl(fd, req, arg);
 
@@ -62,7 +66,7 @@ static int xioctl(int fd, unsigned long req, void *arg, const char *what)
 	return r;
 }
 
-static const char *exit_name(uint32_t reason)
+const char *exit_name(uint32_t reason)
 {
 	switch (reason) {
 	case KVM_EXIT_IO: return "IO";
@@ -75,8 +79,28 @@ static const char *exit_name(uint32_t reason)
 	}
 }
 
+/* A guest that never exits must still end the test, saying where it hung. */
+static void on_alarm(int sig)
+{
+	const char *msg = "KVMTEST: FAIL: timed out in ";
+	const char *what = stage;
+
+	(void)sig;
+	(void)!write(STDOUT_FILENO, msg, strlen(msg));
+	(void)!write(STDOUT_FILENO, what, strlen(what));
+	(void)!write(STDOUT_FILENO, "\n", 1);
+	_exit(1);
+}
+
+/* Names what runs now (for the alarm) and gives it `seconds` of (guest) time. */
+void set_stage(const char *what, unsigned seconds)
+{
+	stage = what;
+	alarm(seconds);
+}
+
 /* The CPUID table KVM supports, given to the vCPU so leaf 0 has a known EBX. */
-static int setup_cpuid(int kvm, int vcpu, uint32_t *leaf0_ebx)
+int setup_cpuid(int kvm, int vcpu, uint32_t *leaf0_ebx)
 {
 	size_t sz = sizeof(struct kvm_cpuid2) + MAX_CPUID * sizeof(struct kvm_cpuid_entry2);
 	struct kvm_cpuid2 *cpuid = calloc(1, sz);
@@ -223,7 +247,8 @@ int main(void)
 	uint8_t *mem;
 
 	setvbuf(stdout, NULL, _IONBF, 0);
-	alarm(60); /* a guest that never exits must still end the test */
+	signal(SIGALRM, on_alarm);
+	set_stage("vm1", 60);
 	kvm = open("/dev/kvm", O_RDWR | O_CLOEXEC);
 	if (kvm < 0) {
 		fail("open /dev/kvm: %s", strerror(errno));
@@ -254,5 +279,6 @@ int main(void)
 	else
 		printf("KVMTEST: FAIL (%d problems)\n", failures);
 	(void)mem;
+	run_vm2(kvm, mmap_size);
 	return failures ? 1 : 0;
 }
