@@ -16,12 +16,12 @@ BOUND_S = 300
 SMP_TIMEOUT = 700  # Bochs emulates both CPUs in turn: a 2-CPU boot takes about twice as long
 SMP_BOUND_S = 600
 
-# Nested VMX is offered with EPT, VPID, unrestricted guest and PML: KVM in L1 must load with exactly the
-# parameters it gets on bare Bochs and run the test VM (on the shadow EPT).
-KVM_IN_L1_XFAIL = False
-KVM_NO_VMX = re.compile(r"kvm: no hardware support for 'kvm_intel'")
-KVM_PARAMS = "ept=Y unrestricted_guest=Y vpid=Y pml=Y enable_apicv=N"
-KVM_PARAMS_L1 = KVM_PARAMS
+# Nested VMX is offered with EPT, VPID, unrestricted guest, PML and virtualized APIC accesses: KVM in L1 must
+# load with the parameters it gets on bare Bochs and run the test VMs (on the shadow EPT). One expected
+# difference: VMCS shadowing is the hypervisor's own (for L1's VMREAD/VMWRITE), not offered to L1, so KVM in
+# L1 has enable_shadow_vmcs=N (it would only serve an L3).
+KVM_PARAMS = "ept=Y unrestricted_guest=Y vpid=Y pml=Y enable_apicv=N flexpriority=Y enable_shadow_vmcs=Y"
+KVM_PARAMS_L1 = KVM_PARAMS.replace("enable_shadow_vmcs=Y", "enable_shadow_vmcs=N")
 KVMTEST_EXITS = ["KVMTEST: exit 0: IO (2) port=0x10 size=1",
                  "KVMTEST: exit 1: IO (2) port=0x11 size=4",
                  "KVMTEST: exit 2: HLT (5)"]
@@ -191,24 +191,6 @@ def _check_l1(_results):
     return _compare_devices(bm, lm) or _compare_memory(bm, lm, l1)
 
 
-def _kvm_refused_for_no_vmx(l1):
-    """None if kvm_intel refused to load exactly because VMX is not offered to L1, else what happened."""
-    mk = markers(l1)
-    if mk.get("cpu_vmx") != "no":
-        return "L1's /proc/cpuinfo shows vmx=%s, expected no VMX offered" % mk.get("cpu_vmx")
-    if mk.get("insmod_kvm") != "ok":
-        return "insmod kvm: %s" % mk.get("insmod_kvm")
-    if not mk.get("insmod_kvm-intel", "").startswith("fail"):
-        return "insmod kvm-intel: %s, expected a refusal" % mk.get("insmod_kvm-intel", "no marker")
-    reason = find_line(l1.lines, KVM_NO_VMX.pattern)
-    if not reason:
-        kvm = [l for l in l1.lines if l.startswith("LT: dmesg:")]
-        return "kvm_intel refused, but not for lack of VMX: %s" % (" | ".join(kvm) or "no kvm message")
-    print("  expected failure: KVM in L1 needs nested VMX: %s (%s)"
-          % (reason.replace("LT: dmesg: ", "").strip(), mk["insmod_kvm-intel"]))
-    return None
-
-
 def _kvmtest_time(res):
     """Guest seconds kvmtest took (its start and end markers' uptimes), for the report."""
     mk = markers(res)
@@ -235,20 +217,16 @@ def _check_kvm_l1(_results):
     why = _l1_loaded(l1)
     if why or "init" not in markers(l1):
         return "L1 run unusable: %s" % (why or "never reached /init: " + l1.describe())
-    if not KVM_IN_L1_XFAIL:
-        why = _kvm_works("l1", l1, KVM_PARAMS_L1) or _reached_init_and_off("l1", l1)
-        why = why or _same_kvmtest_as_bare(_boot("bare"), l1)
-        if not why:
-            bare = _boot("bare")
-            print("  KVM in L1: kvm_intel %s; both /dev/kvm test VMs ran as bare (real mode; 2 vCPUs in long"
-                  " mode touching 1024 pages); kvmtest took %s of guest uptime nested, %s bare;"
-                  " boot wall nested %.1f s, bare %.1f s"
-                  % (markers(l1).get("kvm_intel_params"), _kvmtest_time(l1), _kvmtest_time(bare),
-                     l1.wall, bare.wall))
-        return why
-    if _kvm_works("l1", l1) is None:
-        return "KVM in L1 works now: set KVM_IN_L1_XFAIL = False in tests/e2e/test_linux.py"
-    return _kvm_refused_for_no_vmx(l1)
+    why = _kvm_works("l1", l1, KVM_PARAMS_L1) or _reached_init_and_off("l1", l1)
+    why = why or _same_kvmtest_as_bare(_boot("bare"), l1)
+    if not why:
+        bare = _boot("bare")
+        print("  KVM in L1: kvm_intel %s; both /dev/kvm test VMs ran as bare (real mode; 2 vCPUs in long"
+              " mode touching 1024 pages); kvmtest took %s of guest uptime nested, %s bare;"
+              " boot wall nested %.1f s, bare %.1f s"
+              % (markers(l1).get("kvm_intel_params"), _kvmtest_time(l1), _kvmtest_time(bare),
+                 l1.wall, bare.wall))
+    return why
 
 
 def _check_l1_smp(_results):
@@ -263,10 +241,10 @@ def _check_l1_smp(_results):
     ap = find_line(l1.hv_lines, r"^hv: exits on CPU 1: .*SIPI=1")
     if not ap:
         return "CPU 1's vCPU was not started by a SIPI exit: " + l1.describe()
-    if not KVM_IN_L1_XFAIL and not find_line(l1.lines, r"^KVMTEST: PASS"):
+    if not find_line(l1.lines, r"^KVMTEST: PASS"):
         return "the /dev/kvm test VM did not pass in the 2-CPU L1: %s" % (
             find_line(l1.lines, r"^KVMTEST: ") or "no output")
-    why = None if KVM_IN_L1_XFAIL else _vm2_works("l1_smp", l1)
+    why = _vm2_works("l1_smp", l1)
     if why:
         return "the long-mode 2-vCPU test VM in the 2-CPU L1: " + why
     print("  L1 SMP: wall %.1f s, /init at uptime %s s, kvmtest %s; %s"
@@ -278,6 +256,6 @@ TESTS = [
     Test("linux_bare", {}, _check_bare, needs=[BARE_ISO]),
     Test("linux_l1", {}, _check_l1, needs=[BARE_ISO, HV_ISO]),
     Test("linux_l1_smp", {}, _check_l1_smp, needs=[HV_ISO]),
-    Test("linux_kvm_l1_xfail" if KVM_IN_L1_XFAIL else "linux_kvm_l1", {}, _check_kvm_l1,
+    Test("linux_kvm_l1", {}, _check_kvm_l1,
          needs=[BARE_ISO, HV_ISO]),
 ]

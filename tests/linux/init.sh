@@ -42,7 +42,7 @@ if [ $kvm_ok = 0 ]; then
 fi
 P=/sys/module/kvm_intel/parameters
 params=""
-for p in ept unrestricted_guest vpid pml enable_apicv; do
+for p in ept unrestricted_guest vpid pml enable_apicv flexpriority enable_shadow_vmcs; do
 	[ -r $P/$p ] && params="$params $p=$(cat $P/$p)"
 done
 mark "kvm_intel_params=${params# }"
