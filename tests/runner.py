@@ -28,8 +28,12 @@ Declaring tests (the interface other test files use)
            fails the test with a clear reason instead of booting anything.
 
   Run(image, emulator="bochs", firmware="bios", model="tigerlake", cpus=1,
-      megs=256, timeout=120, bochs_lines=(), qemu_args=(), ignore_bad_msrs=True)
+      megs=256, timeout=120, bochs_lines=(), qemu_args=(), ignore_bad_msrs=True,
+      stop_on=None)
     bochs_lines  extra bochsrc lines; qemu_args extra QEMU arguments.
+    stop_on      a regex (bytes) for serial output after which the machine can
+                 never end by itself (e.g. Linux halted instead of powering
+                 off): the run is stopped there like a timeout, with a note.
     ignore_bad_msrs  Bochs' default (True) reads unknown MSRs as 0; False makes
                  them #GP as on hardware (Bochs tigerlake then #GPs on
                  IA32_MISC_ENABLE too).
@@ -97,8 +101,9 @@ class Run:
     """How to boot one image (see the header comment)."""
 
     def __init__(self, image, emulator="bochs", firmware="bios", model="tigerlake", cpus=1,
-                 megs=256, timeout=120, bochs_lines=(), qemu_args=(), ignore_bad_msrs=True):
+                 megs=256, timeout=120, bochs_lines=(), qemu_args=(), ignore_bad_msrs=True, stop_on=None):
         self.image = image
+        self.stop_on = re.compile(stop_on) if stop_on else None
         self.ignore_bad_msrs = 1 if ignore_bad_msrs else 0
         self.emulator = emulator
         self.firmware = firmware
@@ -270,9 +275,9 @@ class LiveTail(threading.Thread):
 GRUB_PROMPT = re.compile(rb"grub> ")
 
 
-def supervise(cmd, out, workdir, limit):
-    """Runs cmd in its own process group, killing the group on the limit or when GRUB gives up.
-    Returns (exit code, None) or (None, why it was stopped)."""
+def supervise(cmd, out, workdir, limit, stop_on=None):
+    """Runs cmd in its own process group, killing the group on the limit, when GRUB gives up or
+    when the serial output matches stop_on. Returns (exit code, None) or (None, why it was stopped)."""
     proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
                             cwd=workdir, start_new_session=True)
     serial = os.path.join(workdir, "serial.txt")
@@ -280,10 +285,13 @@ def supervise(cmd, out, workdir, limit):
     note = None
     while proc.poll() is None:
         time.sleep(0.2)
+        stopped = stop_on.search(_tail(serial, 4096)) if stop_on else None
         if time.time() > deadline:
             note = "timed out after %ds" % limit
         elif GRUB_PROMPT.search(_tail(serial, 4096)):
             note = "GRUB could not boot the image and fell to its prompt"
+        elif stopped:
+            note = "stopped at %r: the machine cannot end by itself" % stopped.group(0).decode("latin-1")
         if note:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
@@ -302,7 +310,7 @@ def boot(run, logdir, live=False):
         if tail:
             tail.start()
         with open(os.path.join(workdir, "stdout.txt"), "wb") as out:
-            code, note = supervise(full, out, workdir, run.timeout + 20)
+            code, note = supervise(full, out, workdir, run.timeout + 20, run.stop_on)
         if tail:
             tail.stop.set()
             tail.join()

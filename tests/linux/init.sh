@@ -1,5 +1,5 @@
 #!/bin/busybox sh
-# /init of the Linux test initramfs: prints "LT:" markers for the e2e tests and the bench, loads KVM, runs kvmtest, powers off.
+# /init of the Linux test initramfs: prints "LT:" markers for the e2e tests and the bench, loads KVM, runs kvmtest (and QEMU's L2 if present), powers off.
 /bin/busybox mkdir -p /proc /sys /dev
 /bin/busybox --install -s /bin
 export PATH=/bin
@@ -52,6 +52,10 @@ if [ -c /dev/kvm ]; then
 	mark "kvmtest_end=rc=$? uptime=$(cut -d' ' -f1 /proc/uptime)"
 else
 	mark "kvmtest=skipped no /dev/kvm"
+fi
+# Only the *-qemu images have it (tests/linux/build-qemu-images.sh): QEMU/KVM boots Linux as L2.
+if [ -x /bin/run-l2 ]; then
+	/bin/run-l2
 fi
 mark "poweroff=now uptime=$(cut -d' ' -f1 /proc/uptime)"
 poweroff -f
