@@ -294,12 +294,25 @@ paddr_t acpi_scan_bios_rsdp(void)
 }
 
 struct acpi_facts acpi_boot_facts;
+struct acpi_rsdp_copy acpi_boot_rsdp;
+
+/* A copy of a checksummed RSDP (ACPI 6.5 5.2.5.3): 20 bytes of revision 0, 36 of revision 2 and later. */
+static void copy_rsdp(const struct acpi_mem *mem, paddr_t pa)
+{
+	const struct acpi_rsdp *r = phys_to_virt(pa);
+
+	if (!pa || !acpi_mem_allows(mem, pa, 20) || memcmp(r->signature, "RSD PTR ", 8) || !checksum_ok(r, 20))
+		return;
+	acpi_boot_rsdp.len = rsdp_v2_ok(mem, pa, r) ? 36 : 20;
+	memcpy(acpi_boot_rsdp.bytes, r, acpi_boot_rsdp.len);
+}
 
 void acpi_init(const struct boot_info *bi)
 {
 	struct acpi_mem mem = { bi->mmap, bi->mmap_count };
 	paddr_t rsdp = bi->acpi_rsdp ? bi->acpi_rsdp : acpi_scan_bios_rsdp();
 
+	copy_rsdp(&mem, rsdp);
 	acpi_read_facts(&mem, rsdp, &acpi_boot_facts);
 	pr_info("hv: ACPI: RSDP %#llx, %s, PM1a control port %#x\n", (unsigned long long)rsdp,
 		acpi_boot_facts.cpus_err == ACPI_OK ? "MADT read" : acpi_strerror(acpi_boot_facts.cpus_err),

@@ -76,4 +76,16 @@ void acpi_init(const struct boot_info *bi);
 extern struct acpi_facts acpi_boot_facts;
 #endif
 
+/*
+ * The RSDP as the boot handed it over, copied at acpi_init: a boot loader's
+ * copy (GRUB's, in its Multiboot2 information) lies in memory L1 is given and
+ * reuses, so the Linux loader passes L1 this copy, in its own reserved page.
+ * len 0: none found (L1 then scans the BIOS area itself).
+ */
+struct acpi_rsdp_copy {
+	uint32_t len;       /* 20 (ACPI 1.0) or 36 (2.0+) */
+	uint8_t bytes[36];
+};
+extern struct acpi_rsdp_copy acpi_boot_rsdp;
+
 #endif

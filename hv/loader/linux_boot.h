@@ -66,8 +66,9 @@
 #define LX_DATA_PML4          0x3000
 #define LX_DATA_PDPT          0x4000
 #define LX_DATA_PD            0x5000 /* four page directories: 4 GiB of 2 MiB pages */
-#define LX_DATA_SIZE          0x9000
-#define LX_PT_SIZE            (LX_DATA_SIZE - LX_DATA_PML4)
+#define LX_DATA_ACPI          0x9000 /* the RSDP's copy, reserved in L1's e820 (acpi_rsdp_addr points here) */
+#define LX_DATA_SIZE          0xa000
+#define LX_PT_SIZE            (LX_DATA_ACPI - LX_DATA_PML4)
 #define LX_CMDLINE_MAX        (PAGE_SIZE - 1)
 #define LX_GDT_ENTRIES        4
 #define LX_IDENT_MAP_LIMIT    GiB(4)

@@ -1,6 +1,8 @@
 /* The Linux bzImage loader for L1: places kernel, initrd and boot data in guest memory and returns the 64-bit entry state. */
 #include "hv/loader/guest_boot.h"
 #include "hv/loader/linux_boot.h"
+#include "hv/acpi.h"
+#include "hv/memmap.h"
 #include "hv/console.h"
 #include "hv/mm.h"
 #include "hv/string.h"
@@ -64,15 +66,26 @@ static void lx_copy_images(const struct linux_kernel *k, const struct linux_layo
 static int lx_build_data(const struct guest_load_ctx *ctx, const struct linux_kernel *k,
 			 const struct linux_layout *lay, const char *args, const void *image)
 {
+	static struct mem_map l1_map; /* the guest map with the RSDP's page reserved (the loader runs once) */
 	uint8_t *data = phys_to_virt(lay->data);
-	const struct linux_zp_in zin = {
-		.image = image, .k = k, .lay = lay, .map = ctx->guest_map,
-		.acpi_rsdp = ctx->bi->acpi_rsdp,
-	};
+	struct linux_zp_in zin = { .image = image, .k = k, .lay = lay, .map = ctx->guest_map };
 	uint64_t gdt[LX_GDT_ENTRIES];
 	int err;
 
 	memset(data, 0, LX_DATA_SIZE);
+	/*
+	 * The RSDP goes to L1 as a copy in the boot data block, in a page its e820
+	 * reserves: the boot loader's own copy (GRUB's Multiboot2 information) may
+	 * sit where the kernel decompresses itself. Without one L1 scans the BIOS area.
+	 */
+	if (acpi_boot_rsdp.len) {
+		l1_map = *ctx->guest_map;
+		memcpy(data + LX_DATA_ACPI, acpi_boot_rsdp.bytes, acpi_boot_rsdp.len);
+		if (memmap_reserve(&l1_map, lay->data + LX_DATA_ACPI, PAGE_SIZE) == 0) {
+			zin.map = &l1_map;
+			zin.acpi_rsdp = lay->data + LX_DATA_ACPI;
+		}
+	}
 	err = linux_build_zero_page(data + LX_DATA_ZERO_PAGE, &zin);
 	if (err)
 		return err;

@@ -671,7 +671,8 @@ static void test_entry_state(void **state)
 	/* The data block's parts do not overlap. */
 	assert_true(LX_DATA_CMDLINE >= LX_DATA_ZERO_PAGE + LX_ZP_SIZE);
 	assert_true(LX_DATA_GDT >= LX_DATA_CMDLINE + LX_CMDLINE_MAX + 1);
-	assert_true(LX_DATA_PML4 + LX_PT_SIZE == LX_DATA_SIZE);
+	assert_true(LX_DATA_PML4 + LX_PT_SIZE == LX_DATA_ACPI);
+	assert_true(LX_DATA_ACPI + PAGE_SIZE == LX_DATA_SIZE);
 }
 
 int main(void)

@@ -13,6 +13,7 @@
 #include "hv/mm.h"
 #include "hv/loader/guest_boot.h"
 #include "hv/loader/linux_boot.h"
+#include "hv/acpi.h"
 
 /*
  * The loader writes guest memory through phys_to_virt(), the identity. The
@@ -36,6 +37,9 @@ static struct mem_map gmap;
 static struct lx_range fake_hv = { MiB(2), MiB(1) }; /* the hypervisor's image, say */
 
 /* ---- fakes for the hypervisor services the loader calls ---------------- */
+
+/* The RSDP the hypervisor copied at boot (hv/acpi.c): revision 2, 36 bytes. */
+struct acpi_rsdp_copy acpi_boot_rsdp = { 36, "RSD PTR \x42OEMID \x02" };
 
 void printk(const char *fmt, ...)
 {
@@ -198,8 +202,29 @@ static void test_load_in_place(void **state)
 	assert_string_equal((char *)(uintptr_t)(zp + LX_DATA_CMDLINE), "console=ttyS0 quiet");
 	assert_int_equal(zp32(zp, LX_RAMDISK_IMAGE), INITRD_AT);
 	assert_int_equal(zp32(zp, LX_RAMDISK_SIZE), INITRD_LEN);
-	assert_int_equal(zp32(zp, LX_ZP_ACPI_RSDP), 0xf9fa0);
-	assert_int_equal(*(uint8_t *)(uintptr_t)(zp + LX_ZP_E820_ENTRIES), 4);
+	/*
+	 * The RSDP: the hypervisor's copy in the data block, whose page L1's e820
+	 * reserves (GRUB's own copy may lie where the kernel decompresses).
+	 */
+	assert_int_equal(zp32(zp, LX_ZP_ACPI_RSDP), zp + LX_DATA_ACPI);
+	assert_memory_equal((void *)(uintptr_t)(zp + LX_DATA_ACPI), acpi_boot_rsdp.bytes, 36);
+	assert_int_equal(*(uint8_t *)(uintptr_t)(zp + LX_ZP_E820_ENTRIES), 6);
+	{
+		const uint8_t *e = (const uint8_t *)(uintptr_t)(zp + LX_ZP_E820_TABLE);
+		bool reserved = false;
+
+		for (int i = 0; i < 6; i++, e += 20) {
+			uint64_t base, len;
+			uint32_t type;
+
+			memcpy(&base, e, 8);
+			memcpy(&len, e + 8, 8);
+			memcpy(&type, e + 16, 4);
+			if (base <= zp + LX_DATA_ACPI && zp + LX_DATA_ACPI + PAGE_SIZE <= base + len)
+				reserved = type == 2;
+		}
+		assert_true(reserved);
+	}
 	/* The GDT's __BOOT_CS is 64-bit code. */
 	assert_int_equal(((uint64_t *)(uintptr_t)st.gdt_base)[2], 0x00af9b000000ffffULL);
 	assert_non_null(strstr(log_buf, "initrd 0x1e00000-0x1e03000 (12288 bytes, in place)"));
