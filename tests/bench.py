@@ -69,10 +69,10 @@ NESTED_HV = (("with VMCS shadowing", "nestbench"), ("without (vmcs_shadow=off)",
 
 
 def exits_per_reflected(counters):
-    """(hypervisor exits per reflected L2 exit, L1's own exits, reflected), set-up included."""
+    """(hypervisor exits per reflected L2 exit in the timed loop, L1's set-up exits, reflected)."""
     reflected = counters.get("L2 exits reflected to L1", (0, {}))[0]
-    l1_exits = counters.get("exits", (0, {}))[0]
-    return ((l1_exits + reflected) / reflected if reflected else None), l1_exits, reflected
+    per, setup = runner.round_trip_exits(counters.get("exits", (0, {}))[1], reflected)
+    return per, setup, reflected
 
 
 def nested_table(single_cpuid):
@@ -86,10 +86,10 @@ def nested_table(single_cpuid):
         whys.append(("hv " + guest, hv_why))
         if bare and hv:
             print("%-32s %10d %12d %9s" % ("L2 CPUID round trip", bare, hv, "%.1fx" % (hv / bare)) + ", " + label)
-        per, l1_exits, reflected = exits_per_reflected(counters)
+        per, setup, reflected = exits_per_reflected(counters)
         if per:
-            print("  hypervisor exits per reflected L2 exit: %.2f (L1's own exits %d + %d reflected, set-up included)"
-                  % (per, l1_exits, reflected))
+            print("  hypervisor exits per reflected L2 exit: %.2f (%d reflected; L1's %d set-up exits apart)"
+                  % (per, reflected, setup))
         if bare and hv and single_cpuid:
             cost = hv - bare
             print("  hypervisor instructions per reflected L2 CPUID (with the L1 exits it causes): %d, %.1fx the "

@@ -397,6 +397,19 @@ def guest_image(kind, guest):
     return os.path.join(BUILD, "iso", "%s-%s.iso" % (kind, guest))
 
 
+def round_trip_exits(l1_exits, reflected):
+    """Hypervisor exits per reflected L2 exit in a loop of round trips: (per round trip, set-up exits).
+
+    l1_exits is L1's own exits by reason. A reason that happens at least once
+    every other round trip belongs to the loop (VMRESUME, and every VMREAD or
+    VMWRITE that exits per round trip); the rest is the test L1's set-up
+    (VMXON, VMPTRLD, VMWRITEs of fields outside the round trip's list)."""
+    if not reflected:
+        return None, 0
+    in_loop = sum(n for n in l1_exits.values() if 2 * n >= reflected)
+    return (in_loop + reflected) / reflected, sum(l1_exits.values()) - in_loop
+
+
 def nested_oracle_check(results, check_bare, hv_run, must_have=()):
     """A test L1 hypervisor bare (the oracle, judged by check_bare) and under the hypervisor: the hv run ends
     well, has every must_have line, and agrees with bare line by line outside "~" lines."""

@@ -369,58 +369,80 @@ static bool guest_dr7_ok(const struct vmcs12 *v, const struct nested_entry_ctx *
 #define CTL ENTRY_VMFAIL_CONTROL
 #define HST ENTRY_VMFAIL_HOST
 #define GST ENTRY_FAIL_GUEST
+#define R_CONTROLS READS_CONTROLS
+#define R_EVENT READS_EVENT
+#define R_HOST READS_HOST
+#define R_GUEST READS_GUEST
+#define R_L1_MODE READS_L1_MODE
+#define R_MEMORY READS_MEMORY
 
 const struct nested_entry_check nested_entry_checks[] = {
-	{ "26.2.1.1", "pin-based controls within L1's allowed 0/1 settings", NULL, pin_ok, CTL, 0 },
-	{ "26.2.1.1", "primary processor-based controls within allowed settings", NULL, proc_ok, CTL, 0 },
-	{ "26.2.1.1", "secondary controls within allowed settings", has_secondary, proc2_ok, CTL, 0 },
+	{ "26.2.1.1", "pin-based controls within L1's allowed 0/1 settings", NULL, pin_ok, CTL, 0,
+	  R_CONTROLS },
+	{ "26.2.1.1", "primary processor-based controls within allowed settings", NULL, proc_ok, CTL, 0,
+	  R_CONTROLS },
+	{ "26.2.1.1", "secondary controls within allowed settings", has_secondary, proc2_ok, CTL, 0,
+	  R_CONTROLS },
 	{ "26.2.1.1", "EPT pointer: offered memory type and walk length, A/D only if offered, bits 11:7 and above "
-		      "the address width clear", uses_ept, eptp_ok, CTL, 0 },
+		      "the address width clear", uses_ept, eptp_ok, CTL, 0, R_CONTROLS },
 	{ "26.2.1.1", "APIC-access address 4-KiB aligned, within the address width", uses_apic_access,
-	  apic_access_ok, CTL, 0 },
-	{ "26.2.1.1", "VPID not 0000H", uses_vpid, vpid_ok, CTL, 0 },
-	{ "26.2.1.1", "unrestricted guest only with EPT", uses_unrestricted, uses_ept, CTL, 0 },
+	  apic_access_ok, CTL, 0, R_CONTROLS },
+	{ "26.2.1.1", "VPID not 0000H", uses_vpid, vpid_ok, CTL, 0, R_CONTROLS },
+	{ "26.2.1.1", "unrestricted guest only with EPT", uses_unrestricted, uses_ept, CTL, 0, R_CONTROLS },
 	{ "26.2.1.1", "PML only with EPT; PML address 4-KiB aligned, within the address width", uses_pml, pml_ok,
-	  CTL, 0 },
-	{ "26.2.1.1", "CR3-target count at most 4", NULL, cr3_count_ok, CTL, 0 },
+	  CTL, 0, R_CONTROLS },
+	{ "26.2.1.1", "CR3-target count at most 4", NULL, cr3_count_ok, CTL, 0, R_CONTROLS },
 	{ "26.2.1.1", "I/O bitmap addresses 4-KiB aligned, within the address width", uses_io_bitmaps, io_bitmaps_ok,
-	  CTL, 0 },
+	  CTL, 0, R_CONTROLS },
 	{ "26.2.1.1", "MSR bitmap address 4-KiB aligned, within the address width", uses_msr_bitmap, msr_bitmap_ok,
-	  CTL, 0 },
+	  CTL, 0, R_CONTROLS },
 	{ "26.2.1.1", "virtual-APIC address 4-KiB aligned, within the address width", uses_tpr_shadow,
-	  virtual_apic_ok, CTL, 0 },
-	{ "26.2.1.1", "TPR threshold bits 31:4 clear", uses_tpr_shadow, tpr_threshold_ok, CTL, 0 },
-	{ "26.2.1.1", "TPR threshold[3:0] not above VTPR[7:4]", uses_tpr_shadow, tpr_below_vtpr, CTL, 0 },
+	  virtual_apic_ok, CTL, 0, R_CONTROLS },
+	{ "26.2.1.1", "TPR threshold bits 31:4 clear", uses_tpr_shadow, tpr_threshold_ok, CTL, 0,
+	  R_CONTROLS },
+	{ "26.2.1.1", "TPR threshold[3:0] not above VTPR[7:4]", uses_tpr_shadow, tpr_below_vtpr, CTL, 0,
+	  R_CONTROLS | R_MEMORY },
 	{ "26.2.1.1", "virtual NMIs only with NMI exiting; NMI-window exiting only with virtual NMIs", NULL,
-	  virtual_nmis_ok, CTL, 0 },
-	{ "26.2.1.2", "VM-exit controls within allowed settings", NULL, exit_ok, CTL, 0 },
-	{ "26.2.1.2", "save preemption timer only with the timer active", NULL, timer_save_ok, CTL, 0 },
-	{ "26.2.1.2", "VM-exit MSR-store area 16-byte aligned, within the address width", NULL, exit_store_ok, CTL, 0 },
-	{ "26.2.1.2", "VM-exit MSR-load area 16-byte aligned, within the address width", NULL, exit_load_ok, CTL, 0 },
-	{ "26.2.1.3", "VM-entry controls within allowed settings", NULL, entry_ok, CTL, 0 },
-	{ "26.2.1.3", "event injection: type, vector, error code, instruction length", NULL, entry_event_ok, CTL, 0 },
-	{ "26.2.1.3", "VM-entry MSR-load area 16-byte aligned, within the address width", NULL, entry_load_ok, CTL, 0 },
+	  virtual_nmis_ok, CTL, 0, R_CONTROLS },
+	{ "26.2.1.2", "VM-exit controls within allowed settings", NULL, exit_ok, CTL, 0, R_CONTROLS },
+	{ "26.2.1.2", "save preemption timer only with the timer active", NULL, timer_save_ok, CTL, 0,
+	  R_CONTROLS },
+	{ "26.2.1.2", "VM-exit MSR-store area 16-byte aligned, within the address width", NULL, exit_store_ok, CTL, 0,
+	  R_CONTROLS },
+	{ "26.2.1.2", "VM-exit MSR-load area 16-byte aligned, within the address width", NULL, exit_load_ok, CTL, 0,
+	  R_CONTROLS },
+	{ "26.2.1.3", "VM-entry controls within allowed settings", NULL, entry_ok, CTL, 0, R_CONTROLS },
+	{ "26.2.1.3", "event injection: type, vector, error code, instruction length", NULL, entry_event_ok, CTL, 0,
+	  R_CONTROLS | R_EVENT | R_GUEST },
+	{ "26.2.1.3", "VM-entry MSR-load area 16-byte aligned, within the address width", NULL, entry_load_ok, CTL, 0,
+	  R_CONTROLS },
 	{ "26.2.1.3", "no entry to SMM, no deactivation of dual-monitor treatment outside SMM", NULL, entry_smm_ok,
-	  CTL, 0 },
-	{ "26.2.2", "host CR0 satisfies IA32_VMX_CR0_FIXED0/1", NULL, host_cr0_ok, HST, 0 },
-	{ "26.2.2", "host CR4 satisfies IA32_VMX_CR4_FIXED0/1", NULL, host_cr4_ok, HST, 0 },
-	{ "26.2.2", "host CR3 within the physical-address width", NULL, host_cr3_ok, HST, 0 },
-	{ "26.2.2", "host SYSENTER_ESP/EIP canonical", NULL, host_sysenter_ok, HST, 0 },
-	{ "26.2.2", "host IA32_PAT memory types valid", loads_host_pat, host_pat_ok, HST, 0 },
+	  CTL, 0, R_CONTROLS },
+	{ "26.2.2", "host CR0 satisfies IA32_VMX_CR0_FIXED0/1", NULL, host_cr0_ok, HST, 0, R_HOST | R_CONTROLS },
+	{ "26.2.2", "host CR4 satisfies IA32_VMX_CR4_FIXED0/1", NULL, host_cr4_ok, HST, 0, R_HOST | R_CONTROLS },
+	{ "26.2.2", "host CR3 within the physical-address width", NULL, host_cr3_ok, HST, 0,
+	  R_HOST | R_CONTROLS },
+	{ "26.2.2", "host SYSENTER_ESP/EIP canonical", NULL, host_sysenter_ok, HST, 0,
+	  R_HOST | R_CONTROLS },
+	{ "26.2.2", "host IA32_PAT memory types valid", loads_host_pat, host_pat_ok, HST, 0,
+	  R_HOST | R_CONTROLS },
 	{ "26.2.2", "host IA32_EFER reserved bits clear, LMA/LME = host address-space size", loads_host_efer,
-	  host_efer_ok, HST, 0 },
+	  host_efer_ok, HST, 0, R_HOST | R_CONTROLS },
 	{ "26.2.3", "host selectors RPL/TI 0; CS, TR (and SS of a 32-bit host) not null", NULL, host_selectors_ok,
-	  HST, 0 },
-	{ "26.2.3", "host FS/GS/GDTR/IDTR/TR bases canonical", NULL, host_bases_ok, HST, 0 },
+	  HST, 0, R_HOST | R_CONTROLS },
+	{ "26.2.3", "host FS/GS/GDTR/IDTR/TR bases canonical", NULL, host_bases_ok, HST, 0,
+	  R_HOST | R_CONTROLS },
 	{ "26.2.4", "host address-space size and IA-32e mode guest match L1's IA-32e mode", NULL, address_space_ok,
-	  HST, 0 },
+	  HST, 0, R_HOST | R_CONTROLS | R_L1_MODE },
 	{ "26.2.4", "64-bit host: CR4.PAE, canonical RIP; 32-bit host: no IA-32e guest, no PCIDE, RIP below 4 GiB",
-	  NULL, host32_fields_ok, HST, 0 },
-	{ "26.3.1.5", "VMCS link pointer all ones (no VMCS shadowing offered)", NULL, link_pointer_ok, GST, 4 },
+	  NULL, host32_fields_ok, HST, 0, R_HOST | R_CONTROLS },
+	{ "26.3.1.5", "VMCS link pointer all ones (no VMCS shadowing offered)", NULL, link_pointer_ok, GST, 4,
+	  R_GUEST },
 	{ "26.3.1.1", "guest IA32_EFER reserved bits clear, LMA/LME match IA-32e mode guest", loads_guest_efer,
-	  guest_efer_ok, GST, 0 },
-	{ "26.3.1.1", "guest IA32_PAT memory types valid", loads_guest_pat, guest_pat_ok, GST, 0 },
-	{ "26.3.1.1", "guest DR7 bits 63:32 clear", loads_debug, guest_dr7_ok, GST, 0 },
+	  guest_efer_ok, GST, 0, R_GUEST | R_CONTROLS },
+	{ "26.3.1.1", "guest IA32_PAT memory types valid", loads_guest_pat, guest_pat_ok, GST, 0,
+	  R_GUEST | R_CONTROLS },
+	{ "26.3.1.1", "guest DR7 bits 63:32 clear", loads_debug, guest_dr7_ok, GST, 0, R_GUEST | R_CONTROLS },
 };
 const size_t nested_nr_entry_checks = sizeof(nested_entry_checks) / sizeof(nested_entry_checks[0]);
 
@@ -429,8 +451,30 @@ const struct nested_entry_check *nested_check_vmentry(const struct vmcs12 *vmcs1
 	for (size_t i = 0; i < nested_nr_entry_checks; i++) {
 		const struct nested_entry_check *row = &nested_entry_checks[i];
 
+		if (!(row->reads & ~c->unchanged))
+			continue; /* it held at the last entry, on the same inputs */
 		if ((!row->applies || row->applies(vmcs12, c)) && !row->holds(vmcs12, c))
 			return row;
 	}
 	return NULL;
+}
+
+uint8_t nested_check_field_class(uint32_t encoding)
+{
+	switch (encoding & ~1u) {
+	case VM_ENTRY_INTR_INFO_FIELD: case VM_ENTRY_EXCEPTION_ERROR_CODE: case VM_ENTRY_INSTRUCTION_LEN:
+		return READS_EVENT;
+	default:
+		break;
+	}
+	switch (vmcs_field_type(encoding)) {
+	case VMCS_TYPE_HOST:
+		return READS_HOST;
+	case VMCS_TYPE_GUEST:
+		return READS_GUEST;
+	case VMCS_TYPE_READ_ONLY:
+		return 0; /* no row reads exit information */
+	default:
+		return READS_CONTROLS;
+	}
 }

@@ -19,11 +19,30 @@ struct nested_vmx_caps {
 	unsigned int maxphyaddr;
 };
 
+/*
+ * What a row reads (its `applies` and `holds`), by class of input. A row
+ * none of whose inputs changed since an entry at which every row held would
+ * hold again, so the wiring may name the unchanged classes and the row is
+ * skipped; the rows reading L1's memory always run.
+ */
+enum nested_check_reads {
+	READS_CONTROLS = 1, /* execution, exit and entry controls with their addresses (not the event) */
+	READS_EVENT = 2,    /* the event to inject: VM-entry interruption information, error code, length */
+	READS_HOST = 4,     /* the host-state area */
+	READS_GUEST = 8,    /* the guest-state area */
+	READS_L1_MODE = 16, /* L1's IA-32e mode (ctx->l1_ia32e) */
+	READS_MEMORY = 32,  /* L1's memory (the VTPR): never known unchanged */
+};
+
+/* The class of one vmcs12 field, as enum nested_check_reads. */
+uint8_t nested_check_field_class(uint32_t encoding);
+
 /* L1 at its VMLAUNCH/VMRESUME. */
 struct nested_entry_ctx {
 	const struct nested_vmx_caps *caps;
 	bool l1_ia32e;   /* IA32_EFER.LMA of L1: the "processor" of SDM 26.2.4 */
 	uint8_t vtpr;    /* byte 80H of the virtual-APIC page, read by the wiring through the checked accessor */
+	uint8_t unchanged; /* READS_* classes unchanged since all rows last held (0: run every row) */
 };
 
 enum nested_entry_outcome {
@@ -40,6 +59,7 @@ struct nested_entry_check {
 	bool (*holds)(const struct vmcs12 *v, const struct nested_entry_ctx *c);
 	enum nested_entry_outcome outcome;
 	uint32_t qualification; /* for ENTRY_FAIL_GUEST (SDM 26.8: 0 default, 4 VMCS link pointer) */
+	uint8_t reads;          /* enum nested_check_reads: every input of applies and holds */
 };
 
 extern const struct nested_entry_check nested_entry_checks[];
@@ -47,7 +67,8 @@ extern const size_t nested_nr_entry_checks;
 
 /*
  * Runs the table in the SDM's order (controls, host state, guest state);
- * the first row that applies and does not hold decides. The checks the
+ * the first row that applies and does not hold decides. Rows that read
+ * only classes in c->unchanged are skipped (they held last time). The checks the
  * hardware makes anyway on vmcs02 (guest fields copied unchanged) are left
  * to it; a failure there is passed on to L1 the same way.
  */

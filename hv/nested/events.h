@@ -77,17 +77,28 @@
 #include "hv/types.h"
 #include "hv/vmx/vmx_defs.h"
 #include "hv/nested/vmcs12.h"
+#include "hv/nested/vmcs_batch.h"
 
 /* vmcs02 and L2's DR6/CR2, as the core sees them. */
 struct nested_l2_ops {
 	uint64_t (*vmcs02_read)(void *ctx, uint32_t field);
 	void (*vmcs02_write)(void *ctx, uint32_t field, uint64_t val);
+	/*
+	 * Many fields in one call (the round trip's capture and vmcs02 writes);
+	 * NULL: one vmcs02_read/vmcs02_write per field. Batched reads never
+	 * include GUEST_CR0/GUEST_CR4, whose L2 view vmcs02_read computes.
+	 */
+	void (*vmcs02_read_many)(void *ctx, const uint16_t *enc, uint64_t *val, uint32_t n);
+	void (*vmcs02_write_batch)(void *ctx, const struct vmcs_batch *b);
 	uint64_t (*read_dr6)(void *ctx);
 	void (*write_dr6)(void *ctx, uint64_t dr6);
 	void (*write_cr2)(void *ctx, uint64_t cr2);
 	uint64_t (*read_cr2)(void *ctx);
 	void *ctx;
 };
+
+void nested_l2_read_many(const struct nested_l2_ops *l2, const uint16_t *enc, uint64_t *val, uint32_t n);
+void nested_l2_write_batch(const struct nested_l2_ops *l2, struct vmcs_batch *b); /* and empties it */
 
 /* One event in interruption-information terms (SDM 24.8.3, 24.9.2, 24.9.3). */
 struct nested_event {
@@ -146,6 +157,7 @@ struct nested_vcpu {
 	uint32_t vmcs12_features;  /* enum vmcs12_feature exposed to L1 */
 	uint64_t vmx_misc;         /* IA32_VMX_MISC as L1 reads it */
 	bool any_error_code;       /* IA32_VMX_BASIC[56] as L1 reads it */
+	bool rare_in_vmcs02;       /* L2's rare state is newer in vmcs02 than in vmcs12 (VMCS12_RARE_LIST) */
 };
 
 /* ---- routing and exception classes (routing.c, exception_class.c) ---- */
@@ -259,5 +271,12 @@ struct nested_exit {
 uint32_t nested_vmexit_to_l1(struct nested_vcpu *nv, const struct nested_exit *x);
 /* Once, before any vCPU's first exit: the exit's field lists for the features L1 is offered. */
 void nested_vmexit_init(uint32_t vmcs12_features);
+/*
+ * L2's rare state (VMCS12_RARE_LIST), left in vmcs02 by the last exit, into
+ * vmcs12: before anything reads or writes those vmcs12 fields or vmcs12
+ * leaves (the wiring: L1's VMREAD/VMWRITE of one, VMCLEAR, VMPTRLD, VMXOFF,
+ * a full vmcs02 prepare). vmcs02 must be readable through nv->l2.
+ */
+void nested_capture_rare(struct nested_vcpu *nv);
 
 #endif

@@ -4,12 +4,14 @@
 
 enum shadow_access shadow_field_access(const struct vmcs12_field *f, uint32_t features)
 {
-	if (!vmcs12_field_exists(f, features))
+	/* L2's rare state may still be in vmcs02 only: L1's access exits, which copies it first. */
+	if (!vmcs12_field_exists(f, features) || f->rare)
 		return SHADOW_NONE;
 	/* VMWRITE of exit information fails (13) unless IA32_VMX_MISC[29]: the exit decides (SDM 30.3). */
 	if (f->read_only)
 		return SHADOW_READ;
-	return SHADOW_READ_WRITE;
+	/* Every entry copies the write-shadowed fields back: only the round trip's are worth it. */
+	return f->round_trip ? SHADOW_READ_WRITE : SHADOW_READ;
 }
 
 bool shadow_exit_writes(const struct vmcs12_field *f)

@@ -20,10 +20,15 @@
  *     successful write is copied into the shadow. Filling it in the shadow at
  *     all needs the hardware's own MISC[29] (the hypervisor VMWRITEs it there,
  *     SDM 30.3); without that it is not shadowed.
- *   - Every other field is read- and write-shadowed: what L1 writes there is
- *     used only by its next VM entry, which first copies the shadow into
- *     vmcs12 and then checks vmcs12 completely (entry_checks.c), so any value
- *     L1 can write is acceptable until then.
+ *   - L2's rare state (VMCS12_RARE_LIST) is not shadowed at all: after an
+ *     exit it may live in vmcs02 only, and L1's exiting access copies it.
+ *   - The round trip's fields (VMCS12_ROUND_TRIP_LIST) are read- and
+ *     write-shadowed: what L1 writes there is used only by its next VM entry,
+ *     which first copies the shadow into vmcs12 and then checks vmcs12
+ *     completely (entry_checks.c), so any value L1 can write is acceptable
+ *     until then. Every other field is read-shadowed: its VMWRITE exits (and
+ *     the written value is copied into the shadow), so an entry copies only
+ *     the short list back.
  *
  * Copies: shadow -> vmcs12 of the read/write fields before anything uses
  * vmcs12 (L1's VMLAUNCH/VMRESUME, VMCLEAR of the current VMCS, a VMPTRLD that

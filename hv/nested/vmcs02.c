@@ -41,6 +41,19 @@ static uint64_t l2_efer(const struct vmcs12 *vmcs12, const struct vmcs02_l0 *l0)
 	return efer;
 }
 
+/* The prepare's writes, handed to the wiring a batch at a time. */
+struct vmcs02_writes {
+	const struct nested_l2_ops *ops;
+	struct vmcs_batch b;
+};
+
+static inline void put(struct vmcs02_writes *w, uint32_t enc, uint64_t val)
+{
+	if (w->b.n == VMCS_BATCH_MAX)
+		nested_l2_write_batch(w->ops, &w->b);
+	vmcs_batch_put(&w->b, enc, val);
+}
+
 /* Guest-state fields whose vmcs02 value is not simply vmcs12's. */
 static bool guest_field_is_special(uint32_t enc)
 {
@@ -54,7 +67,7 @@ static bool guest_field_is_special(uint32_t enc)
 }
 
 static void prepare_guest_state(const struct vmcs12 *vmcs12, uint32_t features, const struct vmcs02_l0 *l0,
-				const struct nested_l2_ops *ops)
+				struct vmcs02_writes *w)
 {
 	(void)l0;
 	for (size_t i = 0; i < vmcs12_nr_fields; i++) {
@@ -63,36 +76,36 @@ static void prepare_guest_state(const struct vmcs12 *vmcs12, uint32_t features, 
 		if (vmcs_field_type(f->encoding) != VMCS_TYPE_GUEST || !vmcs12_field_exists(f, features) ||
 		    guest_field_is_special(f->encoding))
 			continue;
-		ops->vmcs02_write(ops->ctx, f->encoding, vmcs12_read_field(vmcs12, f));
+		put(w, f->encoding, vmcs12_read_field(vmcs12, f));
 	}
 }
 
 static void prepare_special_guest_state(const struct vmcs12 *vmcs12, const struct vmcs02_l0 *l0,
-					const struct nested_l2_ops *ops)
+					struct vmcs02_writes *w)
 {
 	bool load_debug = vmcs12->vm_entry_controls & VM_ENTRY_LOAD_DEBUG_CONTROLS;
 	bool load_pat = vmcs12->vm_entry_controls & VM_ENTRY_LOAD_IA32_PAT;
 
 	/* No shadow VMCS for L2; what L2 inherits from L1 unless vmcs12 loads its own (SDM 26.3.2.1). */
-	ops->vmcs02_write(ops->ctx, VMCS_LINK_POINTER, ~0ULL);
-	ops->vmcs02_write(ops->ctx, GUEST_IA32_EFER, l2_efer(vmcs12, l0));
-	ops->vmcs02_write(ops->ctx, GUEST_IA32_PAT, load_pat ? vmcs12->guest_ia32_pat : l0->l1_pat);
-	ops->vmcs02_write(ops->ctx, GUEST_DR7, load_debug ? vmcs12->guest_dr7 : l0->l1_dr7);
-	ops->vmcs02_write(ops->ctx, GUEST_IA32_DEBUGCTL, load_debug ? vmcs12->guest_ia32_debugctl : l0->l1_debugctl);
+	put(w, VMCS_LINK_POINTER, ~0ULL);
+	put(w, GUEST_IA32_EFER, l2_efer(vmcs12, l0));
+	put(w, GUEST_IA32_PAT, load_pat ? vmcs12->guest_ia32_pat : l0->l1_pat);
+	put(w, GUEST_DR7, load_debug ? vmcs12->guest_dr7 : l0->l1_dr7);
+	put(w, GUEST_IA32_DEBUGCTL, load_debug ? vmcs12->guest_ia32_debugctl : l0->l1_debugctl);
 	if (l0->immediate_exit)
-		ops->vmcs02_write(ops->ctx, VMX_PREEMPTION_TIMER_VALUE, 0);
+		put(w, VMX_PREEMPTION_TIMER_VALUE, 0);
 }
 
 /* Each CR: L1's mask plus ours; the shadow shows L1's shadow for L1's bits and L2's own value for ours. */
-static void prepare_cr(const struct nested_l2_ops *ops, enum vmcs_field mask_f, enum vmcs_field shadow_f,
+static void prepare_cr(struct vmcs02_writes *w, enum vmcs_field mask_f, enum vmcs_field shadow_f,
 		       uint64_t mask12, uint64_t shadow12, uint64_t guest12, uint64_t l0_mask)
 {
-	ops->vmcs02_write(ops->ctx, mask_f, mask12 | l0_mask);
-	ops->vmcs02_write(ops->ctx, shadow_f, (shadow12 & mask12) | (guest12 & ~mask12));
+	put(w, mask_f, mask12 | l0_mask);
+	put(w, shadow_f, (shadow12 & mask12) | (guest12 & ~mask12));
 }
 
 static void prepare_controls(const struct vmcs12 *vmcs12, const struct vmcs02_l0 *l0,
-			     const struct nested_l2_ops *ops)
+			     struct vmcs02_writes *w)
 {
 	uint32_t proc12 = vmcs12->cpu_based_vm_exec_control;
 	uint32_t proc2_12 = (proc12 & CPU_BASED_ACTIVATE_SECONDARY) ? vmcs12->secondary_vm_exec_control : 0;
@@ -107,57 +120,56 @@ static void prepare_controls(const struct vmcs12 *vmcs12, const struct vmcs02_l0
 		tsc_offset += vmcs12->tsc_offset;
 	if (tsc_offset)
 		proc |= CPU_BASED_USE_TSC_OFFSETTING;
-	ops->vmcs02_write(ops->ctx, PIN_BASED_VM_EXEC_CONTROL,
-			  (vmcs12->pin_based_vm_exec_control | l0->pin |
-			   (l0->immediate_exit ? PIN_BASED_PREEMPTION_TIMER : 0)) & l0->pin_allowed1);
-	ops->vmcs02_write(ops->ctx, CPU_BASED_VM_EXEC_CONTROL, proc & l0->proc_allowed1);
+	put(w, PIN_BASED_VM_EXEC_CONTROL,
+	    (vmcs12->pin_based_vm_exec_control | l0->pin | (l0->immediate_exit ? PIN_BASED_PREEMPTION_TIMER : 0)) &
+		    l0->pin_allowed1);
+	put(w, CPU_BASED_VM_EXEC_CONTROL, proc & l0->proc_allowed1);
 	proc2_12 &= ~l0->proc2_emulated;
 	if (!l0->vpid02)
 		proc2_12 &= ~(uint32_t)SECONDARY_ENABLE_VPID;
-	ops->vmcs02_write(ops->ctx, SECONDARY_VM_EXEC_CONTROL, (proc2_12 | l0->proc2) & l0->proc2_allowed1);
+	put(w, SECONDARY_VM_EXEC_CONTROL, (proc2_12 | l0->proc2) & l0->proc2_allowed1);
 	/* L2's translations are tagged apart from L1's: one VPID for whatever vmcs12 says (flushed when that changes). */
 	if (proc2_12 & SECONDARY_ENABLE_VPID)
-		ops->vmcs02_write(ops->ctx, VIRTUAL_PROCESSOR_ID, l0->vpid02);
-	ops->vmcs02_write(ops->ctx, TSC_OFFSET, tsc_offset);
-	ops->vmcs02_write(ops->ctx, EXCEPTION_BITMAP, vmcs12->exception_bitmap);
-	ops->vmcs02_write(ops->ctx, PAGE_FAULT_ERROR_CODE_MASK, vmcs12->page_fault_error_code_mask);
-	ops->vmcs02_write(ops->ctx, PAGE_FAULT_ERROR_CODE_MATCH, vmcs12->page_fault_error_code_match);
-	ops->vmcs02_write(ops->ctx, CR3_TARGET_COUNT, vmcs12->cr3_target_count);
-	ops->vmcs02_write(ops->ctx, CR3_TARGET_VALUE0, vmcs12->cr3_target_value0);
-	ops->vmcs02_write(ops->ctx, CR3_TARGET_VALUE1, vmcs12->cr3_target_value1);
-	ops->vmcs02_write(ops->ctx, CR3_TARGET_VALUE2, vmcs12->cr3_target_value2);
-	ops->vmcs02_write(ops->ctx, CR3_TARGET_VALUE3, vmcs12->cr3_target_value3);
-	ops->vmcs02_write(ops->ctx, IO_BITMAP_A, l0->io_bitmap_a);
-	ops->vmcs02_write(ops->ctx, IO_BITMAP_B, l0->io_bitmap_b);
-	ops->vmcs02_write(ops->ctx, MSR_BITMAP, l0->msr_bitmap);
-	ops->vmcs02_write(ops->ctx, EPT_POINTER, l0->eptp);
+		put(w, VIRTUAL_PROCESSOR_ID, l0->vpid02);
+	put(w, TSC_OFFSET, tsc_offset);
+	put(w, EXCEPTION_BITMAP, vmcs12->exception_bitmap);
+	put(w, PAGE_FAULT_ERROR_CODE_MASK, vmcs12->page_fault_error_code_mask);
+	put(w, PAGE_FAULT_ERROR_CODE_MATCH, vmcs12->page_fault_error_code_match);
+	put(w, CR3_TARGET_COUNT, vmcs12->cr3_target_count);
+	put(w, CR3_TARGET_VALUE0, vmcs12->cr3_target_value0);
+	put(w, CR3_TARGET_VALUE1, vmcs12->cr3_target_value1);
+	put(w, CR3_TARGET_VALUE2, vmcs12->cr3_target_value2);
+	put(w, CR3_TARGET_VALUE3, vmcs12->cr3_target_value3);
+	put(w, IO_BITMAP_A, l0->io_bitmap_a);
+	put(w, IO_BITMAP_B, l0->io_bitmap_b);
+	put(w, MSR_BITMAP, l0->msr_bitmap);
+	put(w, EPT_POINTER, l0->eptp);
 	/*
 	 * L1's APIC-access page: only compared with L2's physical accesses, never
 	 * read or written by the CPU (SDM 30.4); L1's addresses are host-physical.
 	 */
 	if (proc2_12 & SECONDARY_VIRT_APIC_ACCESSES)
-		ops->vmcs02_write(ops->ctx, APIC_ACCESS_ADDR, vmcs12->apic_access_addr);
+		put(w, APIC_ACCESS_ADDR, vmcs12->apic_access_addr);
 	/* The virtual-APIC page is L1 RAM (the wiring checked it), the same address host-physically. */
 	if (proc12 & CPU_BASED_TPR_SHADOW) {
-		ops->vmcs02_write(ops->ctx, VIRTUAL_APIC_PAGE_ADDR, vmcs12->virtual_apic_page_addr);
-		ops->vmcs02_write(ops->ctx, TPR_THRESHOLD, vmcs12->tpr_threshold);
+		put(w, VIRTUAL_APIC_PAGE_ADDR, vmcs12->virtual_apic_page_addr);
+		put(w, TPR_THRESHOLD, vmcs12->tpr_threshold);
 	}
 	/* L1's VM-exit controls are emulated at the synthesized exit; the hardware exit is ours, saving what we capture. */
 	/*
 	 * L1's "acknowledge interrupt on exit" is the hardware's for vmcs02: only L1 asks for
 	 * external-interrupt exits of L2, so the vector the CPU acknowledges goes to L1 (SDM 27.2.2).
 	 */
-	ops->vmcs02_write(ops->ctx, VM_EXIT_CONTROLS, l0->exit_controls |
-			  ((vmcs12->pin_based_vm_exec_control & PIN_BASED_PREEMPTION_TIMER) ?
-			   VM_EXIT_SAVE_PREEMPTION_TIMER : 0) |
-			  (vmcs12->vm_exit_controls & VM_EXIT_ACK_INTR_ON_EXIT));
-	ops->vmcs02_write(ops->ctx, VM_ENTRY_CONTROLS, (vmcs12->vm_entry_controls & VM_ENTRY_IA32E_MODE) |
-			  (l0->entry_controls & l0->entry_allowed1));
+	put(w, VM_EXIT_CONTROLS, l0->exit_controls |
+	    ((vmcs12->pin_based_vm_exec_control & PIN_BASED_PREEMPTION_TIMER) ? VM_EXIT_SAVE_PREEMPTION_TIMER : 0) |
+	    (vmcs12->vm_exit_controls & VM_EXIT_ACK_INTR_ON_EXIT));
+	put(w, VM_ENTRY_CONTROLS,
+	    (vmcs12->vm_entry_controls & VM_ENTRY_IA32E_MODE) | (l0->entry_controls & l0->entry_allowed1));
 	/* L1's MSR lists are processed in software; the event to inject is the event core's. */
-	ops->vmcs02_write(ops->ctx, VM_EXIT_MSR_STORE_COUNT, 0);
-	ops->vmcs02_write(ops->ctx, VM_EXIT_MSR_LOAD_COUNT, 0);
-	ops->vmcs02_write(ops->ctx, VM_ENTRY_MSR_LOAD_COUNT, 0);
-	ops->vmcs02_write(ops->ctx, VM_ENTRY_INTR_INFO_FIELD, 0);
+	put(w, VM_EXIT_MSR_STORE_COUNT, 0);
+	put(w, VM_EXIT_MSR_LOAD_COUNT, 0);
+	put(w, VM_ENTRY_MSR_LOAD_COUNT, 0);
+	put(w, VM_ENTRY_INTR_INFO_FIELD, 0);
 }
 
 /*
@@ -177,6 +189,9 @@ static const uint16_t hot_guest_fields[] = {
 bool vmcs02_field_is_hot(uint32_t enc)
 {
 	enc &= ~1u; /* either half of a 64-bit field */
+	/* vmcs12's host state and exit information never reach vmcs02 (the exit reads them from vmcs12). */
+	if (vmcs_field_type(enc) == VMCS_TYPE_HOST || vmcs_field_type(enc) == VMCS_TYPE_READ_ONLY)
+		return true;
 	if (guest_field_is_special(enc))
 		return true;
 	switch (enc) {
@@ -191,32 +206,53 @@ bool vmcs02_field_is_hot(uint32_t enc)
 	return false;
 }
 
-static void prepare_hot_guest_state(const struct vmcs12 *vmcs12, uint32_t features, const struct nested_l2_ops *ops)
-{
-	for (size_t i = 0; i < ARRAY_SIZE(hot_guest_fields); i++) {
-		const struct vmcs12_field *f = vmcs12_field_lookup(hot_guest_fields[i]);
+/* The hot guest fields this feature set has, looked up once (the host tests vary the features). */
+struct hot_list {
+	uint32_t features;
+	uint32_t n;
+	const struct vmcs12_field *f[ARRAY_SIZE(hot_guest_fields)];
+};
 
-		if (vmcs12_field_exists(f, features))
-			ops->vmcs02_write(ops->ctx, f->encoding, vmcs12_read_field(vmcs12, f));
+static void prepare_hot_guest_state(const struct vmcs12 *vmcs12, uint32_t features, struct vmcs02_writes *w)
+{
+	static struct hot_list hot = { .features = ~0u };
+
+	if (hot.features != features) {
+		hot.n = 0;
+		for (size_t i = 0; i < ARRAY_SIZE(hot_guest_fields); i++) {
+			const struct vmcs12_field *f = vmcs12_field_lookup(hot_guest_fields[i]);
+
+			if (vmcs12_field_exists(f, features))
+				hot.f[hot.n++] = f;
+		}
+		hot.features = features;
 	}
+	for (uint32_t i = 0; i < hot.n; i++)
+		put(w, hot.f[i]->encoding, vmcs12_read_field(vmcs12, hot.f[i]));
 }
 
 void vmcs02_prepare(const struct vmcs12 *vmcs12, uint32_t features, const struct vmcs02_l0 *l0,
 		    const struct nested_l2_ops *ops, bool full)
 {
+	struct vmcs02_writes w;
+
+	w.ops = ops; /* no initializer: the batch's arrays need no zeroing */
+	w.b.n = 0;
+
 	if (full)
-		prepare_controls(vmcs12, l0, ops);
+		prepare_controls(vmcs12, l0, &w);
 	else
-		ops->vmcs02_write(ops->ctx, VM_ENTRY_INTR_INFO_FIELD, 0); /* the event core injects */
-	prepare_cr(ops, CR0_GUEST_HOST_MASK, CR0_READ_SHADOW, vmcs12->cr0_guest_host_mask, vmcs12->cr0_read_shadow,
+		put(&w, VM_ENTRY_INTR_INFO_FIELD, 0); /* the event core injects */
+	prepare_cr(&w, CR0_GUEST_HOST_MASK, CR0_READ_SHADOW, vmcs12->cr0_guest_host_mask, vmcs12->cr0_read_shadow,
 		   vmcs12->guest_cr0, l0->cr0_mask);
-	prepare_cr(ops, CR4_GUEST_HOST_MASK, CR4_READ_SHADOW, vmcs12->cr4_guest_host_mask, vmcs12->cr4_read_shadow,
+	prepare_cr(&w, CR4_GUEST_HOST_MASK, CR4_READ_SHADOW, vmcs12->cr4_guest_host_mask, vmcs12->cr4_read_shadow,
 		   vmcs12->guest_cr4, l0->cr4_mask);
 	if (full)
-		prepare_guest_state(vmcs12, features, l0, ops);
+		prepare_guest_state(vmcs12, features, l0, &w);
 	else
-		prepare_hot_guest_state(vmcs12, features, ops);
-	prepare_special_guest_state(vmcs12, l0, ops);
+		prepare_hot_guest_state(vmcs12, features, &w);
+	prepare_special_guest_state(vmcs12, l0, &w);
+	nested_l2_write_batch(ops, &w.b);
 }
 
 bool vmcs02_l0_same(const struct vmcs02_l0 *a, const struct vmcs02_l0 *b)

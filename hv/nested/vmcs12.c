@@ -11,6 +11,7 @@ enum vmcs12_field_idx {
 	VMCS12_NR_FIELDS
 };
 
+#define VMCS12_IS(enc, listed) || (enc) == (listed)
 /* Natural-width fields are 64 bits here: the hypervisor only exposes 64-bit VMX (SDM A.1, IA32_VMX_BASIC[48] = 0). */
 #define VMCS12_ENTRY(ctype, enc, member, feat)					\
 	[VMCS12_IDX_##member] = {						\
@@ -19,12 +20,15 @@ enum vmcs12_field_idx {
 		.width = (uint8_t)(((enc) >> 13) & 3),				\
 		.read_only = (((enc) >> 10) & 3) == VMCS_TYPE_READ_ONLY,	\
 		.feature = (feat),						\
+		.round_trip = (0 VMCS12_ROUND_TRIP_LIST(VMCS12_IS, enc)),	\
+		.rare = (0 VMCS12_RARE_LIST(VMCS12_IS, enc)),			\
 		.name = #enc,							\
 	},
 const struct vmcs12_field vmcs12_fields[] = {
 	VMCS12_FIELD_LIST(VMCS12_ENTRY)
 };
 #undef VMCS12_ENTRY
+#undef VMCS12_IS
 const size_t vmcs12_nr_fields = VMCS12_NR_FIELDS;
 
 /* The member's C type must match the width its encoding declares (SDM 24.11.2). */

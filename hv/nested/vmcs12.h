@@ -76,6 +76,8 @@ struct vmcs12_field {
 	uint8_t width;       /* enum vmcs_width */
 	bool read_only;      /* VM-exit information fields, SDM 24.9 */
 	uint32_t feature;    /* enum vmcs12_feature, 0 = always present */
+	bool round_trip;     /* VMCS12_ROUND_TRIP_LIST: write-shadowed, copied into vmcs12 at every entry */
+	bool rare;           /* VMCS12_RARE_LIST: left in vmcs02 by an exit until needed */
 	const char *name;
 };
 

@@ -180,4 +180,47 @@
 	X(uint64_t, HOST_RSP, host_rsp, 0) \
 	X(uint64_t, HOST_RIP, host_rip, 0)
 
+/*
+ * Two properties of a field that its encoding cannot give, as lists; the
+ * table's entries take them as columns (vmcs12.c). X(arg, ENCODING).
+ *
+ * The round trip's fields: what an L1 hypervisor writes at nearly every L2
+ * exit (L2's registers, event injection, the controls it toggles for
+ * interrupt windows, its own RSP, CR3 and FS/GS as they change; KVM's
+ * choice of shadow fields, with the host RSP and CR3 that KVM and small
+ * hypervisors rewrite before an entry). With VMCS shadowing L1 writes them without exits, and
+ * every entry copies them from the shadow VMCS into vmcs12, so the list is
+ * kept short: a field outside it costs an exit when L1 writes it.
+ */
+#define VMCS12_ROUND_TRIP_LIST(X, a) \
+	X(a, GUEST_RIP) X(a, GUEST_RSP) X(a, GUEST_RFLAGS) X(a, GUEST_CR0) X(a, GUEST_CR3) X(a, GUEST_CR4) \
+	X(a, GUEST_INTERRUPTIBILITY_INFO) X(a, GUEST_ACTIVITY_STATE) X(a, GUEST_PENDING_DBG_EXCEPTIONS) \
+	X(a, VMX_PREEMPTION_TIMER_VALUE) X(a, GUEST_PDPTE0) X(a, GUEST_PDPTE1) X(a, GUEST_PDPTE2) \
+	X(a, GUEST_PDPTE3) X(a, GUEST_PML_INDEX) X(a, GUEST_INTR_STATUS) \
+	X(a, PIN_BASED_VM_EXEC_CONTROL) X(a, CPU_BASED_VM_EXEC_CONTROL) X(a, EXCEPTION_BITMAP) \
+	X(a, VM_ENTRY_INTR_INFO_FIELD) X(a, VM_ENTRY_EXCEPTION_ERROR_CODE) X(a, VM_ENTRY_INSTRUCTION_LEN) \
+	X(a, TPR_THRESHOLD) X(a, CR0_GUEST_HOST_MASK) X(a, CR4_GUEST_HOST_MASK) X(a, CR0_READ_SHADOW) \
+	X(a, CR4_READ_SHADOW) X(a, TSC_OFFSET) \
+	X(a, HOST_FS_SELECTOR) X(a, HOST_GS_SELECTOR) X(a, HOST_FS_BASE) X(a, HOST_GS_BASE) X(a, HOST_RSP) \
+	X(a, HOST_CR3)
+
+/*
+ * L2's rare state: guest-state fields an exit saves that L1 seldom looks at
+ * (segments but CS/SS access rights, descriptor tables, SYSENTER, SMBASE).
+ * A synthesized exit leaves them in vmcs02, which the next entry reuses as
+ * it is; they are copied into vmcs12 only when L1 reads or writes one, or
+ * vmcs12 is flushed or left (nested_capture_rare). Never shadowed. No entry
+ * check of entry_checks.c reads them: the hardware checks them on vmcs02.
+ */
+#define VMCS12_RARE_LIST(X, a) \
+	X(a, GUEST_ES_SELECTOR) X(a, GUEST_CS_SELECTOR) X(a, GUEST_SS_SELECTOR) X(a, GUEST_DS_SELECTOR) \
+	X(a, GUEST_FS_SELECTOR) X(a, GUEST_GS_SELECTOR) X(a, GUEST_LDTR_SELECTOR) X(a, GUEST_TR_SELECTOR) \
+	X(a, GUEST_ES_LIMIT) X(a, GUEST_CS_LIMIT) X(a, GUEST_SS_LIMIT) X(a, GUEST_DS_LIMIT) X(a, GUEST_FS_LIMIT) \
+	X(a, GUEST_GS_LIMIT) X(a, GUEST_LDTR_LIMIT) X(a, GUEST_TR_LIMIT) X(a, GUEST_GDTR_LIMIT) \
+	X(a, GUEST_IDTR_LIMIT) X(a, GUEST_ES_AR_BYTES) X(a, GUEST_DS_AR_BYTES) X(a, GUEST_FS_AR_BYTES) \
+	X(a, GUEST_GS_AR_BYTES) X(a, GUEST_LDTR_AR_BYTES) X(a, GUEST_TR_AR_BYTES) X(a, GUEST_SMBASE) \
+	X(a, GUEST_SYSENTER_CS) X(a, GUEST_ES_BASE) X(a, GUEST_CS_BASE) X(a, GUEST_SS_BASE) X(a, GUEST_DS_BASE) \
+	X(a, GUEST_FS_BASE) X(a, GUEST_GS_BASE) X(a, GUEST_LDTR_BASE) X(a, GUEST_TR_BASE) X(a, GUEST_GDTR_BASE) \
+	X(a, GUEST_IDTR_BASE) X(a, GUEST_SYSENTER_ESP) X(a, GUEST_SYSENTER_EIP)
+
 #endif

@@ -1,105 +1,147 @@
 /* The synthesized VM-exit to L1: L2 state captured into vmcs12 plus the exit information (SDM 27.2, 27.3). */
 #include "hv/nested/events.h"
+#include "hv/string.h"
+
+#define SAVED_ALWAYS 0u
+#define SAVED_NEVER  ~0u
 
 /*
- * Guest-state fields a VM-exit does not save, or whose vmcs02 value is the
- * hypervisor's and not L2's (the wiring keeps those in sync itself, e.g.
- * L1's VMCS link pointer, its PML index and virtual-interrupt status).
- * SDM 27.3.1-27.3.4: DR7/DEBUGCTL, PAT, EFER and the preemption timer are
- * saved only under their "save" VM-exit controls.
+ * The VM-exit control under which an exit saves a guest-state field (SDM
+ * 27.3.1-27.3.4: DR7/DEBUGCTL, PAT, EFER and the preemption timer only under
+ * their "save" controls), SAVED_ALWAYS, or SAVED_NEVER for the fields an
+ * exit does not save or whose vmcs02 value is the hypervisor's, not L2's
+ * (the wiring keeps L1's VMCS link pointer, PML index and virtual-interrupt
+ * status itself). The one place that decides what an exit saves.
  */
-static bool exit_saves_field(const struct vmcs12 *vmcs12, uint32_t enc)
+static uint32_t exit_save_control(uint32_t enc)
 {
-	uint32_t ctl = vmcs12->vm_exit_controls;
-
 	switch (enc) {
 	case VMCS_LINK_POINTER: case GUEST_PML_INDEX: case GUEST_INTR_STATUS:
-		return false;
+		return SAVED_NEVER;
 	case GUEST_DR7: case GUEST_IA32_DEBUGCTL:
-		return ctl & VM_EXIT_SAVE_DEBUG_CONTROLS;
+		return VM_EXIT_SAVE_DEBUG_CONTROLS;
 	case GUEST_IA32_PAT:
-		return ctl & VM_EXIT_SAVE_IA32_PAT;
+		return VM_EXIT_SAVE_IA32_PAT;
 	case GUEST_IA32_EFER:
-		return ctl & VM_EXIT_SAVE_IA32_EFER;
+		return VM_EXIT_SAVE_IA32_EFER;
 	case VMX_PREEMPTION_TIMER_VALUE:
-		return ctl & VM_EXIT_SAVE_PREEMPTION_TIMER;
+		return VM_EXIT_SAVE_PREEMPTION_TIMER;
 	default:
-		return true;
+		return SAVED_ALWAYS;
 	}
 }
 
 /*
- * The guest-state fields an exit copies unconditionally, by width, for the
- * offered features: built once (nested_vmexit_init, or at the first exit on
- * the host), then every exit is a tight VMREAD-and-store loop. The fields
- * exit_saves_field() decides on are copied apart.
+ * The guest-state fields of the offered features an exit saves, as lists
+ * built once (nested_vmexit_init, or at the first exit on the host), so
+ * that an exit reads a width's fields in one batch and stores them: the
+ * eager list at every exit, the rare one (VMCS12_RARE_LIST) when needed,
+ * and the fields under a save control one by one. CR0/CR4 are read apart:
+ * their L2 view is computed by the wiring's vmcs02_read.
  */
+#define CAPTURE_MAX 64
 struct capture_list {
+	uint16_t n[3];
+	uint16_t enc[3][CAPTURE_MAX], off[3][CAPTURE_MAX];
+};
+static struct {
 	uint32_t features;
 	bool ready;
-	uint16_t n[3];
-	struct { uint16_t enc, off; } f[3][96];
-};
-static struct capture_list capture;
-
-static const uint16_t capture_special[] = {
-	GUEST_DR7, GUEST_IA32_DEBUGCTL, GUEST_IA32_PAT, GUEST_IA32_EFER, VMX_PREEMPTION_TIMER_VALUE,
-};
-
-static bool capture_is_special(uint32_t enc)
-{
-	if (enc == VMCS_LINK_POINTER || enc == GUEST_PML_INDEX || enc == GUEST_INTR_STATUS)
-		return true;
-	for (size_t i = 0; i < ARRAY_SIZE(capture_special); i++)
-		if (capture_special[i] == enc)
-			return true;
-	return false;
-}
+	struct capture_list eager, rare;
+	uint16_t n_controlled;
+	const struct vmcs12_field *controlled[8];
+	uint32_t control[8];
+} capture;
 
 static unsigned int width_slot(uint8_t width)
 {
 	return width == VMCS_WIDTH_16 ? 0 : width == VMCS_WIDTH_32 ? 1 : 2;
 }
 
-void nested_vmexit_init(uint32_t features)
+static void capture_add(struct capture_list *c, const struct vmcs12_field *f)
 {
-	struct capture_list *c = &capture;
+	unsigned int w = width_slot(f->width);
 
-	*c = (struct capture_list){ .features = features };
-	for (size_t i = 0; i < vmcs12_nr_fields; i++) {
-		const struct vmcs12_field *f = &vmcs12_fields[i];
-		unsigned int w = width_slot(f->width);
-
-		if (vmcs_field_type(f->encoding) != VMCS_TYPE_GUEST || !vmcs12_field_exists(f, features) ||
-		    capture_is_special(f->encoding) || c->n[w] >= ARRAY_SIZE(c->f[w]))
-			continue;
-		c->f[w][c->n[w]].enc = f->encoding;
-		c->f[w][c->n[w]++].off = f->offset;
+	if (c->n[w] < CAPTURE_MAX) {
+		c->enc[w][c->n[w]] = f->encoding;
+		c->off[w][c->n[w]++] = f->offset;
 	}
-	__atomic_store_n(&c->ready, true, __ATOMIC_RELEASE);
 }
 
-/* L2's state, as the hardware left it in vmcs02, becomes vmcs12's guest-state area (SDM 27.3). */
+void nested_vmexit_init(uint32_t features)
+{
+	memset(&capture, 0, sizeof(capture));
+	capture.features = features;
+	for (size_t i = 0; i < vmcs12_nr_fields; i++) {
+		const struct vmcs12_field *f = &vmcs12_fields[i];
+		uint32_t ctl = exit_save_control(f->encoding);
+
+		if (vmcs_field_type(f->encoding) != VMCS_TYPE_GUEST || !vmcs12_field_exists(f, features) ||
+		    ctl == SAVED_NEVER || f->encoding == GUEST_CR0 || f->encoding == GUEST_CR4)
+			continue;
+		if (ctl == SAVED_ALWAYS) {
+			capture_add(f->rare ? &capture.rare : &capture.eager, f);
+		} else if (capture.n_controlled < ARRAY_SIZE(capture.controlled)) {
+			capture.controlled[capture.n_controlled] = f;
+			capture.control[capture.n_controlled++] = ctl;
+		}
+	}
+	__atomic_store_n(&capture.ready, true, __ATOMIC_RELEASE);
+}
+
+static void capture_lists_for(uint32_t features)
+{
+	if (!__atomic_load_n(&capture.ready, __ATOMIC_ACQUIRE) || capture.features != features)
+		nested_vmexit_init(features); /* the host tests' feature sets vary */
+}
+
+/* One list's fields from vmcs02 into vmcs12, a width at a time. */
+static void capture_list(struct nested_vcpu *nv, const struct capture_list *c)
+{
+	uint8_t *v12 = (uint8_t *)nv->vmcs12;
+	uint64_t val[CAPTURE_MAX];
+
+	nested_l2_read_many(&nv->l2, c->enc[0], val, c->n[0]);
+	for (unsigned int i = 0; i < c->n[0]; i++)
+		*(uint16_t *)(v12 + c->off[0][i]) = (uint16_t)val[i];
+	nested_l2_read_many(&nv->l2, c->enc[1], val, c->n[1]);
+	for (unsigned int i = 0; i < c->n[1]; i++)
+		*(uint32_t *)(v12 + c->off[1][i]) = (uint32_t)val[i];
+	nested_l2_read_many(&nv->l2, c->enc[2], val, c->n[2]);
+	for (unsigned int i = 0; i < c->n[2]; i++)
+		*(uint64_t *)(v12 + c->off[2][i]) = val[i];
+}
+
+/*
+ * L2's state, as the hardware left it in vmcs02, becomes vmcs12's
+ * guest-state area (SDM 27.3); the rare part stays in vmcs02 until
+ * nested_capture_rare(). vmcs02 holds it unchanged meanwhile: L2 does not
+ * run, and the next entry rewrites only other fields unless L1 wrote one,
+ * which copied it first.
+ */
 static void capture_l2_state(struct nested_vcpu *nv)
 {
 	const struct nested_l2_ops *l2 = &nv->l2;
-	uint8_t *v12 = (uint8_t *)nv->vmcs12;
-	const struct capture_list *c = &capture;
+	struct vmcs12 *v12 = nv->vmcs12;
 
-	if (!__atomic_load_n(&c->ready, __ATOMIC_ACQUIRE) || c->features != nv->vmcs12_features)
-		nested_vmexit_init(nv->vmcs12_features); /* the host tests' feature sets vary */
-	for (unsigned int i = 0; i < c->n[0]; i++)
-		*(uint16_t *)(v12 + c->f[0][i].off) = (uint16_t)l2->vmcs02_read(l2->ctx, c->f[0][i].enc);
-	for (unsigned int i = 0; i < c->n[1]; i++)
-		*(uint32_t *)(v12 + c->f[1][i].off) = (uint32_t)l2->vmcs02_read(l2->ctx, c->f[1][i].enc);
-	for (unsigned int i = 0; i < c->n[2]; i++)
-		*(uint64_t *)(v12 + c->f[2][i].off) = l2->vmcs02_read(l2->ctx, c->f[2][i].enc);
-	for (size_t i = 0; i < ARRAY_SIZE(capture_special); i++) {
-		const struct vmcs12_field *f = vmcs12_field_lookup(capture_special[i]);
+	capture_lists_for(nv->vmcs12_features);
+	capture_list(nv, &capture.eager);
+	nv->rare_in_vmcs02 = true;
+	v12->guest_cr0 = l2->vmcs02_read(l2->ctx, GUEST_CR0);
+	v12->guest_cr4 = l2->vmcs02_read(l2->ctx, GUEST_CR4);
+	for (unsigned int i = 0; i < capture.n_controlled; i++)
+		if (v12->vm_exit_controls & capture.control[i])
+			vmcs12_write_field(v12, capture.controlled[i],
+					   l2->vmcs02_read(l2->ctx, capture.controlled[i]->encoding));
+}
 
-		if (vmcs12_field_exists(f, nv->vmcs12_features) && exit_saves_field(nv->vmcs12, f->encoding))
-			vmcs12_write_field(nv->vmcs12, f, l2->vmcs02_read(l2->ctx, f->encoding));
-	}
+void nested_capture_rare(struct nested_vcpu *nv)
+{
+	if (!nv->rare_in_vmcs02)
+		return;
+	capture_lists_for(nv->vmcs12_features);
+	capture_list(nv, &capture.rare);
+	nv->rare_in_vmcs02 = false;
 }
 
 /* One exception slot at an exit: its trap-like #DB conditions go to vmcs12, the exception ends. */

@@ -71,6 +71,24 @@ void nested_vmcs12_flush(struct nested_vmx *n)
 }
 
 /* SDM 31.3 VMXON, from "addr <- ..." (the #UD/#GP conditions were nested_insn_fault's). */
+bool nested_insn_needs_rare(const struct nested_insn *insn)
+{
+	const struct vmcs12_field *f;
+
+	switch (insn->op) {
+	case NESTED_VMCLEAR:
+	case NESTED_VMPTRLD:
+	case NESTED_VMXOFF:
+		return true;
+	case NESTED_VMREAD:
+	case NESTED_VMWRITE:
+		f = vmcs12_field_lookup((uint32_t)insn->field);
+		return f && f->rare && (insn->field >> 32) == 0;
+	default:
+		return false;
+	}
+}
+
 static struct nested_insn_result do_vmxon(struct nested_vmx *n, uint64_t addr)
 {
 	uint32_t rev;

@@ -97,5 +97,11 @@ uint64_t vmx_result_rflags(uint64_t rflags, enum nested_outcome outcome);
 
 /* Write the cached vmcs12 back to L1's memory (VMXOFF, switches; also before L1 may look at it). */
 void nested_vmcs12_flush(struct nested_vmx *n);
+/*
+ * Does the instruction read or write L2's rare state in vmcs12 (a VMREAD or
+ * VMWRITE of a VMCS12_RARE_LIST field), or flush or leave vmcs12 (VMCLEAR,
+ * VMPTRLD, VMXOFF)? Then the wiring copies it from vmcs02 first.
+ */
+bool nested_insn_needs_rare(const struct nested_insn *insn);
 
 #endif

@@ -9,6 +9,7 @@
 #include "hv/nested/vmx_policy.h"
 #include "hv/nested/shadow_ept.h"
 #include "hv/nested/vmcs02.h"
+#include "hv/nested/host_state.h"
 #include "hv/vmx/nested_shadow.h"
 
 /*
@@ -36,6 +37,11 @@ struct vmx_nested {
 	bool vmcs02_stale;         /* L1 wrote a field that is not hot, loaded a VMCS, or vmcs02 was reset */
 	uint64_t vmcs02_for;       /* the vmcs12 (L1's pointer) vmcs02 was last prepared from */
 	struct vmcs02_l0 l0_last;  /* the hypervisor's needs at that prepare */
+	/* Entry-check classes (enum nested_check_reads) unchanged since every row last held; 0: check all. */
+	uint8_t checks_unchanged;
+	bool checks_l1_ia32e;      /* L1's IA-32e mode at that entry */
+	struct l1_host_load host_load; /* L1's state at an exit to it; its plain half is kept while ... */
+	bool host_load_valid;      /* ... vmcs12's host state and controls are unchanged (vmx_nested_fields_changed) */
 	paddr_t io_bitmap_a, io_bitmap_b, msr_bitmap; /* vmcs02's: L1's ORed with ours */
 	int io_merged;             /* enum vmcs02_bitmap_source the I/O bitmaps hold if it needs no re-merge, else -1 */
 	uint64_t l2_handled[EXIT_REASON_MAX];   /* L2 exits the hypervisor handled itself, per reason */
@@ -58,6 +64,10 @@ void vmx_nested_insn_exit(struct vcpu *v, struct guest_regs *r);
 void vmx_nested_l2_exit(struct vcpu *v, struct guest_regs *r);
 /* The hardware refused vmcs02 (VMfailValid on our VMLAUNCH/VMRESUME): L1's instruction fails the same way. */
 __noreturn void vmx_nested_entry_refused(struct vcpu *v, struct guest_regs *r);
+/* L1 changed vmcs12 fields of these classes (enum nested_check_reads; 0xff: loaded, cleared or launched a VMCS). */
+void vmx_nested_fields_changed(struct vmx_nested *n, uint8_t classes);
+/* L2's rare state, left in vmcs02 by the last exit to L1, into vmcs12 (VMCS12_RARE_LIST). */
+void vmx_nested_capture_rare(struct vcpu *v);
 /* An exception the hypervisor raises while L2 runs goes through the event core (L1 may intercept it). */
 void vmx_nested_queue_exception(struct vcpu *v, uint8_t vector, bool has_error_code, uint32_t error_code);
 /* The General Detect #DB of a MOV DR the hypervisor intercepted for L2: fault-like, restartable (DR6.BD). */

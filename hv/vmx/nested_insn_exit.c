@@ -230,6 +230,8 @@ void vmx_nested_insn_exit(struct vcpu *v, struct guest_regs *r)
 		printk("hv: out of hypervisor frames for L1's nested VMX state; VMXON fails\n");
 		res = (struct nested_insn_result){ .outcome = VMX_FAIL_INVALID };
 	} else {
+		if (nested_insn_needs_rare(&insn))
+			vmx_nested_capture_rare(v);
 		vmx_shadow_before_insn(v, &insn);
 		res = nested_insn_execute(&n->vmx, &insn);
 		vmx_shadow_after_insn(v, &insn, &res);

@@ -124,6 +124,21 @@ static void l2_vmcs02_write(void *ctx, uint32_t field, uint64_t val)
 	vmcs_write((enum vmcs_field)field, val);
 }
 
+/* The round trip's lists: back-to-back VMREADs/VMWRITEs of vmcs02 (never CR0/CR4, see nested_l2_ops). */
+static void l2_vmcs02_read_many(void *ctx, const uint16_t *enc, uint64_t *val, uint32_t n)
+{
+	(void)ctx;
+	for (uint32_t i = 0; i < n; i++)
+		val[i] = vmcs_read((enum vmcs_field)enc[i]);
+}
+
+static void l2_vmcs02_write_batch(void *ctx, const struct vmcs_batch *b)
+{
+	(void)ctx;
+	for (uint32_t i = 0; i < b->n; i++)
+		vmcs_write((enum vmcs_field)b->enc[i], b->val[i]);
+}
+
 static uint64_t l2_read_dr6(void *ctx)
 {
 	uint64_t v;
@@ -156,42 +171,62 @@ static uint64_t l2_read_cr2(void *ctx)
 
 static void set_l2_ops(struct vcpu *v)
 {
-	v->nested->core.l2 = (struct nested_l2_ops){ l2_vmcs02_read, l2_vmcs02_write, l2_read_dr6, l2_write_dr6,
-						     l2_write_cr2, l2_read_cr2, v };
+	v->nested->core.l2 = (struct nested_l2_ops){
+		.vmcs02_read = l2_vmcs02_read, .vmcs02_write = l2_vmcs02_write,
+		.vmcs02_read_many = l2_vmcs02_read_many, .vmcs02_write_batch = l2_vmcs02_write_batch,
+		.read_dr6 = l2_read_dr6, .write_dr6 = l2_write_dr6, .write_cr2 = l2_write_cr2, .read_cr2 = l2_read_cr2,
+		.ctx = v,
+	};
 }
 
 /* ---- L1's state in vmcs01 after a synthesized exit ---------------------------------------- */
 
-/* CR0/CR4 keep the hypervisor's bits in the real register and L1's view in the read shadow, as everywhere for L1. */
-static void write_l1_state(void *ctx, uint32_t field, uint64_t val)
+/*
+ * vmcs12's host state becomes L1's state in vmcs01 (hv/nested/host_state.c
+ * decides it). CR0/CR4 keep the hypervisor's bits in the real register and
+ * L1's view in the read shadow, as everywhere for L1.
+ */
+static void load_l1_host_state(struct vcpu *v, const struct vmcs12 *v12, const struct l2_at_exit *l2)
 {
-	struct vcpu *v = ctx;
+	struct vmx_nested *n = v->nested;
+	struct l1_host_load *h = &n->host_load;
+	uint32_t entry;
 
-	switch (field) {
-	case GUEST_CR0:
-		vmcs_write(CR0_READ_SHADOW, val);
-		vmcs_write(GUEST_CR0, vmx_apply_fixed(val, vmx_caps.cr0_fixed0 & v->cr0_mask, vmx_caps.cr0_fixed1));
-		break;
-	case GUEST_CR4:
-		vmcs_write(CR4_READ_SHADOW, val);
-		vmcs_write(GUEST_CR4, vmx_apply_fixed(val, vmx_caps.cr4_fixed0, vmx_caps.cr4_fixed1));
-		break;
-	case GUEST_IA32_EFER:
-		/* "IA-32e mode guest" follows LMA (SDM 26.3.1.1). */
-		v->ctl.entry = (val & X86_EFER_LMA) ? v->ctl.entry | VM_ENTRY_IA32E_MODE
-						    : v->ctl.entry & ~(uint32_t)VM_ENTRY_IA32E_MODE;
-		vmcs_write(VM_ENTRY_CONTROLS, v->ctl.entry);
-		vmcs_write(GUEST_IA32_EFER, val);
-		break;
-	case GUEST_IA32_PAT:
-		if (v->ctl.entry & VM_ENTRY_LOAD_IA32_PAT)
-			vmcs_write(GUEST_IA32_PAT, val);
-		break;
-	case GUEST_IA32_PERF_GLOBAL_CTRL:
-		break; /* not offered */
-	default:
-		vmcs_write((enum vmcs_field)field, val);
+	/* The plain half depends on vmcs12's host state and exit controls only: kept until L1 changes one. */
+	if (!n->host_load_valid) {
+		nested_host_load_plain(v12, h);
+		n->host_load_valid = true;
 	}
+	nested_host_load_regs(v12, l2, h);
+	vmcs_write(CR0_READ_SHADOW, h->cr0);
+	vmcs_write(GUEST_CR0, vmx_apply_fixed(h->cr0, vmx_caps.cr0_fixed0 & v->cr0_mask, vmx_caps.cr0_fixed1));
+	vmcs_write(CR4_READ_SHADOW, h->cr4);
+	vmcs_write(GUEST_CR4, vmx_apply_fixed(h->cr4, vmx_caps.cr4_fixed0, vmx_caps.cr4_fixed1));
+	/* "IA-32e mode guest" follows LMA (SDM 26.3.1.1). */
+	entry = (h->efer & X86_EFER_LMA) ? v->ctl.entry | VM_ENTRY_IA32E_MODE
+					 : v->ctl.entry & ~(uint32_t)VM_ENTRY_IA32E_MODE;
+	if (entry != v->ctl.entry) {
+		v->ctl.entry = entry;
+		vmcs_write(VM_ENTRY_CONTROLS, entry);
+	}
+	vmcs_write(GUEST_IA32_EFER, h->efer);
+	vmcs_write(GUEST_INTERRUPTIBILITY_INFO, h->interruptibility);
+	if (h->load_pat && (v->ctl.entry & VM_ENTRY_LOAD_IA32_PAT))
+		vmcs_write(GUEST_IA32_PAT, h->pat);
+	for (uint32_t i = 0; i < h->plain.n; i++)
+		vmcs_write((enum vmcs_field)h->plain.enc[i], h->plain.val[i]);
+}
+
+/*
+ * L1 changed vmcs12 fields of these classes (enum nested_check_reads; all:
+ * it loaded, cleared or launched a VMCS): the entry-check rows reading them
+ * run again, and the host-state load derived from them is rebuilt.
+ */
+void vmx_nested_fields_changed(struct vmx_nested *n, uint8_t classes)
+{
+	n->checks_unchanged &= (uint8_t)~classes;
+	if (classes & (READS_HOST | READS_CONTROLS))
+		n->host_load_valid = false;
 }
 
 /* ---- the VM-exit to L1 ------------------------------------------------------------------- */
@@ -215,7 +250,8 @@ static void switch_to_l1(struct vcpu *v, bool nmi_exit)
 	}
 	n->core.ev.guest_mode = false;
 	n->entering = false;
-	nested_load_host_state(v12, &l2, write_l1_state, v);
+	vmx_nested_fields_changed(n, READS_GUEST | READS_EVENT); /* the exit wrote them into vmcs12 */
+	load_l1_host_state(v, v12, &l2);
 	nested_load_exit_msr_list(v, v12->vm_exit_msr_load_addr, v12->vm_exit_msr_load_count);
 	vmx_flush_guest_tlb(v);
 }
@@ -234,11 +270,10 @@ static void fail_entry_to_l1(struct vcpu *v, uint32_t reason, uint64_t qual)
 		switch_to_l1(v, false);
 		return;
 	}
-	nested_load_host_state(v12, &(struct l2_at_exit){ .cr0 = vmx_guest_cr(GUEST_CR0, CR0_READ_SHADOW, v->cr0_mask),
-							  .cr4 = vmx_guest_cr(GUEST_CR4, CR4_READ_SHADOW, v->cr4_mask),
-							  .efer = vmcs_read(GUEST_IA32_EFER),
-							  .cr4_fixed0 = vmx_caps.cr4_fixed0 },
-			       write_l1_state, v);
+	load_l1_host_state(v, v12, &(struct l2_at_exit){ .cr0 = vmx_guest_cr(GUEST_CR0, CR0_READ_SHADOW, v->cr0_mask),
+							      .cr4 = vmx_guest_cr(GUEST_CR4, CR4_READ_SHADOW, v->cr4_mask),
+							      .efer = vmcs_read(GUEST_IA32_EFER),
+							      .cr4_fixed0 = vmx_caps.cr4_fixed0 });
 	/* SDM 26.8: a failed entry still loads the VM-exit MSR-load list. */
 	nested_load_exit_msr_list(v, v12->vm_exit_msr_load_addr, v12->vm_exit_msr_load_count);
 	vmx_flush_guest_tlb(v);
@@ -521,16 +556,20 @@ void vmx_nested_enter_l2(struct vcpu *v, struct guest_regs *r, bool launch)
 {
 	struct vmx_nested *n = v->nested;
 	struct vmcs12 *v12 = &n->vmx.vmcs12;
-	struct nested_entry_ctx ctx = { &l1_caps, (vmcs_read(GUEST_IA32_EFER) & X86_EFER_LMA) != 0, 0 };
+	struct nested_entry_ctx ctx = { .caps = &l1_caps, .l1_ia32e = (vmcs_read(GUEST_IA32_EFER) & X86_EFER_LMA) != 0 };
 	const struct nested_entry_check *bad;
 	struct vmcs02_l0 l0;
 	uint32_t bad_msr;
+	bool full;
 
 	n->launching = launch;
 	if (!virtual_apic_page_ok(v12, &ctx.vtpr)) {
 		vmfail_valid(v, VMXERR_ENTRY_INVALID_CONTROL_FIELD);
 		return;
 	}
+	if (launch)
+		vmx_nested_fields_changed(n, 0xff);
+	ctx.unchanged = ctx.l1_ia32e != n->checks_l1_ia32e ? 0 : n->checks_unchanged;
 	bad = nested_check_vmentry(v12, &ctx);
 	if (bad && bad->outcome != ENTRY_FAIL_GUEST) {
 		vmfail_valid(v, bad->outcome == ENTRY_VMFAIL_CONTROL ? VMXERR_ENTRY_INVALID_CONTROL_FIELD
@@ -541,6 +580,8 @@ void vmx_nested_enter_l2(struct vcpu *v, struct guest_regs *r, bool launch)
 		fail_entry_to_l1(v, EXIT_REASON_INVALID_GUEST_STATE, bad->qualification);
 		return;
 	}
+	n->checks_unchanged = 0xff; /* every row held: until L1 changes an input */
+	n->checks_l1_ia32e = ctx.l1_ia32e;
 	bad_msr = nested_check_entry_msr_list(v12->vm_entry_msr_load_addr, v12->vm_entry_msr_load_count);
 	if (bad_msr) {
 		fail_entry_to_l1(v, EXIT_REASON_MSR_LOAD_FAIL, bad_msr); /* SDM 26.4: the entry's 1-based index */
@@ -559,9 +600,10 @@ void vmx_nested_enter_l2(struct vcpu *v, struct guest_regs *r, bool launch)
 	if (vmptrld(n->vmcs02) < 0)
 		vmx_stop_guest(v, NULL, HV_EXIT_GUEST_DIED);
 	set_l2_ops(v);
-	vmcs02_prepare(v12, n->vmx.features, &l0, &n->core.l2,
-		       launch || n->vmcs02_stale || n->vmcs02_for != n->vmx.current_vmptr ||
-		       !vmcs02_l0_same(&l0, &n->l0_last));
+	full = launch || n->vmcs02_stale || n->vmcs02_for != n->vmx.current_vmptr || !vmcs02_l0_same(&l0, &n->l0_last);
+	if (full)
+		nested_capture_rare(&n->core); /* a full prepare writes vmcs12's: vmcs02's are newer */
+	vmcs02_prepare(v12, n->vmx.features, &l0, &n->core.l2, full);
 	n->vmcs02_stale = false;
 	n->vmcs02_for = n->vmx.current_vmptr;
 	n->l0_last = l0;
@@ -589,6 +631,28 @@ static void vmcs02_reset(struct vmx_nested *n)
 	vmclear(n->vmcs02);
 	n->vmcs02_launched = false;
 	n->vmcs02_stale = true;
+}
+
+/*
+ * L2's rare state from vmcs02 into vmcs12 (VMCS12_RARE_LIST), for an
+ * instruction of L1's that needs it (nested_insn_needs_rare); vmcs01 is
+ * current before and after.
+ */
+void vmx_nested_capture_rare(struct vcpu *v)
+{
+	struct vmx_nested *n = v->nested;
+
+	if (!n || !n->core.rare_in_vmcs02)
+		return;
+	if (vmptrld(n->vmcs02) < 0)
+		goto broken;
+	set_l2_ops(v);
+	nested_capture_rare(&n->core);
+	if (vmptrld(v->vmcs) == 0)
+		return;
+broken:
+	printk("hv: cannot switch between vmcs01 and vmcs02 to read L2's state; stopping L1\n");
+	vmx_stop_guest(v, NULL, HV_EXIT_GUEST_DIED);
 }
 
 /* The hardware refused vmcs02 as a whole: L1's VMLAUNCH/VMRESUME gets the same VM-instruction error. */
@@ -778,7 +842,9 @@ void vmx_nested_queue_gd_fault(struct vcpu *v)
 /*
  * vmcs02 is rewritten in full after L1 wrote a field that is not hot
  * (vmcs02_field_is_hot), or loaded, cleared, entered or left VMX operation
- * with a VMCS; VMREAD, VMPTRST and hot VMWRITEs keep it as it is.
+ * with a VMCS; VMREAD, VMPTRST and hot VMWRITEs keep it as it is. A VMWRITE
+ * makes the entry-check rows reading its class run again, anything else
+ * every row.
  */
 void vmx_nested_note_insn(struct vcpu *v, const struct nested_insn *insn, enum nested_outcome outcome)
 {
@@ -787,7 +853,12 @@ void vmx_nested_note_insn(struct vcpu *v, const struct nested_insn *insn, enum n
 	if (insn->op == NESTED_VMREAD || insn->op == NESTED_VMPTRST || insn->op == NESTED_VMLAUNCH ||
 	    insn->op == NESTED_VMRESUME)
 		return; /* an entry: VMLAUNCH prepares in full anyway */
-	if (insn->op == NESTED_VMWRITE && vmcs02_field_is_hot((uint32_t)insn->field))
-		return;
+	if (insn->op == NESTED_VMWRITE) {
+		vmx_nested_fields_changed(v->nested, nested_check_field_class((uint32_t)insn->field));
+		if (vmcs02_field_is_hot((uint32_t)insn->field))
+			return;
+	} else {
+		vmx_nested_fields_changed(v->nested, 0xff);
+	}
 	v->nested->vmcs02_stale = true;
 }

@@ -2,6 +2,7 @@
 #include "hv/vmx/nested.h"
 #include "hv/vmx/vmx_internal.h"
 #include "hv/nested/shadow_vmcs.h"
+#include "hv/nested/entry_checks.h"
 #include "hv/cmdline.h"
 #include "hv/console.h"
 #include "hv/mm.h"
@@ -28,6 +29,8 @@
 /* A copy list, by width (16-bit, 32-bit, 64-bit and natural-width): each field's encoding and offset in struct vmcs12. */
 struct field_ref {
 	uint16_t enc, off;
+	bool cold;          /* a change needs a full vmcs02 prepare (not vmcs02_field_is_hot) */
+	uint8_t check_class; /* a change makes the entry-check rows reading it run (nested_check_field_class) */
 };
 struct copy_list {
 	uint16_t n[3];
@@ -45,7 +48,8 @@ static void compile(struct copy_list *l, const uint8_t *idx, uint16_t nr)
 		const struct vmcs12_field *f = &vmcs12_fields[idx[i]];
 		unsigned int cls = f->width == VMCS_WIDTH_16 ? 0 : f->width == VMCS_WIDTH_32 ? 1 : 2;
 
-		l->f[cls][l->n[cls]++] = (struct field_ref){ f->encoding, f->offset };
+		l->f[cls][l->n[cls]++] = (struct field_ref){ f->encoding, f->offset, !vmcs02_field_is_hot(f->encoding),
+							      nested_check_field_class(f->encoding) };
 	}
 }
 
@@ -157,13 +161,15 @@ static void vmcs01_current(struct vcpu *v)
  * written after an exit.
  */
 #define COPY_LOOPS(type)									\
-static void pull_##type(const struct field_ref *f, uint16_t n, uint8_t *v12, uint8_t *image, bool *stale) \
+static void pull_##type(const struct field_ref *f, uint16_t n, uint8_t *v12, uint8_t *image, struct vmx_nested *nv) \
 {												\
 	for (uint16_t i = 0; i < n; i++) {							\
 		type x = (type)vmcs_read((enum vmcs_field)f[i].enc);				\
 												\
-		if (x != *(type *)(v12 + f[i].off) && !vmcs02_field_is_hot(f[i].enc))		\
-			*stale = true; /* vmcs02 needs it: a full prepare at the entry */	\
+		if (x != *(type *)(v12 + f[i].off)) {						\
+			nv->vmcs02_stale |= f[i].cold; /* a full prepare at the entry */	\
+			vmx_nested_fields_changed(nv, f[i].check_class);			\
+		}										\
 		*(type *)(v12 + f[i].off) = x;							\
 		*(type *)(image + f[i].off) = x;						\
 	}											\
@@ -195,12 +201,10 @@ static void pull(struct vcpu *v)
 {
 	uint8_t *v12 = (uint8_t *)&v->nested->vmx.vmcs12, *image = (uint8_t *)v->nested->shadow.image;
 
-	bool *stale = &v->nested->vmcs02_stale;
-
 	shadow_current(v);
-	pull_uint16_t(pull_list.f[0], pull_list.n[0], v12, image, stale);
-	pull_uint32_t(pull_list.f[1], pull_list.n[1], v12, image, stale);
-	pull_uint64_t(pull_list.f[2], pull_list.n[2], v12, image, stale);
+	pull_uint16_t(pull_list.f[0], pull_list.n[0], v12, image, v->nested);
+	pull_uint32_t(pull_list.f[1], pull_list.n[1], v12, image, v->nested);
+	pull_uint64_t(pull_list.f[2], pull_list.n[2], v12, image, v->nested);
 	vmcs01_current(v);
 }
 

@@ -146,7 +146,7 @@ static void run_entry(struct input *in)
 		.entry_allowed1 = 0x0000d3ff, .cr0_fixed0 = 0x80000021, .cr0_fixed1 = 0xffffffff,
 		.cr4_fixed0 = 0x2000, .cr4_fixed1 = 0xf72fff, .misc = 4u << 16, .maxphyaddr = 39,
 	};
-	const struct nested_entry_ctx ctx = { &caps, true, 0 };
+	const struct nested_entry_ctx ctx = { .caps = &caps, .l1_ia32e = true };
 	static struct vmcs12 v12, v02;
 	const struct nested_l2_ops ops = { .vmcs02_write = l0_write, .ctx = &v02 };
 	const struct vmcs02_l0 l0 = {

@@ -55,7 +55,8 @@ static uint64_t l2_idt[64];
 void l2_cpuid(void), l2_hlt(void), l2_io(void), l2_rdmsr(void), l2_wrmsr(void), l2_ud2(void), l2_int3(void);
 void l2_touch_hole(void), l2_cr0(void), l2_dr7(void), l2_invlpg(void), l2_rdtsc(void), l2_vmread(void);
 void l2_vmcall(void), l2_sti(void), l2_loop(void), l2_vec_stubs(void), l2_rdmsr_sysenter(void), l2_tf_out80(void);
-void l2_gd(void), l2_apic_rd(void), l2_apic_wr(void), l2_apic_tpr(void);
+void l2_gd(void), l2_apic_rd(void), l2_apic_wr(void), l2_apic_tpr(void), l2_segs(void), l2_segs_back(void);
+extern uint32_t l2_seen[3];
 extern const uint32_t l2_vec_table[64];
 
 __asm__(
@@ -84,6 +85,15 @@ __asm__(
 	"l2_apic_rd:	movl 0x20(%ebx), %eax\n	vmcall\n"
 	"l2_apic_wr:	movl $0x4321, %eax\n	movl %eax, 0x300(%ebx)\n	vmcall\n"
 	"l2_apic_tpr:	movl 0x80(%ebx), %eax\n	vmcall\n"
+	/*
+	 * L2 changes state that L1 seldom reads (FS, GS, IDTR limit), exits; then
+	 * puts FS back and exits again, and reports what it sees after L1's writes.
+	 */
+	"l2_segs:	xorl %eax, %eax\n	movl %eax, %fs\n	movl %eax, %gs\n	subl $8, %esp\n"
+	"	sidt (%esp)\n	movw $0x1f7, (%esp)\n	lidt (%esp)\n	addl $8, %esp\n	vmcall\n"
+	"l2_segs_back:	movl %ds, %eax\n	movl %eax, %fs\n	vmcall\n"
+	"	subl $8, %esp\n	sidt (%esp)\n	movzwl (%esp), %eax\n	movl %eax, l2_seen\n	addl $8, %esp\n"
+	"	movl %fs, %eax\n	movl %eax, l2_seen+4\n	movl %gs, %eax\n	movl %eax, l2_seen+8\n	vmcall\n"
 	"l2_sti:	sti\n	nop\n	nop\n	vmcall\n"
 	"l2_loop:	xorl %ecx, %ecx\n1:	incl %ecx\n	jmp 1b\n"
 	/* L2's IDT: every vector reports itself with VMCALL, EBX = vector, ESI = the stack at entry. */
@@ -759,6 +769,63 @@ static void test_field_values(void)
 	vmx_print("fields: vmclear b", (r = vmclear((uint32_t)vmcs_b), &r));
 }
 
+uint32_t l2_seen[3];
+
+/*
+ * L2's segment and descriptor-table state as L1 reads and writes it after
+ * exits (SDM 27.3.2: an exit saves every segment register and IDTR): L2 makes
+ * FS and GS null and shrinks its IDT limit; L1 reads them. Then L2 reloads FS
+ * and exits, L1 only writes the IDTR limit (reading nothing of L2's segments
+ * first) and resumes: L2 must see its own FS, GS and L1's limit.
+ */
+static void test_l2_segment_state(void)
+{
+	uint32_t fs_sel = vmr(G_FS_SEL), gs_sel = vmr(G_GS_SEL), idtr_limit = vmr(G_IDTR_LIMIT);
+
+	at(l2_segs);
+	step("segments");
+	printf("  fs=0x%x unusable=%u gs=0x%x unusable=%u idtr limit=0x%x\n", vmr(G_FS_SEL),
+	       (vmr(G_FS_AR) >> 16) & 1, vmr(G_GS_SEL), (vmr(G_GS_AR) >> 16) & 1, vmr(G_IDTR_LIMIT));
+	at(l2_segs_back);
+	step("segments: fs reloaded");
+	vmw(G_IDTR_LIMIT, 0x1ef);
+	skip_insn();
+	step("segments: l1 wrote the idtr limit only");
+	printf("  l2 saw idtr limit=0x%x fs=%s gs=0x%x\n", l2_seen[0], l2_seen[1] == fs_sel ? "its own" : "other",
+	       l2_seen[2]);
+	printf("  l1 reads fs=%s idtr limit=0x%x\n", vmr(G_FS_SEL) == fs_sel ? "its own" : "other", vmr(G_IDTR_LIMIT));
+	vmw(G_GS_SEL, gs_sel);
+	vmw(G_GS_AR, vmr(G_FS_AR));
+	vmw(G_GS_BASE, vmr(G_FS_BASE));
+	vmw(G_GS_LIMIT, vmr(G_FS_LIMIT));
+	vmw(G_IDTR_LIMIT, idtr_limit);
+}
+
+/*
+ * VMRESUME after entries that passed every check: a field L1 changed since
+ * is checked again (SDM 26.2), however its VMWRITE ran (under the hypervisor
+ * the pin-based controls, host FS and the event are written without exits).
+ */
+static void test_resume_checks(void)
+{
+	uint32_t pin = vmr(PIN_CTL), host_fs = vmr(H_FS_SEL), bad_pin = 0;
+
+	for (int b = 0; b < 32 && !bad_pin; b++)
+		if (!(vmx_host.pin_hi & (1u << b)))
+			bad_pin = 1u << b;
+	at(l2_vmcall);
+	vmw(PIN_CTL, pin | bad_pin);
+	run("resume pin reserved bit");
+	vmw(PIN_CTL, pin);
+	vmw(H_FS_SEL, host_fs | 3);
+	run("resume host fs rpl=3");
+	vmw(H_FS_SEL, host_fs);
+	vmw(ENTRY_INTR_INFO, INTR_VALID | (7u << 8) | 3);
+	run("resume event type 7");
+	vmw(ENTRY_INTR_INFO, 0);
+	step("resume after the failures");
+}
+
 /* VMXOFF, then VMX operation again from scratch. */
 static void test_vmxoff_again(void)
 {
@@ -799,6 +866,8 @@ int guest_main(const struct mb_info *mbi)
 	test_single_step_over_out();
 	test_general_detect();
 	test_apic_access();
+	test_l2_segment_state();
+	test_resume_checks();
 	/*
 	 * Windows before injection: Bochs 2.7 never clears a virtual-NMI block at
 	 * VM entry (cpu/vmx.cc, VMenterLoadCheckGuestState masks

@@ -10,7 +10,7 @@ test_nested_exit_owner_SRCS := tests/unit/test_nested_exit_owner.c hv/nested/exi
 
 # vmcs02 merge and the host-state load of a synthesized exit.
 UNIT_TESTS += test_nested_vmcs02
-test_nested_vmcs02_SRCS := tests/unit/test_nested_vmcs02.c hv/nested/vmcs02.c hv/nested/host_state.c \
+test_nested_vmcs02_SRCS := tests/unit/test_nested_vmcs02.c hv/nested/vmcs02.c hv/nested/host_state.c hv/nested/l2_access.c \
 	hv/nested/vmcs12.c hv/string.c
 
 # The VM-entry consistency-check table.

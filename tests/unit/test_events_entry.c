@@ -158,9 +158,15 @@ static void test_exit_captures_l2_state(void **state)
 	f.l1_vmcs12.vmx_preemption_timer_value = 5;
 	f.l1_vmcs12.host_rip = 0xffff1000;
 	f.l1_vmcs12.vm_entry_intr_info_field = 0x20 | (uint32_t)V;
+	f.l1_vmcs12.guest_cs_selector = 0x08;
 	nested_vmexit_to_l1(&f.nv, &x);
 	assert_int_equal(f.l1_vmcs12.guest_rip, 0x1234);
 	assert_int_equal(f.l1_vmcs12.guest_rsp, 0x8000);
+	/* The rare state (VMCS12_RARE_LIST) stays in vmcs02 until it is asked for. */
+	assert_true(f.nv.rare_in_vmcs02);
+	assert_int_equal(f.l1_vmcs12.guest_cs_selector, 0x08);
+	nested_capture_rare(&f.nv);
+	assert_false(f.nv.rare_in_vmcs02);
 	assert_int_equal(f.l1_vmcs12.guest_cs_selector, 0x10);
 	assert_int_equal(f.l1_vmcs12.guest_cr3, 0x5000);
 	assert_int_equal(f.l1_vmcs12.guest_activity_state, GUEST_ACTIVITY_HLT);

@@ -93,7 +93,8 @@ static void test_copy_lists(void **state)
  * The fields whose VMWRITE needs a decision at write time (SDM 30.3: error 13,
  * or MISC[29]) are the exit-information fields of SDM Appendix B.2.2, B.3.2
  * and B.4.2, listed here independently of the encodings' type bits. They are
- * read-shadowed, never write-shadowed; and they are the only such fields.
+ * read-shadowed, never write-shadowed. The other read-only-shadowed fields
+ * are exactly those outside the round trip's list and L2's rare state.
  */
 static void test_write_exits_are_exactly_exit_information(void **state)
 {
@@ -120,8 +121,49 @@ static void test_write_exits_are_exactly_exit_information(void **state)
 		}
 	}
 	for (size_t i = 0; i < vmcs12_nr_fields; i++)
-		read_only += shadow_field_access(&vmcs12_fields[i], VMCS12_F_ALL) == SHADOW_READ;
+		read_only += vmcs12_fields[i].read_only;
 	assert_int_equal(read_only, sizeof(must_exit) / sizeof(must_exit[0]));
+	for (size_t i = 0; i < vmcs12_nr_fields; i++) {
+		const struct vmcs12_field *f = &vmcs12_fields[i];
+		enum shadow_access a = shadow_field_access(f, VMCS12_F_ALL);
+
+		if (!f->read_only)
+			assert_int_equal(a, f->rare ? SHADOW_NONE : f->round_trip ? SHADOW_READ_WRITE : SHADOW_READ);
+	}
+}
+
+/*
+ * The two lists of vmcs12_fields.h: every entry names a field of the table
+ * (a typo would silently drop it), the round trip's are writable fields,
+ * the rare ones guest state an exit saves; no field is in both, and a rare
+ * field is shadowed in neither bitmap (its access exits and copies it).
+ */
+static void test_round_trip_and_rare_lists(void **state)
+{
+#define COUNT_LISTED(unused, enc) + 1
+	static const size_t listed_round_trip = 0 VMCS12_ROUND_TRIP_LIST(COUNT_LISTED, 0);
+	static const size_t listed_rare = 0 VMCS12_RARE_LIST(COUNT_LISTED, 0);
+#undef COUNT_LISTED
+	size_t round_trip = 0, rare = 0;
+
+	(void)state;
+	shadow_plan_make(VMCS12_F_ALL, &all_hw, &plan, rd, wr);
+	for (size_t i = 0; i < vmcs12_nr_fields; i++) {
+		const struct vmcs12_field *f = &vmcs12_fields[i];
+
+		round_trip += f->round_trip;
+		rare += f->rare;
+		assert_false(f->round_trip && f->rare);
+		if (f->round_trip)
+			assert_false(f->read_only);
+		if (!f->rare)
+			continue;
+		assert_int_equal(vmcs_field_type(f->encoding), VMCS_TYPE_GUEST);
+		assert_true(shadow_exit_writes(f));
+		assert_true(bit(rd, f->encoding) && bit(wr, f->encoding));
+	}
+	assert_int_equal(round_trip, listed_round_trip);
+	assert_int_equal(rare, listed_rare);
 }
 
 /* A field whose feature L1 is not offered is in neither bitmap (both encodings), whatever else is offered. */
@@ -143,7 +185,8 @@ static void test_nonexistent_fields_never_shadowed(void **state)
 	}
 	shadow_plan_make(0, &all_hw, &plan, rd, wr);
 	for (size_t i = 0; i < vmcs12_nr_fields; i++)
-		assert_int_equal(!bit(rd, vmcs12_fields[i].encoding), vmcs12_fields[i].feature == 0);
+		assert_int_equal(!bit(rd, vmcs12_fields[i].encoding),
+				 vmcs12_fields[i].feature == 0 && !vmcs12_fields[i].rare);
 }
 
 /* SDM 25.1.3: with bits 63:15 (31:15 outside 64-bit mode) of the field operand set, the access always exits. */
@@ -154,6 +197,8 @@ static void test_high_encoding_bits_always_exit(void **state)
 	for (size_t i = 0; i < vmcs12_nr_fields; i++) {
 		uint32_t enc = vmcs12_fields[i].encoding;
 
+		if (vmcs12_fields[i].rare)
+			continue; /* never shadowed */
 		assert_false(shadow_bitmap_exits(rd, enc, true));
 		assert_false(shadow_bitmap_exits(rd, enc, false));
 		for (unsigned k = 15; k < 64; k++) {
@@ -244,6 +289,7 @@ int main(void)
 		cmocka_unit_test(test_bitmaps_exactly_from_table),
 		cmocka_unit_test(test_copy_lists),
 		cmocka_unit_test(test_write_exits_are_exactly_exit_information),
+		cmocka_unit_test(test_round_trip_and_rare_lists),
 		cmocka_unit_test(test_nonexistent_fields_never_shadowed),
 		cmocka_unit_test(test_high_encoding_bits_always_exit),
 		cmocka_unit_test(test_exit_writes_cover_the_synthesized_exit),
