@@ -397,6 +397,17 @@ def guest_image(kind, guest):
     return os.path.join(BUILD, "iso", "%s-%s.iso" % (kind, guest))
 
 
+def markers(res, prefix="LT"):
+    """The guest's "PREFIX: key=value" lines, first occurrence wins ("LT" from the Linux images' /init,
+    tests/linux/init.sh; "L2" from the QEMU stack's L2, tests/linux/l2-init.sh)."""
+    out = {}
+    for line in res.lines:
+        m = re.match(r"^%s: ([a-z_0-9-]+)=(.*?)\s*$" % prefix, line)
+        if m:
+            out.setdefault(m.group(1), m.group(2))
+    return out
+
+
 def round_trip_exits(l1_exits, reflected):
     """Hypervisor exits per reflected L2 exit in a loop of round trips: (per round trip, set-up exits).
 

@@ -445,14 +445,37 @@ const struct nested_entry_check nested_entry_checks[] = {
 	{ "26.3.1.1", "guest DR7 bits 63:32 clear", loads_debug, guest_dr7_ok, GST, 0, R_GUEST | R_CONTROLS },
 };
 const size_t nested_nr_entry_checks = sizeof(nested_entry_checks) / sizeof(nested_entry_checks[0]);
+STATIC_ASSERT(sizeof(nested_entry_checks) / sizeof(nested_entry_checks[0]) <= 64, "rows indexed by a 64-bit mask");
+
+/* Bit r of rows_reading[k]: row r reads input class BIT(k) (enum nested_check_reads); built once from the table. */
+#define CHECK_CLASSES 6
+static uint64_t rows_reading[CHECK_CLASSES];
+static bool rows_ready;
+STATIC_ASSERT(READS_MEMORY == BIT(CHECK_CLASSES - 1), "one mask per input class");
+
+static void index_rows(void)
+{
+	for (size_t i = 0; i < nested_nr_entry_checks; i++)
+		for (unsigned int k = 0; k < CHECK_CLASSES; k++)
+			if (nested_entry_checks[i].reads & BIT(k))
+				rows_reading[k] |= 1ULL << i;
+	__atomic_store_n(&rows_ready, true, __ATOMIC_RELEASE);
+}
 
 const struct nested_entry_check *nested_check_vmentry(const struct vmcs12 *vmcs12, const struct nested_entry_ctx *c)
 {
-	for (size_t i = 0; i < nested_nr_entry_checks; i++) {
-		const struct nested_entry_check *row = &nested_entry_checks[i];
+	uint8_t changed = (uint8_t)(~c->unchanged | READS_MEMORY);
+	uint64_t rows = 0;
 
-		if (!(row->reads & ~c->unchanged))
-			continue; /* it held at the last entry, on the same inputs */
+	if (!__atomic_load_n(&rows_ready, __ATOMIC_ACQUIRE))
+		index_rows();
+	for (unsigned int k = 0; k < CHECK_CLASSES; k++)
+		if (changed & BIT(k))
+			rows |= rows_reading[k];
+	/* In table order; a row none of whose inputs changed held at the last entry, on the same inputs. */
+	for (; rows; rows &= rows - 1) {
+		const struct nested_entry_check *row = &nested_entry_checks[__builtin_ctzll(rows)];
+
 		if ((!row->applies || row->applies(vmcs12, c)) && !row->holds(vmcs12, c))
 			return row;
 	}

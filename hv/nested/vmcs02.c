@@ -92,8 +92,6 @@ static void prepare_special_guest_state(const struct vmcs12 *vmcs12, const struc
 	put(w, GUEST_IA32_PAT, load_pat ? vmcs12->guest_ia32_pat : l0->l1_pat);
 	put(w, GUEST_DR7, load_debug ? vmcs12->guest_dr7 : l0->l1_dr7);
 	put(w, GUEST_IA32_DEBUGCTL, load_debug ? vmcs12->guest_ia32_debugctl : l0->l1_debugctl);
-	if (l0->immediate_exit)
-		put(w, VMX_PREEMPTION_TIMER_VALUE, 0);
 }
 
 /* Each CR: L1's mask plus ours; the shadow shows L1's shadow for L1's bits and L2's own value for ours. */
@@ -174,36 +172,75 @@ static void prepare_controls(const struct vmcs12 *vmcs12, const struct vmcs02_l0
 
 /*
  * Guest fields L1 changes between most entries (it emulated an instruction
- * of L2's, or switches L2's address space), rewritten at every entry, with
- * the CR masks and read shadows and the fields an exit may not save back
- * (guest_field_is_special). Everything else in vmcs02 already holds what
- * vmcs12 holds after the last reflected exit (captured from vmcs02) until
- * L1 writes it: then the wiring asks for a full prepare.
+ * of L2's, or switches L2's address space). Everything else in vmcs02
+ * already holds what vmcs12 holds after the last reflected exit (captured
+ * from vmcs02) until L1 writes it: then the wiring asks for a full prepare.
+ * A hot prepare rewrites only the items whose vmcs12 inputs changed
+ * (vmcs02_hot_items): one bit per field below, the CR0 and CR4 mask/shadow
+ * pairs, and the guest fields whose value is not simply vmcs12's
+ * (guest_field_is_special).
  */
 static const uint16_t hot_guest_fields[] = {
 	GUEST_RIP, GUEST_RSP, GUEST_RFLAGS, GUEST_CR0, GUEST_CR3, GUEST_CR4, GUEST_INTERRUPTIBILITY_INFO,
 	GUEST_ACTIVITY_STATE, GUEST_PENDING_DBG_EXCEPTIONS, VMX_PREEMPTION_TIMER_VALUE,
 	GUEST_PDPTE0, GUEST_PDPTE1, GUEST_PDPTE2, GUEST_PDPTE3,
 };
+#define HOT_CR0_PAIR  BIT(14)
+#define HOT_CR4_PAIR  BIT(15)
+#define HOT_SPECIALS  BIT(16)
+STATIC_ASSERT(ARRAY_SIZE(hot_guest_fields) <= 14, "one item bit per hot guest field");
+STATIC_ASSERT(VMCS02_HOT_ALL == BIT(17) - 1, "the items' bits");
 
-bool vmcs02_field_is_hot(uint32_t enc)
+static uint32_t hot_field_bit(uint32_t enc)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(hot_guest_fields); i++)
+		if (hot_guest_fields[i] == enc)
+			return BIT(i);
+	return 0;
+}
+
+uint32_t vmcs02_hot_items(uint32_t enc)
 {
 	enc &= ~1u; /* either half of a 64-bit field */
 	/* vmcs12's host state and exit information never reach vmcs02 (the exit reads them from vmcs12). */
 	if (vmcs_field_type(enc) == VMCS_TYPE_HOST || vmcs_field_type(enc) == VMCS_TYPE_READ_ONLY)
-		return true;
+		return 0;
 	if (guest_field_is_special(enc))
-		return true;
+		return HOT_SPECIALS;
 	switch (enc) {
-	case CR0_GUEST_HOST_MASK: case CR0_READ_SHADOW: case CR4_GUEST_HOST_MASK: case CR4_READ_SHADOW:
-		return true;
+	case CR0_GUEST_HOST_MASK: case CR0_READ_SHADOW:
+		return HOT_CR0_PAIR;
+	case CR4_GUEST_HOST_MASK: case CR4_READ_SHADOW:
+		return HOT_CR4_PAIR;
+	case GUEST_CR0:
+		return hot_field_bit(enc) | HOT_CR0_PAIR; /* the read shadow shows L2's own bits */
+	case GUEST_CR4:
+		return hot_field_bit(enc) | HOT_CR4_PAIR;
 	default:
-		break;
+		return hot_field_bit(enc) ? hot_field_bit(enc) : VMCS02_COLD;
 	}
-	for (size_t i = 0; i < ARRAY_SIZE(hot_guest_fields); i++)
-		if (hot_guest_fields[i] == enc)
-			return true;
-	return false;
+}
+
+bool vmcs02_field_is_hot(uint32_t enc)
+{
+	return !(vmcs02_hot_items(enc) & VMCS02_COLD);
+}
+
+/*
+ * What a synthesized exit may leave different between vmcs12 and vmcs02:
+ * the pending debug exceptions and interruptibility it rewrites (SDM
+ * 27.3.4), the preemption timer the hardware counted down without saving
+ * it into vmcs12, and CR0/CR4 taken as L2 sees them.
+ */
+uint32_t vmcs02_hot_after_exit(void)
+{
+	static uint32_t items; /* a constant, computed once */
+
+	if (!items)
+		items = vmcs02_hot_items(GUEST_PENDING_DBG_EXCEPTIONS) | vmcs02_hot_items(GUEST_INTERRUPTIBILITY_INFO) |
+			vmcs02_hot_items(VMX_PREEMPTION_TIMER_VALUE) | vmcs02_hot_items(GUEST_CR0) |
+			vmcs02_hot_items(GUEST_CR4);
+	return items;
 }
 
 /* The hot guest fields this feature set has, looked up once (the host tests vary the features). */
@@ -211,9 +248,11 @@ struct hot_list {
 	uint32_t features;
 	uint32_t n;
 	const struct vmcs12_field *f[ARRAY_SIZE(hot_guest_fields)];
+	uint32_t bit[ARRAY_SIZE(hot_guest_fields)];
 };
 
-static void prepare_hot_guest_state(const struct vmcs12 *vmcs12, uint32_t features, struct vmcs02_writes *w)
+static void prepare_hot_guest_state(const struct vmcs12 *vmcs12, uint32_t features, uint32_t items,
+				    struct vmcs02_writes *w)
 {
 	static struct hot_list hot = { .features = ~0u };
 
@@ -222,36 +261,44 @@ static void prepare_hot_guest_state(const struct vmcs12 *vmcs12, uint32_t featur
 		for (size_t i = 0; i < ARRAY_SIZE(hot_guest_fields); i++) {
 			const struct vmcs12_field *f = vmcs12_field_lookup(hot_guest_fields[i]);
 
-			if (vmcs12_field_exists(f, features))
+			if (vmcs12_field_exists(f, features)) {
+				hot.bit[hot.n] = BIT(i);
 				hot.f[hot.n++] = f;
+			}
 		}
 		hot.features = features;
 	}
 	for (uint32_t i = 0; i < hot.n; i++)
-		put(w, hot.f[i]->encoding, vmcs12_read_field(vmcs12, hot.f[i]));
+		if (items & hot.bit[i])
+			put(w, hot.f[i]->encoding, vmcs12_read_field(vmcs12, hot.f[i]));
 }
 
 void vmcs02_prepare(const struct vmcs12 *vmcs12, uint32_t features, const struct vmcs02_l0 *l0,
-		    const struct nested_l2_ops *ops, bool full)
+		    const struct nested_l2_ops *ops, uint32_t items)
 {
+	bool full = items & VMCS02_COLD;
 	struct vmcs02_writes w;
 
 	w.ops = ops; /* no initializer: the batch's arrays need no zeroing */
 	w.b.n = 0;
-
 	if (full)
 		prepare_controls(vmcs12, l0, &w);
 	else
 		put(&w, VM_ENTRY_INTR_INFO_FIELD, 0); /* the event core injects */
-	prepare_cr(&w, CR0_GUEST_HOST_MASK, CR0_READ_SHADOW, vmcs12->cr0_guest_host_mask, vmcs12->cr0_read_shadow,
-		   vmcs12->guest_cr0, l0->cr0_mask);
-	prepare_cr(&w, CR4_GUEST_HOST_MASK, CR4_READ_SHADOW, vmcs12->cr4_guest_host_mask, vmcs12->cr4_read_shadow,
-		   vmcs12->guest_cr4, l0->cr4_mask);
+	if (full || (items & HOT_CR0_PAIR))
+		prepare_cr(&w, CR0_GUEST_HOST_MASK, CR0_READ_SHADOW, vmcs12->cr0_guest_host_mask,
+			   vmcs12->cr0_read_shadow, vmcs12->guest_cr0, l0->cr0_mask);
+	if (full || (items & HOT_CR4_PAIR))
+		prepare_cr(&w, CR4_GUEST_HOST_MASK, CR4_READ_SHADOW, vmcs12->cr4_guest_host_mask,
+			   vmcs12->cr4_read_shadow, vmcs12->guest_cr4, l0->cr4_mask);
 	if (full)
 		prepare_guest_state(vmcs12, features, l0, &w);
 	else
-		prepare_hot_guest_state(vmcs12, features, &w);
-	prepare_special_guest_state(vmcs12, l0, &w);
+		prepare_hot_guest_state(vmcs12, features, items, &w);
+	if (full || (items & HOT_SPECIALS))
+		prepare_special_guest_state(vmcs12, l0, &w);
+	if (l0->immediate_exit)
+		put(&w, VMX_PREEMPTION_TIMER_VALUE, 0);
 	nested_l2_write_batch(ops, &w.b);
 }
 

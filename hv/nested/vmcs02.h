@@ -51,16 +51,25 @@ bool vmcs02_uses_msr_bitmap(const struct vmcs12 *vmcs12);
  * once when vmcs02 is created.
  */
 /*
- * full: every control and guest field (a new vmcs12, L1 wrote a field that is
- * not hot, or the hypervisor's own needs changed); else only the hot fields
- * (vmcs02_field_is_hot) -- vmcs02 holds the rest already.
+ * What to write (vmcs02_hot_items): VMCS02_COLD, every control and guest
+ * field (a new vmcs12, L1 wrote a field that is not hot, or the
+ * hypervisor's own needs changed); else only the hot items named -- vmcs02
+ * holds the rest already.
  */
+#define VMCS02_COLD    BIT(31)
+#define VMCS02_HOT_ALL (BIT(17) - 1)
 void vmcs02_prepare(const struct vmcs12 *vmcs12, uint32_t features, const struct vmcs02_l0 *l0,
-		    const struct nested_l2_ops *ops, bool full);
+		    const struct nested_l2_ops *ops, uint32_t items);
 /* The hypervisor's needs unchanged since the last prepare (field by field: padding never counts). */
 bool vmcs02_l0_same(const struct vmcs02_l0 *a, const struct vmcs02_l0 *b);
-/* Rewritten at every entry: a write by L1 to any other field asks for a full prepare. */
-bool vmcs02_field_is_hot(uint32_t enc);
+/*
+ * The hot items of vmcs02 a vmcs12 field feeds (VMCS02_COLD: a change needs
+ * a full prepare; 0: it never reaches vmcs02, e.g. host state).
+ */
+uint32_t vmcs02_hot_items(uint32_t enc);
+bool vmcs02_field_is_hot(uint32_t enc); /* !(vmcs02_hot_items() & VMCS02_COLD) */
+/* The items a synthesized exit to L1 may leave different between vmcs12 and vmcs02. */
+uint32_t vmcs02_hot_after_exit(void);
 
 /* L2's CR0/CR4 as vmcs12 must record them: bits only the hypervisor owns come from the read shadow (SDM 27.3.1). */
 uint64_t vmcs02_l2_cr(uint64_t real, uint64_t shadow, uint64_t l0_mask, uint64_t vmcs12_mask);

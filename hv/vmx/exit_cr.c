@@ -22,19 +22,6 @@ void vmx_flush_guest_tlb(const struct vcpu *v)
 		invvpid(INVVPID_ALL_CONTEXT, 0, 0);
 }
 
-static uint64_t read_gpr(const struct guest_regs *r, unsigned int n)
-{
-	return n == 4 ? vmcs_read(GUEST_RSP) : ((const uint64_t *)r)[n];
-}
-
-static void write_gpr(struct guest_regs *r, unsigned int n, uint64_t val)
-{
-	if (n == 4)
-		vmcs_write(GUEST_RSP, val);
-	else
-		((uint64_t *)r)[n] = val;
-}
-
 /*
  * PAE paging without long mode: with EPT the CPU takes the PDPTEs from the
  * VMCS on entry (SDM 26.3.2.4), so a CR write the CPU did not execute loads
@@ -164,10 +151,10 @@ void handle_cr_access(struct vcpu *v, struct guest_regs *r)
 
 	switch (type) {
 	case 0: /* MOV to CR */
-		ok = mov_to_cr(v, cr, read_gpr(r, gpr));
+		ok = mov_to_cr(v, cr, vmx_guest_gpr(r, gpr));
 		break;
 	case 1: /* MOV from CR */
-		write_gpr(r, gpr, mov_from_cr(v, cr));
+		vmx_set_guest_gpr(r, gpr, mov_from_cr(v, cr));
 		break;
 	case 2: /* CLTS */
 		cr0 = vmx_guest_cr(GUEST_CR0, CR0_READ_SHADOW, v->cr0_mask);

@@ -38,11 +38,6 @@ static void write_dr(unsigned int n, uint64_t v)
 	}
 }
 
-static uint64_t *gpr_slot(struct guest_regs *r, unsigned int n)
-{
-	return &((uint64_t *)r)[n & 15];
-}
-
 /*
  * MOV DR (SDM Vol. 2 "MOV - Move to/from Debug Registers"). #UD (DR4/DR5
  * with CR4.DE) and #GP at CPL > 0 come before the exit (SDM 25.1.1); the
@@ -71,12 +66,9 @@ void handle_dr_access(struct vcpu *v, struct guest_regs *r)
 		n += 2; /* aliases of DR6/DR7 while CR4.DE = 0 (SDM 18.2.2) */
 	if (q & DR_QUAL_FROM_DR) {
 		val = read_dr(n);
-		if (gpr == 4)
-			vmcs_write(GUEST_RSP, mode64 ? val : (uint32_t)val);
-		else
-			*gpr_slot(r, gpr) = mode64 ? val : (uint32_t)val;
+		vmx_set_guest_gpr(r, gpr, mode64 ? val : (uint32_t)val);
 	} else {
-		val = gpr == 4 ? vmcs_read(GUEST_RSP) : *gpr_slot(r, gpr);
+		val = vmx_guest_gpr(r, gpr);
 		if (!mode64)
 			val = (uint32_t)val;
 		if (n >= 6 && (val >> 32)) {

@@ -34,7 +34,8 @@ struct vmx_nested {
 	bool ept02_flush;          /* INVEPT before the next entry */
 	uint16_t vpid12_last;      /* vmcs12's VPID at the last entry: a new one flushes vpid02 */
 	/* vmcs02 dirty tracking: only hot fields are rewritten unless one of these says otherwise. */
-	bool vmcs02_stale;         /* L1 wrote a field that is not hot, loaded a VMCS, or vmcs02 was reset */
+	/* vmcs02's items to rewrite (vmcs02_hot_items); VMCS02_COLD: all (L1 wrote a cold field, loaded a VMCS, reset) */
+	uint32_t vmcs02_dirty;
 	uint64_t vmcs02_for;       /* the vmcs12 (L1's pointer) vmcs02 was last prepared from */
 	struct vmcs02_l0 l0_last;  /* the hypervisor's needs at that prepare */
 	/* Entry-check classes (enum nested_check_reads) unchanged since every row last held; 0: check all. */

@@ -150,20 +150,6 @@ static bool access_operand(struct guest_regs *r, void *buf, unsigned int size, b
 	return true;
 }
 
-/* A general register of L1 by its encoding; RSP lives in the VMCS, not in struct guest_regs. */
-static uint64_t read_gpr(const struct guest_regs *r, unsigned int n)
-{
-	return (n & 15) == 4 ? vmcs_read(GUEST_RSP) : ((const uint64_t *)r)[n & 15];
-}
-
-static void write_gpr(struct guest_regs *r, unsigned int n, uint64_t val)
-{
-	if ((n & 15) == 4)
-		vmcs_write(GUEST_RSP, val);
-	else
-		((uint64_t *)r)[n & 15] = val;
-}
-
 /* VMREAD/VMWRITE: the field encoding in Reg2, the other operand in Reg1 or memory (SDM Table 28-13). */
 static bool decode_operands(struct guest_regs *r, struct nested_insn *insn, uint32_t info)
 {
@@ -173,13 +159,13 @@ static bool decode_operands(struct guest_regs *r, struct nested_insn *insn, uint
 		return access_operand(r, &insn->pointer, 8, false);
 	if (insn->op != NESTED_VMREAD && insn->op != NESTED_VMWRITE)
 		return true;
-	insn->field = read_gpr(r, vmx_info_reg2(info));
+	insn->field = vmx_guest_gpr(r, vmx_info_reg2(info));
 	if (!insn->long_mode)
 		insn->field = (uint32_t)insn->field;
 	if (insn->op == NESTED_VMREAD)
 		return true;
 	if (vmx_info_is_reg(info)) {
-		insn->value = read_gpr(r, vmx_info_reg1(info));
+		insn->value = vmx_guest_gpr(r, vmx_info_reg1(info));
 		return true;
 	}
 	return access_operand(r, &insn->value, size, false);
@@ -191,7 +177,7 @@ static bool store_result(struct guest_regs *r, const struct nested_insn *insn, u
 	if (insn->op == NESTED_VMPTRST)
 		return access_operand(r, &value, 8, true);
 	if (vmx_info_is_reg(info)) {
-		write_gpr(r, vmx_info_reg1(info), insn->long_mode ? value : (uint32_t)value);
+		vmx_set_guest_gpr(r, vmx_info_reg1(info), insn->long_mode ? value : (uint32_t)value);
 		return true;
 	}
 	return access_operand(r, &value, insn->long_mode ? 8 : 4, true);
@@ -284,7 +270,7 @@ void vmx_nested_inv_exit(struct vcpu *v, struct guest_regs *r)
 		vmx_inject_hw_exception(fault, fault == GP_VECTOR, 0);
 		return;
 	}
-	inv.type = read_gpr(r, vmx_info_reg2(info));
+	inv.type = vmx_guest_gpr(r, vmx_info_reg2(info));
 	if (!l1_mode64())
 		inv.type = (uint32_t)inv.type;
 	if (!access_operand(r, inv.desc, sizeof(inv.desc), false))

@@ -251,6 +251,7 @@ static void switch_to_l1(struct vcpu *v, bool nmi_exit)
 	n->core.ev.guest_mode = false;
 	n->entering = false;
 	vmx_nested_fields_changed(n, READS_GUEST | READS_EVENT); /* the exit wrote them into vmcs12 */
+	n->vmcs02_dirty |= vmcs02_hot_after_exit();
 	load_l1_host_state(v, v12, &l2);
 	nested_load_exit_msr_list(v, v12->vm_exit_msr_load_addr, v12->vm_exit_msr_load_count);
 	vmx_flush_guest_tlb(v);
@@ -438,6 +439,12 @@ static bool vmcs02_create(struct vcpu *v)
 	return true;
 }
 
+/* L2's VPID, next to L1's (0: the hardware has no VPIDs, and neither has L2). */
+static uint16_t vpid02(const struct vcpu *v)
+{
+	return v->vpid ? (uint16_t)(v->vpid + 1) : 0;
+}
+
 /* One VPID for L2 whatever vmcs12's is: a different vmcs12 VPID than last time must not see the old one's translations. */
 static void vpid02_sync(struct vcpu *v, const struct vmcs02_l0 *l0)
 {
@@ -455,8 +462,8 @@ static void vpid02_sync(struct vcpu *v, const struct vmcs02_l0 *l0)
 /* L1's INVVPID: L2's translations all live under vpid02 (invalidating more than asked is allowed, SDM 29.4.3). */
 void vmx_nested_invvpid(struct vcpu *v)
 {
-	if (v->vpid)
-		invvpid(INVVPID_SINGLE_CONTEXT, (uint16_t)(v->vpid + 1), 0);
+	if (vpid02(v))
+		invvpid(INVVPID_SINGLE_CONTEXT, vpid02(v), 0);
 }
 
 /* What the hypervisor keeps for itself in vmcs02, and what L2 inherits from L1 (read while vmcs01 is current). */
@@ -477,7 +484,7 @@ static void l0_needs(const struct vcpu *v, struct vmcs02_l0 *l0)
 		.entry_allowed1 = (uint32_t)(vmx_caps.entry >> 32),
 		.io_bitmap_a = n->io_bitmap_a, .io_bitmap_b = n->io_bitmap_b, .msr_bitmap = n->msr_bitmap,
 		.eptp = nested_ept_enabled(&n->vmx.vmcs12) ? nested_ept_eptp02((struct vcpu *)v) : v->eptp,
-		.proc2_emulated = SECONDARY_ENABLE_PML, .vpid02 = v->vpid ? (uint16_t)(v->vpid + 1) : 0,
+		.proc2_emulated = SECONDARY_ENABLE_PML, .vpid02 = vpid02(v),
 		.cr0_mask = v->cr0_mask, .cr4_mask = v->cr4_mask,
 		.tsc_offset = (v->ctl.proc & CPU_BASED_USE_TSC_OFFSETTING) ? vmcs_read(TSC_OFFSET) : 0,
 		.l1_efer = vmcs_read(GUEST_IA32_EFER),
@@ -560,7 +567,6 @@ void vmx_nested_enter_l2(struct vcpu *v, struct guest_regs *r, bool launch)
 	const struct nested_entry_check *bad;
 	struct vmcs02_l0 l0;
 	uint32_t bad_msr;
-	bool full;
 
 	n->launching = launch;
 	if (!virtual_apic_page_ok(v12, &ctx.vtpr)) {
@@ -600,11 +606,12 @@ void vmx_nested_enter_l2(struct vcpu *v, struct guest_regs *r, bool launch)
 	if (vmptrld(n->vmcs02) < 0)
 		vmx_stop_guest(v, NULL, HV_EXIT_GUEST_DIED);
 	set_l2_ops(v);
-	full = launch || n->vmcs02_stale || n->vmcs02_for != n->vmx.current_vmptr || !vmcs02_l0_same(&l0, &n->l0_last);
-	if (full)
+	if (launch || n->vmcs02_for != n->vmx.current_vmptr || !vmcs02_l0_same(&l0, &n->l0_last))
+		n->vmcs02_dirty |= VMCS02_COLD;
+	if (n->vmcs02_dirty & VMCS02_COLD)
 		nested_capture_rare(&n->core); /* a full prepare writes vmcs12's: vmcs02's are newer */
-	vmcs02_prepare(v12, n->vmx.features, &l0, &n->core.l2, full);
-	n->vmcs02_stale = false;
+	vmcs02_prepare(v12, n->vmx.features, &l0, &n->core.l2, n->vmcs02_dirty);
+	n->vmcs02_dirty = 0;
 	n->vmcs02_for = n->vmx.current_vmptr;
 	n->l0_last = l0;
 	nested_load_entry_msr_list(v12->vm_entry_msr_load_addr, v12->vm_entry_msr_load_count);
@@ -630,7 +637,7 @@ static void vmcs02_reset(struct vmx_nested *n)
 {
 	vmclear(n->vmcs02);
 	n->vmcs02_launched = false;
-	n->vmcs02_stale = true;
+	n->vmcs02_dirty |= VMCS02_COLD;
 }
 
 /*
@@ -680,11 +687,6 @@ __noreturn void vmx_nested_entry_refused(struct vcpu *v, struct guest_regs *r)
 
 /* ---- L2's exits ------------------------------------------------------------------------------ */
 
-static uint64_t exit_gpr(const struct guest_regs *r, unsigned int n)
-{
-	return n == 4 ? vmcs_read(GUEST_RSP) : ((const uint64_t *)r)[n & 15];
-}
-
 /* The exit as hv/nested/exit_decide.c needs it. */
 static void describe_exit(const struct guest_regs *r, uint32_t reason, struct l2_exit *x)
 {
@@ -696,7 +698,7 @@ static void describe_exit(const struct guest_regs *r, uint32_t reason, struct l2
 		uint32_t type = (x->qualification >> 4) & 3;
 
 		x->cr_value = type == 3 ? (x->qualification >> 16) & 0xffff
-					: exit_gpr(r, (unsigned int)(x->qualification >> 8) & 15);
+					: vmx_guest_gpr(r, (unsigned int)(x->qualification >> 8) & 15);
 	}
 }
 
@@ -855,10 +857,9 @@ void vmx_nested_note_insn(struct vcpu *v, const struct nested_insn *insn, enum n
 		return; /* an entry: VMLAUNCH prepares in full anyway */
 	if (insn->op == NESTED_VMWRITE) {
 		vmx_nested_fields_changed(v->nested, nested_check_field_class((uint32_t)insn->field));
-		if (vmcs02_field_is_hot((uint32_t)insn->field))
-			return;
-	} else {
-		vmx_nested_fields_changed(v->nested, 0xff);
+		v->nested->vmcs02_dirty |= vmcs02_hot_items((uint32_t)insn->field);
+		return;
 	}
-	v->nested->vmcs02_stale = true;
+	vmx_nested_fields_changed(v->nested, 0xff);
+	v->nested->vmcs02_dirty |= VMCS02_COLD;
 }

@@ -29,7 +29,7 @@
 /* A copy list, by width (16-bit, 32-bit, 64-bit and natural-width): each field's encoding and offset in struct vmcs12. */
 struct field_ref {
 	uint16_t enc, off;
-	bool cold;          /* a change needs a full vmcs02 prepare (not vmcs02_field_is_hot) */
+	uint32_t vmcs02_items; /* a change makes these vmcs02 items be rewritten (vmcs02_hot_items) */
 	uint8_t check_class; /* a change makes the entry-check rows reading it run (nested_check_field_class) */
 };
 struct copy_list {
@@ -48,7 +48,7 @@ static void compile(struct copy_list *l, const uint8_t *idx, uint16_t nr)
 		const struct vmcs12_field *f = &vmcs12_fields[idx[i]];
 		unsigned int cls = f->width == VMCS_WIDTH_16 ? 0 : f->width == VMCS_WIDTH_32 ? 1 : 2;
 
-		l->f[cls][l->n[cls]++] = (struct field_ref){ f->encoding, f->offset, !vmcs02_field_is_hot(f->encoding),
+		l->f[cls][l->n[cls]++] = (struct field_ref){ f->encoding, f->offset, vmcs02_hot_items(f->encoding),
 							      nested_check_field_class(f->encoding) };
 	}
 }
@@ -167,7 +167,7 @@ static void pull_##type(const struct field_ref *f, uint16_t n, uint8_t *v12, uin
 		type x = (type)vmcs_read((enum vmcs_field)f[i].enc);				\
 												\
 		if (x != *(type *)(v12 + f[i].off)) {						\
-			nv->vmcs02_stale |= f[i].cold; /* a full prepare at the entry */	\
+			nv->vmcs02_dirty |= f[i].vmcs02_items;				\
 			vmx_nested_fields_changed(nv, f[i].check_class);			\
 		}										\
 		*(type *)(v12 + f[i].off) = x;							\

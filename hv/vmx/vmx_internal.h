@@ -178,4 +178,18 @@ void vmx_exit_stub(void);
 void vmx_exit_stub_ap(void);
 void vmx_exit_stub_l2(void);
 
+/* A general register of the guest by its encoding (exit qualifications, instruction information): RSP is in the VMCS. */
+static inline uint64_t vmx_guest_gpr(const struct guest_regs *r, unsigned int n)
+{
+	return (n & 15) == 4 ? vmcs_read(GUEST_RSP) : ((const uint64_t *)r)[n & 15];
+}
+
+static inline void vmx_set_guest_gpr(struct guest_regs *r, unsigned int n, uint64_t val)
+{
+	if ((n & 15) == 4)
+		vmcs_write(GUEST_RSP, val);
+	else
+		((uint64_t *)r)[n & 15] = val;
+}
+
 #endif

@@ -4,7 +4,7 @@ import re
 import time
 
 import runner
-from runner import Run, Test, find_line
+from runner import Run, Test, find_line, markers
 
 LINUX_DIR = os.path.join(runner.BUILD, "linux")
 BARE_ISO = os.path.join(LINUX_DIR, "bare.iso")   # GRUB linux/initrd, clearcpuid=fsrm (make linux-images)
@@ -50,16 +50,6 @@ def _boot(name):
         res.wall = time.monotonic() - start
         _booted[name] = res
     return _booted[name]
-
-
-def markers(res):
-    """The initramfs /init's "LT: key=value" lines (tests/linux/init.sh), first occurrence wins."""
-    out = {}
-    for line in res.lines:
-        m = re.match(r"^LT: ([a-z_0-9-]+)=(.*?)\s*$", line)
-        if m:
-            out.setdefault(m.group(1), m.group(2))
-    return out
 
 
 def _uptime(mk, key):

@@ -4,7 +4,7 @@ import re
 import time
 
 import runner
-from runner import Run, Test, find_line
+from runner import Run, Test, find_line, markers
 
 LINUX_DIR = os.path.join(runner.BUILD, "linux")
 BARE_ISO = os.path.join(LINUX_DIR, "bare-qemu.iso")      # make linux-qemu-images
@@ -37,16 +37,6 @@ def _boot(name):
         res.wall = time.monotonic() - start
         _booted[name] = res
     return _booted[name]
-
-
-def markers(res, prefix):
-    """The "PREFIX: key=value" lines ("LT" from L1's init.sh, "L2" from tests/linux/l2-init.sh), first wins."""
-    out = {}
-    for line in res.lines:
-        m = re.match(r"^%s: ([a-z_0-9-]+)=(.*?)\s*$" % prefix, line)
-        if m:
-            out.setdefault(m.group(1), m.group(2))
-    return out
 
 
 def _uptime(value):

@@ -164,7 +164,7 @@ static void run_entry(struct input *in)
 			vmcs12_write_field(&v12, &vmcs12_fields[i], take(in, 8));
 	if (nested_check_vmentry(&v12, &ctx) == NULL) {
 		memset(&v02, 0, sizeof(v02));
-		vmcs02_prepare(&v12, VMCS12_F_ALL & ~(uint32_t)VMCS12_F_EPT, &l0, &ops, true);
+		vmcs02_prepare(&v12, VMCS12_F_ALL & ~(uint32_t)VMCS12_F_EPT, &l0, &ops, VMCS02_COLD);
 		CHECK((v02.pin_based_vm_exec_control & ~l0.pin_allowed1) == 0);
 		CHECK((v02.cpu_based_vm_exec_control & ~l0.proc_allowed1) == 0);
 		CHECK((v02.secondary_vm_exec_control & ~l0.proc2_allowed1) == 0);

@@ -134,6 +134,32 @@ static void test_each_row_catches_its_field(void **state)
 	}
 }
 
+/*
+ * A row runs when one of its input classes changed since all rows last held
+ * (any one suffices); a row whose inputs are all unchanged is skipped, except
+ * the VTPR row, which reads L1's memory and always runs.
+ */
+static void test_rows_skipped_only_when_inputs_unchanged(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < nested_nr_entry_checks; i++) {
+		const struct nested_entry_check *want = &nested_entry_checks[i];
+		struct nested_entry_ctx ctx = ctx64;
+
+		valid_vmcs12(&v);
+		break_row(i, &v);
+		ctx.unchanged = 0xff;
+		assert_ptr_equal(nested_check_vmentry(&v, &ctx), (want->reads & READS_MEMORY) ? want : NULL);
+		for (unsigned int k = 0; k < 8; k++) {
+			if (!(want->reads & BIT(k)))
+				continue;
+			ctx.unchanged = (uint8_t)~BIT(k);
+			if (nested_check_vmentry(&v, &ctx) != want)
+				fail_msg("row %zu (%s) not run with its input class %#x changed", i, want->what, BIT(k));
+		}
+	}
+}
+
 static void test_outcomes_and_order(void **state)
 {
 	(void)state;
@@ -172,6 +198,7 @@ int main(void)
 		cmocka_unit_test_setup(test_valid_passes, setup),
 		cmocka_unit_test_setup(test_each_row_catches_its_field, setup),
 		cmocka_unit_test_setup(test_outcomes_and_order, setup),
+		cmocka_unit_test_setup(test_rows_skipped_only_when_inputs_unchanged, setup),
 		cmocka_unit_test_setup(test_32bit_host, setup),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -49,7 +49,7 @@ static void test_controls_merge(void **state)
 	v12.tsc_offset = (uint64_t)-40;
 	v12.exception_bitmap = 1u << 14;
 	v12.vmx_preemption_timer_value = 1000;
-	vmcs02_prepare(&v12, VMCS12_F_PREEMPTION_TIMER, &l0, &ops, true);
+	vmcs02_prepare(&v12, VMCS12_F_PREEMPTION_TIMER, &l0, &ops, VMCS02_COLD);
 	assert_int_equal(v02.pin_based_vm_exec_control, PIN_BASED_PREEMPTION_TIMER);
 	/* Unconditional I/O exiting becomes our I/O bitmaps (the wiring fills them with all ones); no MSR bitmaps. */
 	assert_int_equal(v02.cpu_based_vm_exec_control, CPU_BASED_HLT_EXITING | CPU_BASED_USE_IO_BITMAPS |
@@ -64,7 +64,7 @@ static void test_controls_merge(void **state)
 	assert_int_equal(v02.vm_exit_controls, VM_EXIT_HOST_ADDR_SPACE_SIZE | VM_EXIT_SAVE_IA32_EFER |
 			 VM_EXIT_SAVE_PREEMPTION_TIMER);
 	v12.vm_exit_controls = VM_EXIT_ACK_INTR_ON_EXIT | VM_EXIT_LOAD_IA32_EFER; /* only "acknowledge" carries over */
-	vmcs02_prepare(&v12, VMCS12_F_PREEMPTION_TIMER, &l0, &ops, true);
+	vmcs02_prepare(&v12, VMCS12_F_PREEMPTION_TIMER, &l0, &ops, VMCS02_COLD);
 	assert_int_equal(v02.vm_exit_controls, VM_EXIT_HOST_ADDR_SPACE_SIZE | VM_EXIT_SAVE_IA32_EFER |
 			 VM_EXIT_SAVE_PREEMPTION_TIMER | VM_EXIT_ACK_INTR_ON_EXIT);
 	assert_int_equal(v02.vmx_preemption_timer_value, 1000);
@@ -83,7 +83,7 @@ static void test_guest_state_and_inheritance(void **state)
 	v12.guest_ia32_efer = 0x900;    /* ignored: no "load IA32_EFER" */
 	v12.cr0_guest_host_mask = X86_CR0_TS;
 	v12.cr0_read_shadow = 0;
-	vmcs02_prepare(&v12, 0, &l0, &ops, true);
+	vmcs02_prepare(&v12, 0, &l0, &ops, VMCS02_COLD);
 	assert_int_equal(v02.guest_rip, 0x1234);
 	assert_int_equal(v02.guest_cs_ar_bytes, 0xc09b);
 	assert_int_equal(v02.vmcs_link_pointer, ~0ULL);
@@ -98,12 +98,12 @@ static void test_guest_state_and_inheritance(void **state)
 	assert_int_equal(v02.cr4_guest_host_mask, X86_CR4_VMXE);
 	/* IA-32e guest with paging: LMA and LME set; with "load EFER" vmcs12's value. */
 	v12.vm_entry_controls = VM_ENTRY_IA32E_MODE;
-	vmcs02_prepare(&v12, 0, &l0, &ops, true);
+	vmcs02_prepare(&v12, 0, &l0, &ops, VMCS02_COLD);
 	assert_int_equal(v02.guest_ia32_efer, X86_EFER_NXE | X86_EFER_SCE | X86_EFER_LMA | X86_EFER_LME);
 	assert_int_equal(v02.vm_entry_controls, VM_ENTRY_IA32E_MODE | VM_ENTRY_LOAD_IA32_EFER |
 			 VM_ENTRY_LOAD_DEBUG_CONTROLS);
 	v12.vm_entry_controls = VM_ENTRY_IA32E_MODE | VM_ENTRY_LOAD_IA32_EFER;
-	vmcs02_prepare(&v12, VMCS12_F_EFER, &l0, &ops, true);
+	vmcs02_prepare(&v12, VMCS12_F_EFER, &l0, &ops, VMCS02_COLD);
 	assert_int_equal(v02.guest_ia32_efer, 0x900);
 	/* What vmcs12 records of CR0 at the exit: our bit from the shadow, the rest real. */
 	assert_int_equal(vmcs02_l2_cr(X86_CR0_NE | X86_CR0_PG | X86_CR0_TS, X86_CR0_PG, X86_CR0_NE, X86_CR0_TS),
@@ -195,7 +195,7 @@ static void test_hot_prepare_writes_hot_fields_only(void **state)
 	v12.guest_rip = 0x1234;
 	v12.guest_es_base = 0x5000;
 	nwritten = 0;
-	vmcs02_prepare(&v12, VMCS12_F_EFER | VMCS12_F_EPT, &l0, &rec, false);
+	vmcs02_prepare(&v12, VMCS12_F_EFER | VMCS12_F_EPT, &l0, &rec, VMCS02_HOT_ALL);
 	assert_true(nwritten > 0);
 	for (size_t i = 0; i < nwritten; i++)
 		if (!vmcs02_field_is_hot(written[i]) && written[i] != VM_ENTRY_INTR_INFO_FIELD)
@@ -203,7 +203,7 @@ static void test_hot_prepare_writes_hot_fields_only(void **state)
 	assert_int_equal(v02.guest_rip, 0x1234);
 	assert_int_not_equal(v02.guest_es_base, 0x5000); /* left as it was: L1 did not write it */
 	nwritten = 0;
-	vmcs02_prepare(&v12, VMCS12_F_EFER | VMCS12_F_EPT, &l0, &rec, true);
+	vmcs02_prepare(&v12, VMCS12_F_EFER | VMCS12_F_EPT, &l0, &rec, VMCS02_COLD);
 	assert_int_equal(v02.guest_es_base, 0x5000);
 	assert_true(nwritten > 60);
 	/* Hot: what L1 changes at most exits; not hot: controls and segment state. */
@@ -212,6 +212,44 @@ static void test_hot_prepare_writes_hot_fields_only(void **state)
 	assert_false(vmcs02_field_is_hot(CPU_BASED_VM_EXEC_CONTROL));
 	assert_false(vmcs02_field_is_hot(GUEST_CS_SELECTOR));
 	assert_false(vmcs02_field_is_hot(EPT_POINTER));
+}
+
+/* A hot prepare writes the items whose vmcs12 inputs changed, and the event-injection field, nothing else. */
+static bool was_written(uint32_t field)
+{
+	for (size_t i = 0; i < nwritten; i++)
+		if (written[i] == field)
+			return true;
+	return false;
+}
+
+static void test_hot_prepare_writes_changed_items_only(void **state)
+{
+	const struct nested_l2_ops rec = { .vmcs02_write = record02 };
+
+	(void)state;
+	nwritten = 0;
+	vmcs02_prepare(&v12, VMCS12_F_EFER | VMCS12_F_EPT, &l0, &rec, vmcs02_hot_items(GUEST_RIP));
+	assert_int_equal(nwritten, 2);
+	assert_true(was_written(GUEST_RIP) && was_written(VM_ENTRY_INTR_INFO_FIELD));
+	/* CR0: the register and its read shadow (L2's own bits show there); EFER: the special guest fields. */
+	nwritten = 0;
+	vmcs02_prepare(&v12, VMCS12_F_EFER | VMCS12_F_EPT, &l0, &rec,
+		       vmcs02_hot_items(GUEST_CR0) | vmcs02_hot_items(GUEST_IA32_EFER));
+	assert_true(was_written(GUEST_CR0) && was_written(CR0_READ_SHADOW) && was_written(CR0_GUEST_HOST_MASK));
+	assert_true(was_written(GUEST_IA32_EFER) && was_written(GUEST_IA32_PAT));
+	assert_false(was_written(GUEST_RIP) || was_written(CR4_READ_SHADOW));
+	/* After an exit to L1: the fields the synthesized exit rewrites or the hardware counted down. */
+	nwritten = 0;
+	vmcs02_prepare(&v12, VMCS12_F_EFER | VMCS12_F_EPT | VMCS12_F_PREEMPTION_TIMER, &l0, &rec,
+		       vmcs02_hot_after_exit());
+	assert_true(was_written(GUEST_PENDING_DBG_EXCEPTIONS) && was_written(GUEST_INTERRUPTIBILITY_INFO));
+	assert_true(was_written(VMX_PREEMPTION_TIMER_VALUE) && was_written(GUEST_CR4));
+	assert_false(was_written(GUEST_RIP));
+	/* Host state and exit information never reach vmcs02; controls need a full prepare. */
+	assert_int_equal(vmcs02_hot_items(HOST_RSP), 0);
+	assert_int_equal(vmcs02_hot_items(VM_EXIT_REASON), 0);
+	assert_int_equal(vmcs02_hot_items(CPU_BASED_VM_EXEC_CONTROL), VMCS02_COLD);
 }
 
 static void test_l0_same(void **state)
@@ -235,6 +273,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup(test_controls_merge, setup),
 		cmocka_unit_test_setup(test_hot_prepare_writes_hot_fields_only, setup),
+		cmocka_unit_test_setup(test_hot_prepare_writes_changed_items_only, setup),
 		cmocka_unit_test(test_l0_same),
 		cmocka_unit_test_setup(test_guest_state_and_inheritance, setup),
 		cmocka_unit_test_setup(test_host_state_64, setup),
