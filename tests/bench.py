@@ -60,7 +60,7 @@ def measure_nested(kind, guest="nestbench"):
     for line in res.hv_lines:
         m = COUNTERS.match(line)
         if m:
-            counters[m.group(1)] = (int(m.group(3)), dict(kv.split("=") for kv in m.group(2).split()))
+            counters[m.group(1)] = (int(m.group(3)), {k: int(n) for k, n in (kv.split("=") for kv in m.group(2).split())})
     return median, counters, why
 
 
