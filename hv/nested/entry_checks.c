@@ -2,6 +2,7 @@
 #include "hv/nested/entry_checks.h"
 #include "hv/nested/events.h"
 #include "hv/nested/inv_insn.h"
+#include "hv/string.h"
 #include "hv/x86.h"
 
 /* ---- helpers -------------------------------------------------------------------------- */
@@ -453,12 +454,15 @@ static uint64_t rows_reading[CHECK_CLASSES];
 static bool rows_ready;
 STATIC_ASSERT(READS_MEMORY == BIT(CHECK_CLASSES - 1), "one mask per input class");
 
-static void index_rows(void)
+void nested_entry_checks_init(void)
 {
+	uint64_t rows[CHECK_CLASSES] = { 0 };
+
 	for (size_t i = 0; i < nested_nr_entry_checks; i++)
 		for (unsigned int k = 0; k < CHECK_CLASSES; k++)
 			if (nested_entry_checks[i].reads & BIT(k))
-				rows_reading[k] |= 1ULL << i;
+				rows[k] |= 1ULL << i;
+	memcpy(rows_reading, rows, sizeof(rows));
 	__atomic_store_n(&rows_ready, true, __ATOMIC_RELEASE);
 }
 
@@ -468,7 +472,7 @@ const struct nested_entry_check *nested_check_vmentry(const struct vmcs12 *vmcs1
 	uint64_t rows = 0;
 
 	if (!__atomic_load_n(&rows_ready, __ATOMIC_ACQUIRE))
-		index_rows();
+		nested_entry_checks_init(); /* the host tests; the hypervisor calls it once at boot */
 	for (unsigned int k = 0; k < CHECK_CLASSES; k++)
 		if (changed & BIT(k))
 			rows |= rows_reading[k];

@@ -73,5 +73,7 @@ extern const size_t nested_nr_entry_checks;
  * to it; a failure there is passed on to L1 the same way.
  */
 const struct nested_entry_check *nested_check_vmentry(const struct vmcs12 *vmcs12, const struct nested_entry_ctx *c);
+/* Once at boot, before any entry: which rows read which input class. */
+void nested_entry_checks_init(void);
 
 #endif

@@ -180,15 +180,21 @@ static void prepare_controls(const struct vmcs12 *vmcs12, const struct vmcs02_l0
  * pairs, and the guest fields whose value is not simply vmcs12's
  * (guest_field_is_special).
  */
-static const uint16_t hot_guest_fields[] = {
-	GUEST_RIP, GUEST_RSP, GUEST_RFLAGS, GUEST_CR0, GUEST_CR3, GUEST_CR4, GUEST_INTERRUPTIBILITY_INFO,
-	GUEST_ACTIVITY_STATE, GUEST_PENDING_DBG_EXCEPTIONS, VMX_PREEMPTION_TIMER_VALUE,
-	GUEST_PDPTE0, GUEST_PDPTE1, GUEST_PDPTE2, GUEST_PDPTE3,
+enum hot_item {
+	HOT_RIP, HOT_RSP, HOT_RFLAGS, HOT_CR0, HOT_CR3, HOT_CR4, HOT_INTERRUPTIBILITY, HOT_ACTIVITY,
+	HOT_PENDING_DBG, HOT_TIMER, HOT_PDPTE0, HOT_PDPTE1, HOT_PDPTE2, HOT_PDPTE3, HOT_NR_FIELDS
+};
+static const uint16_t hot_guest_fields[HOT_NR_FIELDS] = {
+	[HOT_RIP] = GUEST_RIP, [HOT_RSP] = GUEST_RSP, [HOT_RFLAGS] = GUEST_RFLAGS, [HOT_CR0] = GUEST_CR0,
+	[HOT_CR3] = GUEST_CR3, [HOT_CR4] = GUEST_CR4, [HOT_INTERRUPTIBILITY] = GUEST_INTERRUPTIBILITY_INFO,
+	[HOT_ACTIVITY] = GUEST_ACTIVITY_STATE, [HOT_PENDING_DBG] = GUEST_PENDING_DBG_EXCEPTIONS,
+	[HOT_TIMER] = VMX_PREEMPTION_TIMER_VALUE, [HOT_PDPTE0] = GUEST_PDPTE0, [HOT_PDPTE1] = GUEST_PDPTE1,
+	[HOT_PDPTE2] = GUEST_PDPTE2, [HOT_PDPTE3] = GUEST_PDPTE3,
 };
 #define HOT_CR0_PAIR  BIT(14)
 #define HOT_CR4_PAIR  BIT(15)
 #define HOT_SPECIALS  BIT(16)
-STATIC_ASSERT(ARRAY_SIZE(hot_guest_fields) <= 14, "one item bit per hot guest field");
+STATIC_ASSERT(HOT_NR_FIELDS <= 14, "one item bit per hot guest field");
 STATIC_ASSERT(VMCS02_HOT_ALL == BIT(17) - 1, "the items' bits");
 
 static uint32_t hot_field_bit(uint32_t enc)
@@ -230,44 +236,43 @@ bool vmcs02_field_is_hot(uint32_t enc)
  * What a synthesized exit may leave different between vmcs12 and vmcs02:
  * the pending debug exceptions and interruptibility it rewrites (SDM
  * 27.3.4), the preemption timer the hardware counted down without saving
- * it into vmcs12, and CR0/CR4 taken as L2 sees them.
+ * it into vmcs12, CR0/CR4 taken as L2 sees them, and the special guest
+ * fields: L2 changed DR7, DEBUGCTL, PAT or EFER in vmcs02, but the next
+ * entry loads vmcs12's or L1's (SDM 26.3.2.1) whatever the exit saved.
  */
 uint32_t vmcs02_hot_after_exit(void)
 {
-	static uint32_t items; /* a constant, computed once */
-
-	if (!items)
-		items = vmcs02_hot_items(GUEST_PENDING_DBG_EXCEPTIONS) | vmcs02_hot_items(GUEST_INTERRUPTIBILITY_INFO) |
-			vmcs02_hot_items(VMX_PREEMPTION_TIMER_VALUE) | vmcs02_hot_items(GUEST_CR0) |
-			vmcs02_hot_items(GUEST_CR4);
-	return items;
+	return BIT(HOT_PENDING_DBG) | BIT(HOT_INTERRUPTIBILITY) | BIT(HOT_TIMER) | BIT(HOT_CR0) | BIT(HOT_CR4) |
+	       HOT_CR0_PAIR | HOT_CR4_PAIR | HOT_SPECIALS;
 }
 
-/* The hot guest fields this feature set has, looked up once (the host tests vary the features). */
-struct hot_list {
+/* The hot guest fields of the offered features (vmcs02_init; the host tests vary the features). */
+static struct {
 	uint32_t features;
 	uint32_t n;
 	const struct vmcs12_field *f[ARRAY_SIZE(hot_guest_fields)];
 	uint32_t bit[ARRAY_SIZE(hot_guest_fields)];
-};
+} hot = { .features = ~0u };
+
+void vmcs02_init(uint32_t features)
+{
+	hot.n = 0;
+	for (size_t i = 0; i < ARRAY_SIZE(hot_guest_fields); i++) {
+		const struct vmcs12_field *f = vmcs12_field_lookup(hot_guest_fields[i]);
+
+		if (vmcs12_field_exists(f, features)) {
+			hot.bit[hot.n] = BIT(i);
+			hot.f[hot.n++] = f;
+		}
+	}
+	hot.features = features;
+}
 
 static void prepare_hot_guest_state(const struct vmcs12 *vmcs12, uint32_t features, uint32_t items,
 				    struct vmcs02_writes *w)
 {
-	static struct hot_list hot = { .features = ~0u };
-
-	if (hot.features != features) {
-		hot.n = 0;
-		for (size_t i = 0; i < ARRAY_SIZE(hot_guest_fields); i++) {
-			const struct vmcs12_field *f = vmcs12_field_lookup(hot_guest_fields[i]);
-
-			if (vmcs12_field_exists(f, features)) {
-				hot.bit[hot.n] = BIT(i);
-				hot.f[hot.n++] = f;
-			}
-		}
-		hot.features = features;
-	}
+	if (hot.features != features)
+		vmcs02_init(features); /* the host tests; the hypervisor calls it once at boot */
 	for (uint32_t i = 0; i < hot.n; i++)
 		if (items & hot.bit[i])
 			put(w, hot.f[i]->encoding, vmcs12_read_field(vmcs12, hot.f[i]));

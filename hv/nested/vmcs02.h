@@ -70,6 +70,8 @@ uint32_t vmcs02_hot_items(uint32_t enc);
 bool vmcs02_field_is_hot(uint32_t enc); /* !(vmcs02_hot_items() & VMCS02_COLD) */
 /* The items a synthesized exit to L1 may leave different between vmcs12 and vmcs02. */
 uint32_t vmcs02_hot_after_exit(void);
+/* Once at boot (before any vCPU prepares a vmcs02): the hot fields of the features L1 is offered. */
+void vmcs02_init(uint32_t vmcs12_features);
 
 /* L2's CR0/CR4 as vmcs12 must record them: bits only the hypervisor owns come from the read shadow (SDM 27.3.1). */
 uint64_t vmcs02_l2_cr(uint64_t real, uint64_t shadow, uint64_t l0_mask, uint64_t vmcs12_mask);

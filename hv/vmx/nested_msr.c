@@ -83,6 +83,7 @@ __noreturn static void vmx_abort(struct vcpu *v, uint32_t indicator, uint32_t en
 	struct vmx_nested *n = v->nested;
 
 	n->vmx.vmcs12.abort_indicator = indicator;
+	vmx_nested_capture_rare(v); /* the region gets L2's whole state, as without the lazy copy */
 	nested_vmcs12_flush(&n->vmx);
 	printk("hv: VMX abort of L1 (indicator %u): VM-exit MSR list entry %u, MSR %#x; L1 is shut down\n",
 	       indicator, entry, msr);

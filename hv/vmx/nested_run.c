@@ -93,6 +93,8 @@ void vmx_nested_init(const char *cmdline)
 	vmx_offer_compute(&hw, on, &vmx_l1_offer);
 	caps_from_offer(&vmx_l1_offer, &l1_caps);
 	nested_vmexit_init(vmx_l1_offer.vmcs12_features);
+	vmcs02_init(vmx_l1_offer.vmcs12_features);
+	nested_entry_checks_init();
 	pr_info("hv: nested VMX %s\n", on ? "offered to L1 (with EPT, VPID, unrestricted guest, PML)"
 					  : "off (nested=off): L1 sees no VMX");
 	if (on && (vmx_offer_msr(&vmx_l1_offer, MSR_IA32_VMX_PROCBASED_CTLS2) >> 32) & SECONDARY_ENABLE_EPT)
@@ -727,6 +729,7 @@ static bool immediate_exit_done(struct vcpu *v, uint32_t basic)
 	bool l1_timer = v12->pin_based_vm_exec_control & PIN_BASED_PREEMPTION_TIMER;
 
 	v->nested->immediate_exit = false;
+	v->nested->l0_last.immediate_exit = false; /* vmcs02 is not armed any more: arming it again is a change */
 	if (!l1_timer)
 		vmcs_write(PIN_BASED_VM_EXEC_CONTROL,
 			   vmcs_read(PIN_BASED_VM_EXEC_CONTROL) & ~(uint64_t)PIN_BASED_PREEMPTION_TIMER);

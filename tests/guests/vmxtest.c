@@ -30,6 +30,8 @@ const char guest_name[] = "vmxtest";
 #define PROC_MOV_DR        (1u << 23)
 #define PROC_IO_BITMAPS    (1u << 25)
 #define PROC_MSR_BITMAPS   (1u << 28)
+#define EXIT_SAVE_DEBUG    (1u << 2)  /* VM-exit controls: save debug controls */
+#define ENTRY_LOAD_DEBUG   (1u << 2)  /* VM-entry controls: load debug controls */
 
 #define INTR_VALID        (1u << 31)
 #define INTR_DELIVER_CODE (1u << 11)
@@ -56,6 +58,7 @@ void l2_cpuid(void), l2_hlt(void), l2_io(void), l2_rdmsr(void), l2_wrmsr(void), 
 void l2_touch_hole(void), l2_cr0(void), l2_dr7(void), l2_invlpg(void), l2_rdtsc(void), l2_vmread(void);
 void l2_vmcall(void), l2_sti(void), l2_loop(void), l2_vec_stubs(void), l2_rdmsr_sysenter(void), l2_tf_out80(void);
 void l2_gd(void), l2_apic_rd(void), l2_apic_wr(void), l2_apic_tpr(void), l2_segs(void), l2_segs_back(void);
+void l2_dr7_set(void);
 extern uint32_t l2_seen[3];
 extern const uint32_t l2_vec_table[64];
 
@@ -94,6 +97,8 @@ __asm__(
 	"l2_segs_back:	movl %ds, %eax\n	movl %eax, %fs\n	vmcall\n"
 	"	subl $8, %esp\n	sidt (%esp)\n	movzwl (%esp), %eax\n	movl %eax, l2_seen\n	addl $8, %esp\n"
 	"	movl %fs, %eax\n	movl %eax, l2_seen+4\n	movl %gs, %eax\n	movl %eax, l2_seen+8\n	vmcall\n"
+	/* L2 sets DR7.GE (harmless: no breakpoint enabled), exits, then reports the DR7 it has after the next entry. */
+	"l2_dr7_set:	movl $0x600, %eax\n	movl %eax, %dr7\n	vmcall\n	movl %dr7, %eax\n	movl %eax, l2_seen\n	vmcall\n"
 	"l2_sti:	sti\n	nop\n	nop\n	vmcall\n"
 	"l2_loop:	xorl %ecx, %ecx\n1:	incl %ecx\n	jmp 1b\n"
 	/* L2's IDT: every vector reports itself with VMCALL, EBX = vector, ESI = the stack at entry. */
@@ -832,6 +837,36 @@ static void test_resume_checks(void)
 	step("resume after the failures");
 }
 
+/*
+ * DR7 across an exit to L1 (SDM 27.3.1, 26.3.2.1): L2 changes it; without
+ * "save debug controls" vmcs12 keeps its DR7, and the next entry loads that
+ * (with "load debug controls") or leaves L1's, 400H after the exit (27.5.1).
+ */
+static void test_dr7_across_exits(void)
+{
+	uint32_t exit_ctl = vmr(EXIT_CTL), entry_ctl = vmr(ENTRY_CTL);
+
+	if (vmx_adjust(exit_ctl & ~EXIT_SAVE_DEBUG, vmx_host.exit_lo, vmx_host.exit_hi) & EXIT_SAVE_DEBUG)
+		return; /* this CPU always saves DR7 */
+	vmw(EXIT_CTL, exit_ctl & ~EXIT_SAVE_DEBUG);
+	for (int load = 0; load < 2; load++) {
+		uint32_t entry = load ? entry_ctl | ENTRY_LOAD_DEBUG : entry_ctl & ~ENTRY_LOAD_DEBUG;
+
+		if (vmx_adjust(entry, vmx_host.entry_lo, vmx_host.entry_hi) != entry)
+			continue; /* a setting this CPU does not allow */
+		vmw(ENTRY_CTL, entry);
+		at(l2_dr7_set);
+		step(load ? "dr7, load debug controls" : "dr7, no load debug controls");
+		printf("  vmcs12 dr7=0x%x\n", vmr(G_DR7));
+		skip_insn();
+		step("dr7: resumed");
+		printf("  l2 sees dr7=0x%x\n", l2_seen[0]);
+	}
+	vmw(EXIT_CTL, exit_ctl);
+	vmw(ENTRY_CTL, entry_ctl);
+	vmw(G_DR7, 0x400);
+}
+
 /* VMXOFF, then VMX operation again from scratch. */
 static void test_vmxoff_again(void)
 {
@@ -874,6 +909,7 @@ int guest_main(const struct mb_info *mbi)
 	test_apic_access();
 	test_l2_segment_state();
 	test_resume_checks();
+	test_dr7_across_exits();
 	/*
 	 * Windows before injection: Bochs 2.7 never clears a virtual-NMI block at
 	 * VM entry (cpu/vmx.cc, VMenterLoadCheckGuestState masks

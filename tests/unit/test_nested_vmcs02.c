@@ -245,6 +245,7 @@ static void test_hot_prepare_writes_changed_items_only(void **state)
 		       vmcs02_hot_after_exit());
 	assert_true(was_written(GUEST_PENDING_DBG_EXCEPTIONS) && was_written(GUEST_INTERRUPTIBILITY_INFO));
 	assert_true(was_written(VMX_PREEMPTION_TIMER_VALUE) && was_written(GUEST_CR4));
+	assert_true(was_written(GUEST_DR7) && was_written(GUEST_IA32_EFER)); /* L2 may have changed them */
 	assert_false(was_written(GUEST_RIP));
 	/* Host state and exit information never reach vmcs02; controls need a full prepare. */
 	assert_int_equal(vmcs02_hot_items(HOST_RSP), 0);
