@@ -151,6 +151,20 @@ static inline void vmx_skip_instruction(void)
 {
 	vmx_advance_rip(vmcs_read(VM_EXIT_INSTRUCTION_LEN));
 }
+
+/* A general register of the guest by its encoding (exit qualifications, instruction information): RSP is in the VMCS. */
+static inline uint64_t vmx_guest_gpr(const struct guest_regs *r, unsigned int n)
+{
+	return (n & 15) == 4 ? vmcs_read(GUEST_RSP) : ((const uint64_t *)r)[n & 15];
+}
+
+static inline void vmx_set_guest_gpr(struct guest_regs *r, unsigned int n, uint64_t val)
+{
+	if ((n & 15) == 4)
+		vmcs_write(GUEST_RSP, val);
+	else
+		((uint64_t *)r)[n & 15] = val;
+}
 #endif
 void vmx_inject_hw_exception(unsigned int vector, bool has_error_code, uint32_t error_code);
 void vmx_print_exit_counters(void);
@@ -177,19 +191,5 @@ int vmx_resume_regs(struct guest_regs *regs);
 void vmx_exit_stub(void);
 void vmx_exit_stub_ap(void);
 void vmx_exit_stub_l2(void);
-
-/* A general register of the guest by its encoding (exit qualifications, instruction information): RSP is in the VMCS. */
-static inline uint64_t vmx_guest_gpr(const struct guest_regs *r, unsigned int n)
-{
-	return (n & 15) == 4 ? vmcs_read(GUEST_RSP) : ((const uint64_t *)r)[n & 15];
-}
-
-static inline void vmx_set_guest_gpr(struct guest_regs *r, unsigned int n, uint64_t val)
-{
-	if ((n & 15) == 4)
-		vmcs_write(GUEST_RSP, val);
-	else
-		((uint64_t *)r)[n & 15] = val;
-}
 
 #endif
