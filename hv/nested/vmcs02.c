@@ -227,11 +227,6 @@ uint32_t vmcs02_hot_items(uint32_t enc)
 	}
 }
 
-bool vmcs02_field_is_hot(uint32_t enc)
-{
-	return !(vmcs02_hot_items(enc) & VMCS02_COLD);
-}
-
 /*
  * What a synthesized exit may leave different between vmcs12 and vmcs02:
  * the pending debug exceptions and interruptibility it rewrites (SDM

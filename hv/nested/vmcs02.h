@@ -67,7 +67,6 @@ bool vmcs02_l0_same(const struct vmcs02_l0 *a, const struct vmcs02_l0 *b);
  * a full prepare; 0: it never reaches vmcs02, e.g. host state).
  */
 uint32_t vmcs02_hot_items(uint32_t enc);
-bool vmcs02_field_is_hot(uint32_t enc); /* !(vmcs02_hot_items() & VMCS02_COLD) */
 /* The items a synthesized exit to L1 may leave different between vmcs12 and vmcs02. */
 uint32_t vmcs02_hot_after_exit(void);
 /* Once at boot (before any vCPU prepares a vmcs02): the hot fields of the features L1 is offered. */

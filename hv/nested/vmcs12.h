@@ -86,6 +86,11 @@ extern const size_t vmcs12_nr_fields;
 
 const struct vmcs12_field *vmcs12_field_lookup(uint32_t encoding);
 bool vmcs12_field_exists(const struct vmcs12_field *f, uint32_t features);
+/* Copy lists go by width: 0 for 16-bit, 1 for 32-bit, 2 for 64-bit and natural-width fields. */
+static inline unsigned int vmcs12_width_slot(uint8_t width)
+{
+	return width == VMCS_WIDTH_16 ? 0 : width == VMCS_WIDTH_32 ? 1 : 2;
+}
 
 /* By encoding; unknown encodings read as 0 and ignore writes. */
 uint64_t vmcs12_read(const struct vmcs12 *vmcs12, uint32_t encoding);

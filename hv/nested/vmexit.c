@@ -53,14 +53,9 @@ static struct {
 	uint32_t control[8];
 } capture;
 
-static unsigned int width_slot(uint8_t width)
-{
-	return width == VMCS_WIDTH_16 ? 0 : width == VMCS_WIDTH_32 ? 1 : 2;
-}
-
 static void capture_add(struct capture_list *c, const struct vmcs12_field *f)
 {
-	unsigned int w = width_slot(f->width);
+	unsigned int w = vmcs12_width_slot(f->width);
 
 	if (c->n[w] < CAPTURE_MAX) {
 		c->enc[w][c->n[w]] = f->encoding;

@@ -846,7 +846,7 @@ void vmx_nested_queue_gd_fault(struct vcpu *v)
 
 /*
  * vmcs02 is rewritten in full after L1 wrote a field that is not hot
- * (vmcs02_field_is_hot), or loaded, cleared, entered or left VMX operation
+ * (vmcs02_hot_items), or loaded, cleared, entered or left VMX operation
  * with a VMCS; VMREAD, VMPTRST and hot VMWRITEs keep it as it is. A VMWRITE
  * makes the entry-check rows reading its class run again, anything else
  * every row.

@@ -46,7 +46,7 @@ static void compile(struct copy_list *l, const uint8_t *idx, uint16_t nr)
 	memset(l->n, 0, sizeof(l->n));
 	for (uint16_t i = 0; i < nr; i++) {
 		const struct vmcs12_field *f = &vmcs12_fields[idx[i]];
-		unsigned int cls = f->width == VMCS_WIDTH_16 ? 0 : f->width == VMCS_WIDTH_32 ? 1 : 2;
+		unsigned int cls = vmcs12_width_slot(f->width);
 
 		l->f[cls][l->n[cls]++] = (struct field_ref){ f->encoding, f->offset, vmcs02_hot_items(f->encoding),
 							      nested_check_field_class(f->encoding) };
