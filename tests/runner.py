@@ -397,6 +397,20 @@ def guest_image(kind, guest):
     return os.path.join(BUILD, "iso", "%s-%s.iso" % (kind, guest))
 
 
+_booted = {}
+
+
+def boot_once(run, log_dir):
+    """Boots `run` once per runner process, timed (res.wall seconds): the tests that compare with one
+    Linux boot share it (a boot costs minutes)."""
+    if log_dir not in _booted:
+        start = time.monotonic()
+        res = boot(run, log_dir)
+        res.wall = time.monotonic() - start
+        _booted[log_dir] = res
+    return _booted[log_dir]
+
+
 def markers(res, prefix="LT"):
     """The guest's "PREFIX: key=value" lines, first occurrence wins ("LT" from the Linux images' /init,
     tests/linux/init.sh; "L2" from the QEMU stack's L2, tests/linux/l2-init.sh)."""

@@ -1,7 +1,6 @@
 """Issue 5's Linux tests: Debian's kernel booted bare and as L1 under the hypervisor in Bochs, compared; KVM inside L1."""
 import os
 import re
-import time
 
 import runner
 from runner import Run, Test, find_line, markers
@@ -37,19 +36,12 @@ POWER_OFF = "ACPI control: soft power off"  # Bochs' log line when the guest ent
 RUNS = {"bare": Run(BARE_ISO, megs=MEGS, timeout=TIMEOUT),
         "l1": Run(HV_ISO, megs=MEGS, timeout=TIMEOUT),
         "l1_smp": Run(HV_ISO, megs=MEGS, timeout=SMP_TIMEOUT, cpus=2)}
-_booted = {}
 
 
 def _boot(name):
-    """Boots one image once per runner process: the three tests share one bare and one L1 boot
-    (a Linux boot costs about a minute). The boots happen here rather than in Test.runs so that
+    """The three tests share one bare and one L1 boot; booted here rather than in Test.runs so that
     each one is timed and reused."""
-    if name not in _booted:
-        start = time.monotonic()
-        res = runner.boot(RUNS[name], os.path.join(runner.LOG_ROOT, "linux", name))
-        res.wall = time.monotonic() - start
-        _booted[name] = res
-    return _booted[name]
+    return runner.boot_once(RUNS[name], os.path.join(runner.LOG_ROOT, "linux", name))
 
 
 def _uptime(mk, key):

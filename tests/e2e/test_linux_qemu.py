@@ -1,7 +1,6 @@
 """Issue 11's real stack: Linux L1 in Bochs runs QEMU/KVM, which boots the same Debian kernel as L2; bare vs under the hypervisor."""
 import os
 import re
-import time
 
 import runner
 from runner import Run, Test, find_line, markers
@@ -26,17 +25,11 @@ L2_KEYS = ("init", "kernel", "cpus", "cpu_model", "memtotal_kb", "cpu_hypervisor
 
 RUNS = {"bare": Run(BARE_ISO, megs=MEGS, timeout=TIMEOUT, stop_on=STOP_ON),
         "nested": Run(HV_ISO, megs=MEGS, timeout=TIMEOUT, stop_on=STOP_ON)}
-_booted = {}
 
 
 def _boot(name):
     """Each image boots once per runner process (the nested test compares against the bare boot)."""
-    if name not in _booted:
-        start = time.monotonic()
-        res = runner.boot(RUNS[name], os.path.join(runner.LOG_ROOT, "linux_qemu", name))
-        res.wall = time.monotonic() - start
-        _booted[name] = res
-    return _booted[name]
+    return runner.boot_once(RUNS[name], os.path.join(runner.LOG_ROOT, "linux_qemu", name))
 
 
 def _uptime(value):
