@@ -208,31 +208,39 @@ static void check_final_rip(int vcpu)
 		     (unsigned long long)want);
 }
 
-static int create_vm(int kvm, int *vm_out, uint8_t **mem_out)
+/*
+ * A VM with `size` bytes of anonymous memory (mmap flags `map`) as its slot 0 at `gpa`; the
+ * caller fills the memory afterwards (registering it touches none). `who` prefixes the failure
+ * messages ("" or "vm2 "). 0, or -1 after fail().
+ */
+int create_vm_with_memory(int kvm, const char *who, uint64_t gpa, size_t size, int map, int *vm_out,
+			  uint8_t **mem_out)
 {
 	struct kvm_userspace_memory_region region;
+	char what[64];
 	uint8_t *mem;
 	int vm;
 
-	vm = xioctl(kvm, KVM_CREATE_VM, (void *)0, "KVM_CREATE_VM");
+	snprintf(what, sizeof(what), "%sKVM_CREATE_VM", who);
+	vm = xioctl(kvm, KVM_CREATE_VM, (void *)0, what);
 	if (vm < 0)
 		return -1;
 	/* Needed on Intel for real mode without unrestricted guest; harmless with it. */
 	if (ioctl(vm, KVM_SET_TSS_ADDR, 0xfffbd000UL) < 0)
-		fail("KVM_SET_TSS_ADDR: %s", strerror(errno));
-	mem = mmap(NULL, GUEST_MEM_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+		fail("%sKVM_SET_TSS_ADDR: %s", who, strerror(errno));
+	mem = mmap(NULL, size, PROT_READ | PROT_WRITE, map | MAP_ANONYMOUS, -1, 0);
 	if (mem == MAP_FAILED) {
-		fail("mmap: %s", strerror(errno));
+		fail("%smmap: %s", who, strerror(errno));
 		return -1;
 	}
-	memcpy(mem + CODE_ADDR, guest_code, sizeof(guest_code));
 	region = (struct kvm_userspace_memory_region){
 		.slot = 0,
-		.guest_phys_addr = GUEST_MEM_BASE,
-		.memory_size = GUEST_MEM_SIZE,
+		.guest_phys_addr = gpa,
+		.memory_size = size,
 		.userspace_addr = (uintptr_t)mem,
 	};
-	if (xioctl(vm, KVM_SET_USER_MEMORY_REGION, &region, "KVM_SET_USER_MEMORY_REGION") < 0)
+	snprintf(what, sizeof(what), "%sKVM_SET_USER_MEMORY_REGION", who);
+	if (xioctl(vm, KVM_SET_USER_MEMORY_REGION, &region, what) < 0)
 		return -1;
 	*vm_out = vm;
 	*mem_out = mem;
@@ -258,8 +266,9 @@ int main(void)
 		fail("KVM_GET_API_VERSION is not %d", KVM_API_VERSION);
 		return 1;
 	}
-	if (create_vm(kvm, &vm, &mem) < 0)
+	if (create_vm_with_memory(kvm, "", GUEST_MEM_BASE, GUEST_MEM_SIZE, MAP_SHARED, &vm, &mem) < 0)
 		return 1;
+	memcpy(mem + CODE_ADDR, guest_code, sizeof(guest_code));
 	vcpu = xioctl(vm, KVM_CREATE_VCPU, (void *)0, "KVM_CREATE_VCPU");
 	mmap_size = xioctl(kvm, KVM_GET_VCPU_MMAP_SIZE, NULL, "KVM_GET_VCPU_MMAP_SIZE");
 	if (vcpu < 0 || mmap_size < (int)sizeof(*run))

@@ -160,34 +160,11 @@ static void vm2_build_tables(uint8_t *mem)
  */
 static int vm2_create(int kvm, int *vm_out, uint8_t **mem_out)
 {
-	struct kvm_userspace_memory_region region;
-	uint8_t *mem;
-	int vm;
-
-	vm = xioctl(kvm, KVM_CREATE_VM, (void *)0, "vm2 KVM_CREATE_VM");
-	if (vm < 0)
+	if (create_vm_with_memory(kvm, "vm2 ", 0, VM2_MEM_SIZE, MAP_PRIVATE, vm_out, mem_out) < 0)
 		return -1;
-	/* Only used for real mode without unrestricted guest; set as for the first VM. */
-	if (ioctl(vm, KVM_SET_TSS_ADDR, 0xfffbd000UL) < 0)
-		fail("vm2 KVM_SET_TSS_ADDR: %s", strerror(errno));
-	mem = mmap(NULL, VM2_MEM_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (mem == MAP_FAILED) {
-		fail("vm2 mmap: %s", strerror(errno));
-		return -1;
-	}
-	if (madvise(mem, VM2_MEM_SIZE, MADV_NOHUGEPAGE) < 0)
+	if (madvise(*mem_out, VM2_MEM_SIZE, MADV_NOHUGEPAGE) < 0)
 		fail("vm2 madvise(MADV_NOHUGEPAGE): %s", strerror(errno));
-	vm2_build_tables(mem);
-	region = (struct kvm_userspace_memory_region){
-		.slot = 0,
-		.guest_phys_addr = 0,
-		.memory_size = VM2_MEM_SIZE,
-		.userspace_addr = (uintptr_t)mem,
-	};
-	if (xioctl(vm, KVM_SET_USER_MEMORY_REGION, &region, "vm2 KVM_SET_USER_MEMORY_REGION") < 0)
-		return -1;
-	*vm_out = vm;
-	*mem_out = mem;
+	vm2_build_tables(*mem_out);
 	return 0;
 }
 
