@@ -65,8 +65,8 @@ void vmx_nested_insn_exit(struct vcpu *v, struct guest_regs *r);
 void vmx_nested_l2_exit(struct vcpu *v, struct guest_regs *r);
 /* The hardware refused vmcs02 (VMfailValid on our VMLAUNCH/VMRESUME): L1's instruction fails the same way. */
 __noreturn void vmx_nested_entry_refused(struct vcpu *v, struct guest_regs *r);
-/* L1 changed vmcs12 fields of these classes (enum nested_check_reads; 0xff: loaded, cleared or launched a VMCS). */
-void vmx_nested_fields_changed(struct vmx_nested *n, uint8_t classes);
+/* vmcs12 changed: entry-check classes to re-run (0xff: a VMCS loaded, cleared, launched) and vmcs02 items to rewrite. */
+void vmx_nested_fields_changed(struct vmx_nested *n, uint8_t classes, uint32_t vmcs02_items);
 /* L2's rare state, left in vmcs02 by the last exit to L1, into vmcs12 (VMCS12_RARE_LIST). */
 void vmx_nested_capture_rare(struct vcpu *v);
 /* An exception the hypervisor raises while L2 runs goes through the event core (L1 may intercept it). */

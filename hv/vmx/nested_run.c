@@ -220,15 +220,18 @@ static void load_l1_host_state(struct vcpu *v, const struct vmcs12 *v12, const s
 }
 
 /*
- * L1 changed vmcs12 fields of these classes (enum nested_check_reads; all:
- * it loaded, cleared or launched a VMCS): the entry-check rows reading them
- * run again, and the host-state load derived from them is rebuilt.
+ * vmcs12 changed (L1 wrote fields, loaded, cleared or launched a VMCS, or an
+ * exit was synthesized into it): what was derived from it goes stale. The
+ * entry-check rows reading these classes (enum nested_check_reads) run
+ * again, the host-state load is rebuilt if host state or controls changed,
+ * and these vmcs02 items (vmcs02_hot_items) are rewritten at the next entry.
  */
-void vmx_nested_fields_changed(struct vmx_nested *n, uint8_t classes)
+void vmx_nested_fields_changed(struct vmx_nested *n, uint8_t classes, uint32_t vmcs02_items)
 {
 	n->checks_unchanged &= (uint8_t)~classes;
 	if (classes & (READS_HOST | READS_CONTROLS))
 		n->host_load_valid = false;
+	n->vmcs02_dirty |= vmcs02_items;
 }
 
 /* ---- the VM-exit to L1 ------------------------------------------------------------------- */
@@ -252,8 +255,7 @@ static void switch_to_l1(struct vcpu *v, bool nmi_exit)
 	}
 	n->core.ev.guest_mode = false;
 	n->entering = false;
-	vmx_nested_fields_changed(n, READS_GUEST | READS_EVENT); /* the exit wrote them into vmcs12 */
-	n->vmcs02_dirty |= vmcs02_hot_after_exit();
+	vmx_nested_fields_changed(n, READS_GUEST | READS_EVENT, vmcs02_hot_after_exit()); /* the exit wrote them */
 	load_l1_host_state(v, v12, &l2);
 	nested_load_exit_msr_list(v, v12->vm_exit_msr_load_addr, v12->vm_exit_msr_load_count);
 	vmx_flush_guest_tlb(v);
@@ -576,7 +578,7 @@ void vmx_nested_enter_l2(struct vcpu *v, struct guest_regs *r, bool launch)
 		return;
 	}
 	if (launch)
-		vmx_nested_fields_changed(n, 0xff);
+		vmx_nested_fields_changed(n, 0xff, VMCS02_COLD);
 	ctx.unchanged = ctx.l1_ia32e != n->checks_l1_ia32e ? 0 : n->checks_unchanged;
 	bad = nested_check_vmentry(v12, &ctx);
 	if (bad && bad->outcome != ENTRY_FAIL_GUEST) {
@@ -608,7 +610,7 @@ void vmx_nested_enter_l2(struct vcpu *v, struct guest_regs *r, bool launch)
 	if (vmptrld(n->vmcs02) < 0)
 		vmx_stop_guest(v, NULL, HV_EXIT_GUEST_DIED);
 	set_l2_ops(v);
-	if (launch || n->vmcs02_for != n->vmx.current_vmptr || !vmcs02_l0_same(&l0, &n->l0_last))
+	if (n->vmcs02_for != n->vmx.current_vmptr || !vmcs02_l0_same(&l0, &n->l0_last))
 		n->vmcs02_dirty |= VMCS02_COLD;
 	if (n->vmcs02_dirty & VMCS02_COLD)
 		nested_capture_rare(&n->core); /* a full prepare writes vmcs12's: vmcs02's are newer */
@@ -859,10 +861,9 @@ void vmx_nested_note_insn(struct vcpu *v, const struct nested_insn *insn, enum n
 	    insn->op == NESTED_VMRESUME)
 		return; /* an entry: VMLAUNCH prepares in full anyway */
 	if (insn->op == NESTED_VMWRITE) {
-		vmx_nested_fields_changed(v->nested, nested_check_field_class((uint32_t)insn->field));
-		v->nested->vmcs02_dirty |= vmcs02_hot_items((uint32_t)insn->field);
+		vmx_nested_fields_changed(v->nested, nested_check_field_class((uint32_t)insn->field),
+					  vmcs02_hot_items((uint32_t)insn->field));
 		return;
 	}
-	vmx_nested_fields_changed(v->nested, 0xff);
-	v->nested->vmcs02_dirty |= VMCS02_COLD;
+	vmx_nested_fields_changed(v->nested, 0xff, VMCS02_COLD);
 }

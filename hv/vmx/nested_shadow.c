@@ -166,10 +166,8 @@ static void pull_##type(const struct field_ref *f, uint16_t n, uint8_t *v12, uin
 	for (uint16_t i = 0; i < n; i++) {							\
 		type x = (type)vmcs_read((enum vmcs_field)f[i].enc);				\
 												\
-		if (x != *(type *)(v12 + f[i].off)) {						\
-			nv->vmcs02_dirty |= f[i].vmcs02_items;				\
-			vmx_nested_fields_changed(nv, f[i].check_class);			\
-		}										\
+		if (x != *(type *)(v12 + f[i].off))						\
+			vmx_nested_fields_changed(nv, f[i].check_class, f[i].vmcs02_items);	\
 		*(type *)(v12 + f[i].off) = x;							\
 		*(type *)(image + f[i].off) = x;						\
 	}											\
